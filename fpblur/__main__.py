@@ -1,0 +1,5 @@
+import sys
+
+from fpblur.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""``fpblur image``: anonymize image files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fpblur.cli.common import add_detector_options, build_anonymizer, error, exit_code
+from fpblur.files import IMAGE_EXTS, InputError, collect, plan_outputs
+from fpblur.images import DEFAULT_MAX_PIXELS
+from fpblur.image_batch import run_images, write_json_log
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("image", help="anonymize images (files or folders, recursive)",
+                       description="Anonymize faces and plates in images. Folders are searched recursively and "
+                                   "their structure is mirrored under OUT.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (or output file when there is a single input file)")
+    add_detector_options(p)
+    p.add_argument("--log", metavar="JSON", help="also write the detection log (boxes, scores, regions) here")
+    p.add_argument("--keep-metadata", action="store_true", help="keep EXIF/ICC metadata (stripped by default; GPS!)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 100 MP)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    jobs, errors = collect(args.inputs, IMAGE_EXTS)
+    for e in errors:
+        error(e)
+    if not jobs:
+        return 2
+    try:
+        jobs = plan_outputs(jobs, args.output)
+    except InputError as exc:
+        error(str(exc))
+        return 2
+    anonymizer = build_anonymizer(args)
+    report = run_images(jobs, anonymizer, keep_metadata=args.keep_metadata, max_pixels=args.max_pixels,
+                        on_error=error)
+    report.failed += len(errors)
+    if args.log:
+        write_json_log(args.log, report.log)
+    print(report.summary(), file=sys.stderr)
+    return exit_code(report.done, report.failed)
