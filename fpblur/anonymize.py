@@ -72,7 +72,7 @@ def _apply_per_box(image, regions: Detections, fn: Callable[[np.ndarray, int], n
         new = fn(roi.copy(), i)
         if ellipse:
             mask = np.zeros((y2 - y1, x2 - x1), np.uint8)
-            cv2.ellipse(mask, ((x2 - x1) / 2, (y2 - y1) / 2), (x2 - x1, y2 - y1), 0, 0, 360, 255, -1)
+            cv2.ellipse(mask, (((x2 - x1) / 2, (y2 - y1) / 2), (float(x2 - x1), float(y2 - y1)), 0.0), 255, -1)
             sel = mask.astype(bool)
             roi[sel] = new[sel]
         else:
@@ -85,28 +85,34 @@ def _max_value(image: np.ndarray) -> int:
 
 
 def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
-    """Review mode: labelled rectangles with scores (regions dashed-free, detections solid)."""
+    """Review mode: labelled rectangles with scores (and track ids) around the regions.
+
+    Drawn on an 8-bit overlay and copied in, so 16-bit, grayscale and BGRA images work the same way.
+    """
     out = image.copy()
-    color_img, _ = _color_channels(out)
-    color_img = np.ascontiguousarray(color_img)
-    scale = _max_value(out) / 255
-    gray = color_img.ndim == 2 or color_img.shape[2] == 1
+    h, w = out.shape[:2]
+    overlay = np.zeros((h, w, 3), np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    thick = max(1, int(round(max(h, w) / 600)))
+    boxes = (regions if regions is not None else dets).boxes
     for i in range(len(dets)):
         label = str(dets.labels[i])
         c = COLORS.get(label, (0, 255, 0))
-        c = (int(sum(c) / 3 * scale),) if gray else tuple(int(v * scale) for v in c)
-        box = (regions if regions is not None else dets).boxes[i]
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
-        thick = max(1, int(round(max(out.shape[:2]) / 600)))
-        cv2.rectangle(color_img, (x1, y1), (x2, y2), c, thick)
+        x1, y1, x2, y2 = (int(round(v)) for v in boxes[i])
         text = f"{label} {dets.scores[i]:.2f}"
         if dets.track_ids is not None and dets.track_ids[i] >= 0:
             text += f" #{dets.track_ids[i]}"
-        cv2.putText(color_img, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, c, thick, cv2.LINE_AA)
-    if out.ndim == 3 and out.shape[2] == 4:
-        out[:, :, :3] = color_img
+        org = (x1, max(12, y1 - 4))
+        for canvas, colour in ((overlay, c), (mask, 255)):
+            cv2.rectangle(canvas, (x1, y1), (x2 - 1, y2 - 1), colour, thick)
+            cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, colour, thick, cv2.LINE_AA)
+    sel = mask > 0
+    scale = _max_value(out) / 255
+    color_img, _alpha = _color_channels(out)
+    if color_img.ndim == 2:
+        color_img[sel] = (overlay[sel].mean(axis=1) * scale).astype(out.dtype)
     else:
-        out = color_img.reshape(out.shape)
+        color_img[sel] = (overlay[sel] * scale).astype(out.dtype)
     return out
 
 

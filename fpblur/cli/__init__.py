@@ -14,6 +14,7 @@ COMMANDS = {
     "video": "fpblur.cli.video_cmd",
     "batch": "fpblur.cli.batch_cmd",
     "models": "fpblur.cli.models_cmd",
+    "samples": "fpblur.cli.samples_cmd",
     "train": "fpblur.cli.train_cmd",
     "export": "fpblur.cli.export_cmd",
     "eval": "fpblur.cli.eval_cmd",

@@ -74,8 +74,10 @@ def build_anonymizer(args: argparse.Namespace, conf_override: float | None = Non
 
 
 def error(msg: str) -> None:
-    """One line on stderr, prefixed like argparse's errors."""
-    print(f"fpblur: error: {msg}", file=sys.stderr)
+    """One line on stderr, prefixed like argparse's errors (kept clear of any tqdm bar)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"fpblur: error: {msg}", file=sys.stderr)
 
 
 def exit_code(done: int, failed: int) -> int:

@@ -1,0 +1,236 @@
+"""What the interactive front ends share: settings → cached ``Anonymizer``, and running one image or video.
+
+The notebook widgets (:mod:`fpblur.widgets`) and the Tk app (:mod:`fpblur.app`) are thin layers over this
+module; nothing here imports a GUI toolkit, so it is tested like any other code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from fpblur.anonymize import MODES
+from fpblur.anonymizer import DEFAULT_PAD, Anonymizer
+from fpblur.detections import Detections
+from fpblur.detectors.factory import DEFAULT_CONF, DEFAULT_IOU, DetectorSpec, build_detector
+from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
+from fpblur.images import read_image, write_image
+from fpblur.models import DEFAULTS, REGISTRY, model_path
+
+TARGETS = ("face", "plate")
+WEIGHT_EXTS = (".pt", ".onnx")
+AUTO_IMGSZ = 0  # imgsz 0 = the model's default: CenterFace at full resolution, YOLO at 640
+YOLO_DEFAULT_IMGSZ = 640
+
+
+class Cancelled(Exception):
+    """The user pressed Cancel; partial outputs have been removed."""
+
+
+def media_kind(path: str | Path) -> str:
+    """``"image"`` or ``"video"`` from the file extension; :class:`InputError` for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_EXTS:
+        return "image"
+    if suffix in VIDEO_EXTS:
+        return "video"
+    known = ", ".join(e.lstrip(".") for e in IMAGE_EXTS + VIDEO_EXTS)
+    raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {known}")
+
+
+def resolve_weights(target: str, value: str | None) -> str | None:
+    """Map what a user typed in a weights field to ``DetectorSpec.weights``.
+
+    Empty, ``default`` or the registry default's name → ``None`` (the default detector); another registry
+    name → its file; anything else must be an existing ``.pt``/``.onnx`` file.
+    """
+    value = (value or "").strip()
+    if value in ("", "default", DEFAULTS[target]):
+        return None
+    if value in REGISTRY:
+        return str(model_path(value))
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise InputError(f"{value}: {target} weights file not found")
+    if path.suffix.lower() not in WEIGHT_EXTS:
+        raise InputError(f"{value}: {target} weights must be a .pt or .onnx file")
+    return str(path)
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """Per-target knobs of the front ends.  ``conf``/``iou`` ``None`` = the detector's default."""
+
+    weights: str | None = None
+    conf: float | None = None
+    iou: float | None = None
+    imgsz: int = AUTO_IMGSZ
+    pad: float = DEFAULT_PAD
+
+    def check(self, target: str) -> None:
+        for name, value, lo, hi in (("conf", self.conf, 0.0, 1.0), ("iou", self.iou, 0.0, 1.0), ("pad", self.pad, 0.0, 2.0)):
+            if value is not None and not lo <= float(value) <= hi:
+                raise InputError(f"{target} {name} must be between {lo:g} and {hi:g} (got {value:g})")
+        if int(self.imgsz) < 0 or int(self.imgsz) % 32:
+            raise InputError(f"{target} imgsz must be 0 (auto) or a positive multiple of 32 (got {self.imgsz})")
+
+    def spec(self, target: str) -> DetectorSpec:
+        weights = resolve_weights(target, self.weights)
+        imgsz = int(self.imgsz)
+        centerface = weights is None and DEFAULTS[target] == "centerface"
+        return DetectorSpec(
+            target=target,
+            weights=weights,
+            conf=self.conf,
+            iou=self.iou,
+            imgsz=imgsz or YOLO_DEFAULT_IMGSZ,
+            max_side=(imgsz or None) if centerface else None,
+        )
+
+
+def default_target_settings(target: str) -> TargetSettings:
+    imgsz = AUTO_IMGSZ if DEFAULTS[target] == "centerface" else YOLO_DEFAULT_IMGSZ
+    return TargetSettings(conf=DEFAULT_CONF[target], iou=DEFAULT_IOU[target], imgsz=imgsz)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a front end lets the user choose."""
+
+    targets: tuple[str, ...] = TARGETS
+    mode: str = "blur"
+    per_target: dict[str, TargetSettings] = field(
+        default_factory=lambda: {t: default_target_settings(t) for t in TARGETS}, hash=False
+    )
+
+    def check(self) -> None:
+        if not self.targets:
+            raise InputError("select at least one target (face or plate)")
+        if self.mode not in MODES:
+            raise InputError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        for t in self.targets:
+            self.target(t).check(t)
+
+    def target(self, name: str) -> TargetSettings:
+        return self.per_target.get(name) or default_target_settings(name)
+
+    def specs(self) -> dict[str, DetectorSpec]:
+        return {t: self.target(t).spec(t) for t in self.targets}
+
+    def pads(self) -> dict[str, float]:
+        return {t: float(self.target(t).pad) for t in self.targets}
+
+
+class AnonymizerCache:
+    """Builds an :class:`Anonymizer` for some settings, reusing loaded detectors.
+
+    Detectors (the expensive part: they load models) are kept per :class:`DetectorSpec`, so changing the
+    mode or padding costs nothing and changing one target's knobs reloads only that target's model.  The
+    cache holds at most ``max_per_target`` detectors per target (least recently used dropped).
+    """
+
+    def __init__(self, build: Callable[[DetectorSpec], object] = build_detector, max_per_target: int = 3) -> None:
+        self._build = build
+        self._max = max_per_target
+        self._detectors: OrderedDict[DetectorSpec, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0  # how many detectors were built (tests and status lines read it)
+
+    def detector(self, spec: DetectorSpec):
+        with self._lock:
+            if spec in self._detectors:
+                self._detectors.move_to_end(spec)
+                return self._detectors[spec]
+        det = self._build(spec)  # outside the lock: slow, and the UI may ask for another one meanwhile
+        with self._lock:
+            self._detectors[spec] = det
+            self.builds += 1
+            same = [s for s in self._detectors if s.target == spec.target]
+            for old in same[: max(0, len(same) - self._max)]:
+                del self._detectors[old]
+        return det
+
+    def get(self, settings: Settings) -> Anonymizer:
+        settings.check()
+        specs = settings.specs()
+        detectors = {t: self.detector(specs[t]) for t in settings.targets}
+        return Anonymizer(settings.targets, settings.mode, settings.pads(), specs, detectors=detectors)
+
+
+@dataclass
+class ImageResult:
+    original: np.ndarray
+    output: np.ndarray
+    detections: Detections
+    seconds: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {t: self.detections.count(t) for t in TARGETS}
+
+
+@dataclass
+class VideoResult:
+    path: Path
+    counts: dict[str, int]
+    frames: int
+    seconds: float
+    first_frame: np.ndarray | None = None  # anonymized, for previews
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    def n(label: str) -> str:
+        k = counts.get(label, 0)
+        return f"{k} {label}{'' if k == 1 else 's'}"
+
+    return ", ".join(n(t) for t in TARGETS)
+
+
+def anonymize_pixels(anonymizer: Anonymizer, pixels: np.ndarray) -> ImageResult:
+    start = time.perf_counter()
+    out, dets = anonymizer.anonymize_image(pixels)
+    return ImageResult(pixels, out, dets, time.perf_counter() - start)
+
+
+def anonymize_image_file(anonymizer: Anonymizer, src: str | Path, dst: str | Path | None = None) -> ImageResult:
+    """Read (EXIF orientation applied), anonymize and optionally write (atomically, no metadata)."""
+    if dst is not None and same_file(Path(dst), Path(src)):
+        raise InputError(f"{src}: output path equals the input; refusing to overwrite an input")
+    result = anonymize_pixels(anonymizer, read_image(src).pixels)
+    if dst is not None:
+        write_image(dst, result.output)
+    return result
+
+
+def default_output(src: str | Path, folder: str | Path | None = None) -> Path:
+    """``photo.jpg`` → ``photo_anon.jpg`` beside it (or in ``folder``)."""
+    src = Path(src)
+    return (Path(folder) if folder else src.parent) / f"{src.stem}_anon{src.suffix}"
+
+
+def display_rgb(pixels: np.ndarray, max_side: int | None = None) -> np.ndarray:
+    """8-bit RGB copy of any image fpblur handles (gray/BGRA/16-bit), shrunk to ``max_side`` if given."""
+    from fpblur.detectors.base import check_image
+
+    bgr = check_image(pixels)
+    h, w = bgr.shape[:2]
+    if max_side and max(h, w) > max_side:
+        f = max_side / max(h, w)
+        bgr = cv2.resize(bgr, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def preview_jpeg(pixels: np.ndarray, max_side: int = 720, quality: int = 85) -> bytes:
+    """A small JPEG of ``pixels`` for on-screen previews."""
+    rgb = display_rgb(pixels, max_side)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR array
+        raise RuntimeError("could not encode a preview")
+    return buf.tobytes()

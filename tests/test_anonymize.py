@@ -1,0 +1,88 @@
+import cv2
+import numpy as np
+import pytest
+
+from fpblur.anonymize import MODES, anonymize, strong_blur
+from fpblur.anonymizer import regions_for
+from fpblur.detections import Detections
+
+
+def textured(h=200, w=300, channels=3, dtype=np.uint8):
+    rng = np.random.default_rng(0)
+    top = 65535 if dtype == np.uint16 else 255
+    img = rng.integers(0, top, size=(h, w, channels) if channels else (h, w), dtype=np.int64).astype(dtype)
+    return img
+
+
+def region(x1=50, y1=40, x2=150, y2=140):
+    return Detections(np.array([[x1, y1, x2, y2]], np.float32), [0.9], ["face"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("channels,dtype", [(3, np.uint8), (0, np.uint8), (4, np.uint8), (3, np.uint16)])
+def test_mode_changes_region_only(mode, channels, dtype):
+    img = textured(channels=channels, dtype=dtype)
+    out = anonymize(img, region(), mode)
+    assert out.shape == img.shape and out.dtype == img.dtype
+    inside = (slice(40, 140), slice(50, 150))
+    assert not np.array_equal(out[inside], img[inside]), mode
+    outside = np.ones(img.shape[:2], bool)
+    outside[40:140, 50:150] = False
+    if mode == "boxes":  # the label is drawn just above the box, from its left edge
+        outside[:40, 50:] = False
+    assert np.array_equal(out[outside], img[outside]), f"{mode} changed pixels outside the region"
+    assert not np.array_equal(img, out) and img is not out
+    if channels == 4 and mode != "boxes":
+        assert np.array_equal(out[..., 3], img[..., 3]), "alpha must be kept"
+
+
+def test_blur_strength_scales_with_size():
+    """A large face must lose as much detail as a small one (fixed kernels leave big faces readable)."""
+    for size in (40, 400):
+        img = textured(size, size)
+        out = strong_blur(img)
+        # high-frequency energy remaining relative to the input
+        lap_in = cv2.Laplacian(img, cv2.CV_64F).var()
+        lap_out = cv2.Laplacian(out, cv2.CV_64F).var()
+        assert lap_out / lap_in < 0.002, size
+
+
+def test_pixelate_blocks():
+    img = textured(100, 100)
+    out = anonymize(img, region(0, 0, 100, 100), "pixelate")
+    assert len(np.unique(out.reshape(-1, 3), axis=0)) <= 64
+
+
+def test_solid_fills_black():
+    out = anonymize(textured(), region(), "solid")
+    assert out[40:140, 50:150].max() == 0
+
+
+def test_ellipse_keeps_corners():
+    img = textured()
+    out = anonymize(img, region(), "ellipse")
+    assert np.array_equal(out[40, 50], img[40, 50])  # corner of the box is outside the ellipse
+    assert not np.array_equal(out[90, 100], img[90, 100])
+
+
+def test_padding_and_clipping():
+    dets = Detections(np.array([[0, 0, 100, 50], [250, 150, 300, 200]], np.float32), [1, 1], ["face", "plate"])
+    reg = regions_for(dets, 0.18, width=300, height=200)
+    np.testing.assert_allclose(reg.boxes[0], [0, 0, 118, 59])
+    np.testing.assert_allclose(reg.boxes[1], [241, 141, 300, 200])
+    reg2 = regions_for(dets, {"face": 0.0, "plate": 0.5}, 300, 200)
+    np.testing.assert_allclose(reg2.boxes[0], [0, 0, 100, 50])
+    out = anonymize(textured(), reg, "solid")
+    assert out[0:59, 0:118].max() == 0
+
+
+def test_empty_and_out_of_image_regions():
+    img = textured()
+    assert np.array_equal(anonymize(img, Detections.empty(), "blur"), img)
+    off = Detections(np.array([[400, 400, 500, 500]], np.float32), [1], ["face"])
+    assert np.array_equal(anonymize(img, off, "blur"), img)
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown mode"):
+        anonymize(textured(), region(), "sparkle")

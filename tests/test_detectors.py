@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+from fpblur.boxes import iou_matrix
+from fpblur.detectors import DetectorSpec, build_detector
+from fpblur.detectors.centerface import CenterFaceDetector, prepare_model
+from fpblur.detectors.yolo import class_label_map
+from fpblur.models import model_path
+from fpblur.samples import synthetic_car
+
+# Faces in ultralytics' zidane.jpg (1280×720), measured by hand.
+ZIDANE_FACES = np.array([[911, 102, 1053, 277], [552, 258, 667, 434]], np.float32)
+
+
+@pytest.fixture(scope="module")
+def centerface():
+    return CenterFaceDetector()
+
+
+@pytest.fixture(scope="module")
+def plates():
+    return build_detector(DetectorSpec("plate"))
+
+
+def test_prepared_model_has_no_weight_inputs():
+    import onnx
+
+    model = onnx.load_from_string(prepare_model(model_path("centerface")))
+    inputs = [i.name for i in model.graph.input]
+    assert inputs == ["input.1"]
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["B", 3, "H", "W"]
+
+
+def test_centerface_finds_both_zidane_faces(centerface, zidane, no_network):
+    dets = centerface(zidane)
+    assert set(dets.labels) == {"face"}
+    iou = iou_matrix(ZIDANE_FACES, dets.boxes)
+    assert (iou.max(axis=1) > 0.5).all(), dets.boxes
+
+
+def test_centerface_boxes_are_in_original_pixels(centerface, zidane):
+    import cv2
+
+    small = cv2.resize(zidane, (640, 360))
+    dets = centerface(small)
+    iou = iou_matrix(ZIDANE_FACES / 2, dets.boxes)
+    assert (iou.max(axis=1) > 0.5).all()
+
+
+def test_centerface_handles_gray_and_tiny_images(centerface):
+    assert len(centerface(np.zeros((20, 30), np.uint8))) == 0
+    assert len(centerface(np.zeros((50, 70, 4), np.uint8))) == 0
+
+
+def test_plate_model_finds_generated_plate(plates, no_network):
+    img, box = synthetic_car()
+    dets = plates(img)
+    assert set(dets.labels) == {"plate"}
+    assert iou_matrix(np.array([box]), dets.boxes).max() > 0.7
+
+
+def test_plate_model_on_upscaled_image_reports_original_pixels(plates):
+    import cv2
+
+    img, box = synthetic_car()
+    big = cv2.resize(img, (1280, 960))
+    dets = plates(big)
+    assert iou_matrix(np.array([box]) * 2, dets.boxes).max() > 0.7
+
+
+def test_yolo_batch_predict(plates):
+    img, _ = synthetic_car()
+    out = plates.predict([img, np.zeros_like(img)])
+    assert len(out) == 2 and len(out[0]) >= 1 and len(out[1]) == 0
+
+
+def test_class_label_map():
+    assert class_label_map({0: "license_plate"}, "plate", None) == {0: "plate"}
+    assert class_label_map({0: "face", 1: "plate"}, None, None) == {0: "face", 1: "plate"}
+    assert class_label_map({0: "face", 1: "plate"}, "face", None) == {0: "face", 1: "face"}
+    assert class_label_map({0: "person"}, None, None) == {}
+    assert class_label_map({0: "a", 1: "b"}, None, {"b": "plate"}) == {1: "plate"}
+
+
+def test_yolo_rejects_bad_weights(tmp_path):
+    from fpblur.detectors.yolo import YoloDetector
+
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        YoloDetector(tmp_path / "missing.pt")
+    bad = tmp_path / "w.txt"
+    bad.write_text("x")
+    with pytest.raises(ValueError, match="w.txt"):
+        YoloDetector(bad)
+
+
+def test_spec_rejects_unknown_target():
+    with pytest.raises(ValueError, match="unknown target"):
+        DetectorSpec("car")
+
+
+def test_anonymizer_end_to_end(zidane, no_network):
+    from fpblur import Anonymizer
+
+    anon = Anonymizer(mode="pixelate")
+    out, dets = anon.anonymize_image(zidane)
+    assert dets.count("face") == 2
+    x1, y1, x2, y2 = ZIDANE_FACES[0].astype(int)
+    assert not np.array_equal(out[y1:y2, x1:x2], zidane[y1:y2, x1:x2])
+    assert np.array_equal(out[:50, :50], zidane[:50, :50])
