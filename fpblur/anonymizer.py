@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -95,4 +95,4 @@ class Anonymizer:
         return self.apply(image, dets), dets
 
 
-__all__ = ["Anonymizer", "AnonymizerConfig", "regions_for", "DEFAULT_PAD", "replace"]
+__all__ = ["Anonymizer", "AnonymizerConfig", "regions_for", "DEFAULT_PAD"]

@@ -241,25 +241,19 @@ def offline_check_amp(model) -> bool:
         LOGGER.warning(f"AMP: disabled on {torch.cuda.get_device_name(device)} (NaN losses / zero mAP on this GPU)")
         return False
     if (Path(SETTINGS["weights_dir"]) / AMP_CHECK_WEIGHTS).is_file():
-        return _ORIGINAL_CHECK_AMP(model) if _ORIGINAL_CHECK_AMP else True
+        return checks.check_amp(model)  # the original (only the trainer's reference is patched)
     LOGGER.info(f"AMP: checks skipped by fpblur (offline, no {AMP_CHECK_WEIGHTS} in {SETTINGS['weights_dir']}); "
                 "AMP on. If losses become NaN, train with amp=False.")
     return True
 
 
-_ORIGINAL_CHECK_AMP = None
-
-
 @contextlib.contextmanager
 def patched_check_amp() -> Iterator[None]:
     """Temporarily route the trainer's ``check_amp`` to :func:`offline_check_amp`."""
-    global _ORIGINAL_CHECK_AMP
     import_ultralytics()
     from ultralytics.engine import trainer as trainer_mod
 
     original = trainer_mod.check_amp
-    if original is not offline_check_amp:
-        _ORIGINAL_CHECK_AMP = original
     trainer_mod.check_amp = offline_check_amp
     try:
         yield
@@ -289,34 +283,19 @@ def ultralytics_logging(verbose: bool = True) -> Iterator[None]:
         ul.set_logging(ul.LOGGING_NAME, verbose=old_level <= 20)
 
 
-def _trainer_class():
+def trainer_class():
+    """:class:`OfflineDetectionTrainer`, built on first use so that importing fpblur.train stays light.
+
+    It is also reachable as the module attribute ``fpblur.train.OfflineDetectionTrainer`` (module
+    ``__getattr__``), which is how DDP workers unpickle it by reference.
+    """
+    cls = globals().get("_TRAINER_CLASS")
+    if cls is not None:
+        return cls
     import_ultralytics()
     from ultralytics.models.yolo.detect import DetectionTrainer
 
-    return DetectionTrainer
-
-
-class _LazyTrainer(type):
-    pass
-
-
-def make_trainer_class():
-    """:class:`OfflineDetectionTrainer` (built lazily so importing fpblur.train does not import torch)."""
-    return OfflineDetectionTrainer()
-
-
-def __getattr__(name: str):  # module attribute: fpblur.train.OfflineDetectionTrainer (lazy, picklable by name)
-    if name == "OfflineDetectionTrainer":
-        cls = _build_trainer_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(name)
-
-
-def _build_trainer_class():
-    base = _trainer_class()
-
-    class OfflineDetectionTrainer(base):  # type: ignore[misc, valid-type]
+    class OfflineDetectionTrainer(DetectionTrainer):
         """Ultralytics' DetectionTrainer with :func:`offline_check_amp` (also in DDP workers)."""
 
         def _setup_train(self, *args, **kwargs):
@@ -325,7 +304,14 @@ def _build_trainer_class():
 
     OfflineDetectionTrainer.__module__ = __name__
     OfflineDetectionTrainer.__qualname__ = "OfflineDetectionTrainer"
+    globals()["_TRAINER_CLASS"] = OfflineDetectionTrainer
     return OfflineDetectionTrainer
+
+
+def __getattr__(name: str):
+    if name == "OfflineDetectionTrainer":
+        return trainer_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- training --------------------------------------------------------------------------------------------
@@ -415,8 +401,7 @@ def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None
         if _gpu_count(device) > 1:
             _check_ddp_requirements()
         model = ultralytics.YOLO(model_src, task="detect")
-        model.train(trainer=__getattr__("OfflineDetectionTrainer") if "OfflineDetectionTrainer" not in globals()
-                    else globals()["OfflineDetectionTrainer"], **args)
+        model.train(trainer=trainer_class(), **args)
         trainer = model.trainer
     save_dir = Path(trainer.save_dir)
     results_csv = save_dir / "results.csv"
@@ -433,11 +418,6 @@ def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None
 def train_from_config(config: str | os.PathLike, overrides: Sequence[str] | Mapping[str, Any] = (),
                       device: str | None = None, resume: str | os.PathLike | bool | None = None,
                       verbose: bool = True) -> TrainResult:
-    """``fpblur train`` as a function: load the recipe, merge overrides and device, train."""
-    base = load_config(config)
-    extra = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
-    if not isinstance(overrides, Mapping):
-        pass
-    else:
-        check_keys(extra, "overrides")
-    return train(merge_config(base, extra, device), resume=resume, verbose=verbose)
+    """``fpblur train`` as a function: load the recipe, merge ``key=value`` overrides (or a dict) and device, train."""
+    extra = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    return train(merge_config(load_config(config), extra, device), resume=resume, verbose=verbose)

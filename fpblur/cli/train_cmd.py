@@ -1,0 +1,45 @@
+"""``fpblur train``: train a YOLO detector from a recipe (``configs/*_train.yaml``) plus ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train", help="train a face or plate YOLO detector from a YAML recipe (offline)",
+        description="Merges the recipe with key=value overrides (Ultralytics train arguments, typed like the yolo "
+                    "CLI; unknown keys are rejected) and trains with Ultralytics, offline: no font, AMP-check or "
+                    "weights download.  Example: fpblur train --config configs/face_train.yaml --device 0,1 "
+                    "epochs=100.  Smoke run on CPU: fpblur train --config configs/face_train.yaml "
+                    "model=yolov8n.yaml data=DATA.yaml imgsz=160 epochs=1 batch=8 device=cpu")
+    p.add_argument("--config", required=True, metavar="YAML", help="training recipe, e.g. configs/face_train.yaml")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Ultralytics train arguments to override")
+    p.add_argument("--device", default=None,
+                   help="cpu, 0, or several GPUs 0,1 (DDP); default: the recipe's device (auto)")
+    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="LAST.pt",
+                   help="continue an interrupted run (default: the recipe's project/name/weights/last.pt)")
+    p.add_argument("--print-config", action="store_true", help="print the merged config as JSON and exit")
+    p.add_argument("--quiet", action="store_true", help="hide Ultralytics' training log")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from fpblur import train as tr
+
+    cfg = tr.merge_config(tr.load_config(args.config), tr.parse_overrides(args.overrides), args.device)
+    if args.print_config:
+        print(json.dumps(cfg, indent=2, default=str))
+        return 0
+    result = tr.train(cfg, resume=args.resume, verbose=not args.quiet)
+    print(f"run:         {result.save_dir}", file=sys.stderr)
+    print(f"weights:     {result.best if result.best.is_file() else result.last}", file=sys.stderr)
+    print(f"results.csv: {result.results_csv}", file=sys.stderr)
+    keys = ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)")
+    shown = {k.split("/")[1].replace("(B)", ""): result.metrics[k] for k in keys if k in result.metrics}
+    if shown:
+        print("final:       " + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()), file=sys.stderr)
+    return 0
