@@ -362,23 +362,20 @@ def main(argv: list[str] | None = None) -> int:
     """Start the app (``fpblur app``, ``python face_plate_tool.py``)."""
     import argparse
 
+    from fpblur.cli.app_cmd import add_app_arguments
+
     p = argparse.ArgumentParser(prog="face_plate_tool", description="fpblur desktop app")
     add_app_arguments(p)
     return launch(p.parse_args(argv))
-
-
-def add_app_arguments(p) -> None:
-    p.add_argument("input", nargs="?", help="image or video to preselect")
-    p.add_argument("--faces", metavar="WEIGHTS", help="face weights (.pt/.onnx); default: CenterFace")
-    p.add_argument("--plates", metavar="WEIGHTS", help="plate weights (.pt/.onnx); default: YOLOv8n plate model")
-    p.add_argument("-o", "--output", metavar="OUT", help="output file to preselect")
 
 
 def launch(args) -> int:
     try:
         app = FpblurApp()
     except tk.TclError as exc:
-        print(f"fpblur: error: cannot open a window ({exc}); the app needs a display", flush=True)
+        from fpblur.cli.common import error
+
+        error(f"cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)")
         return 2
     if getattr(args, "faces", None):
         app.weights["face"].set(args.faces)

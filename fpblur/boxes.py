@@ -6,31 +6,28 @@ import cv2
 import numpy as np
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of N×4 and M×4 ``[x1, y1, x2, y2]`` boxes → N×M."""
+def _intersections(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N×M intersection areas, areas of a, areas of b) for N×4 and M×4 boxes."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clip(min=0).prod(axis=2)
     area_a = (a[:, 2:] - a[:, :2]).clip(min=0).prod(axis=1)
     area_b = (b[:, 2:] - b[:, :2]).clip(min=0).prod(axis=1)
+    return inter, area_a, area_b
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of N×4 and M×4 ``[x1, y1, x2, y2]`` boxes → N×M."""
+    inter, area_a, area_b = _intersections(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def intersection_over_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Share of each box in ``a`` covered by each box in ``b`` (N×M)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clip(min=0).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).clip(min=0).prod(axis=1)
+    inter, area_a, _ = _intersections(a, b)
     return inter / np.maximum(area_a[:, None], 1e-12)
 
 

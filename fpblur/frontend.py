@@ -234,3 +234,63 @@ def preview_jpeg(pixels: np.ndarray, max_side: int = 720, quality: int = 85) -> 
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR array
         raise RuntimeError("could not encode a preview")
     return buf.tobytes()
+
+
+def _first_frame(path: str | Path) -> tuple[np.ndarray, int]:
+    """First upright frame of a video and its announced frame count (0 if unknown)."""
+    from fpblur.video.io import Frame, VideoError, VideoReader
+
+    try:
+        with VideoReader(path) as reader:
+            frame = next(item for item in reader if isinstance(item, Frame))
+            return frame.image, reader.info.expected_frames
+    except VideoError as exc:
+        raise InputError(str(exc)) from None
+
+
+def video_preview_frame(path: str | Path) -> np.ndarray:
+    return _first_frame(path)[0]
+
+
+def anonymize_video_file(
+    anonymizer: Anonymizer,
+    src: str | Path,
+    dst: str | Path,
+    progress: Callable[[int, int | None], None] | None = None,
+    cancel: threading.Event | None = None,
+    settings=None,
+) -> VideoResult:
+    """Run the streaming video pipeline (:mod:`fpblur.video`) with progress callbacks and cancellation.
+
+    ``progress(done, total)`` is called from the calling thread after every output frame; setting ``cancel``
+    stops the pipeline, deletes the partial output and raises :class:`Cancelled`.  Counts are tracks started
+    per label (one face seen for 100 frames counts once).
+    """
+    from fpblur.video.io import VideoError
+    from fpblur.video.pipeline import VideoSettings, anonymize_video
+
+    src, dst = Path(src), Path(dst)
+    if same_file(dst, src):
+        raise InputError(f"{src}: output path equals the input; refusing to overwrite an input")
+    total = _first_frame(src)[1] or None
+    done = 0
+
+    def on_frame(_record: dict) -> None:
+        nonlocal done
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    settings = settings or VideoSettings(progress=False)
+    try:
+        report = anonymize_video(src, dst, anonymizer, settings, on_frame=on_frame)
+    except (Cancelled, VideoError) as exc:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled() from None
+        if isinstance(exc, Cancelled):
+            raise
+        raise InputError(str(exc)) from None
+    counts = {t: int(report.tracks.get(t, 0)) for t in TARGETS}
+    return VideoResult(dst, counts, report.frames, report.seconds, _first_frame(dst)[0])

@@ -138,6 +138,10 @@ def validate_types(cfg: dict[str, Any]) -> dict[str, Any]:
     from ultralytics.cfg import check_cfg
 
     out = dict(cfg)
+    imgsz = out.get("imgsz")
+    if imgsz is not None and not (isinstance(imgsz, int) and not isinstance(imgsz, bool)) and not (
+            isinstance(imgsz, (list, tuple)) and all(isinstance(v, int) for v in imgsz)):
+        raise ConfigError(f"invalid train option: 'imgsz={imgsz}' must be an integer (or [height, width])")
     try:
         check_cfg(out, hard=True)
     except (TypeError, ValueError) as exc:

@@ -85,3 +85,13 @@ def exit_code(done: int, failed: int) -> int:
     if failed and not done:
         return 2
     return 1 if failed else 0
+
+
+def collect_or_report(inputs, exts):
+    """Expand inputs into jobs, printing one error line per bad input; returns ``(jobs, n_errors)``."""
+    from fpblur.files import collect
+
+    jobs, errors = collect(inputs, exts)
+    for e in errors:
+        error(e)
+    return jobs, len(errors)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, error, exit_code
-from fpblur.files import IMAGE_EXTS, collect
+from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
+from fpblur.files import IMAGE_EXTS
 from fpblur.images import DEFAULT_MAX_PIXELS
 from fpblur.image_batch import run_images, write_json_log
 
@@ -26,14 +26,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    jobs, errors = collect(args.inputs, IMAGE_EXTS)
-    for e in errors:
-        error(e)
+    jobs, n_errors = collect_or_report(args.inputs, IMAGE_EXTS)
     if not jobs:
         return 2
     anonymizer = build_anonymizer(args, conf_override=args.conf, mode="boxes")
     report = run_images(jobs, anonymizer, write=False, max_pixels=args.max_pixels, on_error=error)
-    report.failed += len(errors)
+    report.failed += n_errors
     write_json_log(args.json, report.log)
     print(report.summary(), file=sys.stderr)
     return exit_code(report.done, report.failed)

@@ -7,6 +7,21 @@ import json
 import sys
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets ``key=value`` overrides and options come in any order (``--device 0,1 epochs=3 --quiet``)."""
+
+    _inner = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a face or plate YOLO detector from a YAML recipe (offline)",
@@ -24,6 +39,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--print-config", action="store_true", help="print the merged config as JSON and exit")
     p.add_argument("--quiet", action="store_true", help="hide Ultralytics' training log")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p.__class__ = _IntermixedParser
     return p
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from fpblur.data.hashing import file_digest
 
 USER_AGENT = "fpblur-data/0.1 (dataset tooling; +https://github.com/)"
-CHUNK = 1 << 20
+CHUNK = 1 << 16
 
 
 class DownloadError(Exception):

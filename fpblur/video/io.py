@@ -323,6 +323,7 @@ class VideoWriter:
             raise
         self.color = info.color
         self.frames = 0
+        self.closed = False
 
     def _add_video(self, info: VideoInfo, crf: float, preset: str, threads: int):
         stream = self.container.add_stream("libx264", rate=info.rate)
@@ -372,10 +373,17 @@ class VideoWriter:
     def finish(self) -> None:
         """Flush the encoder and write the trailer."""
         self._mux(self.stream.encode(None))
-        self.container.close()
+        self.closed = True
+        try:
+            self.container.close()
+        except _av().FFmpegError as exc:
+            raise VideoError(f"{self.path}: finishing failed ({_reason(exc)})") from None
 
     def close(self) -> None:
-        """Release the file without finishing it (after an error)."""
+        """Release the file without finishing it (after an error); no-op after :meth:`finish`."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - best effort; the caller deletes the file anyway

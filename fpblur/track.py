@@ -1,0 +1,253 @@
+"""Frame-to-frame tracking of detections, so that anonymization does not flicker or pop in.
+
+:class:`Tracker` matches each frame's detections to tracks (IoU, Hungarian assignment, per label) and
+decides what to anonymize:
+
+* **Hysteresis** — a detection scoring at least ``conf`` starts a track, anonymized from that frame on;
+  one scoring between ``conf_low`` and ``conf`` only keeps an existing track alive.
+* **Smoothing** — a track's box is an exponential moving average of its detections.  The region
+  anonymized on a frame with a detection is the union of the smoothed box and the detection itself, so
+  smoothing can never uncover part of a face.
+* **Hold** — a track that loses its detection stays anonymized for ``hold`` frames at its last box,
+  moved by its velocity (``velocity=True``) and grown by ``grow`` per missed frame (up to ``max_grow``).
+* Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
+
+:class:`Lookahead` delays frames by ``K`` so that when a track starts at frame ``t`` the frames
+``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from fpblur.boxes import iou_matrix
+from fpblur.detections import Detections
+
+DEFAULT_CONF = {"face": 0.2, "plate": 0.25}
+LOW_FRACTION = 0.5  # default conf_low = conf × this
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker parameters.  ``conf``/``conf_low`` are per label (a float applies to every label)."""
+
+    conf: dict[str, float] | float = field(default_factory=lambda: dict(DEFAULT_CONF))
+    conf_low: dict[str, float] | float | None = None  # default: conf × 0.5
+    iou: float = 0.2  # minimum IoU between a track's predicted box and a detection to match
+    hold: int = 15  # frames a track stays anonymized without a detection
+    smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
+    velocity: bool = True  # extrapolate held boxes with the track's velocity
+    velocity_smooth: float = 0.5
+    grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
+    max_grow: float = 0.3
+    duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
+
+    def start_threshold(self, label: str) -> float:
+        if isinstance(self.conf, dict):
+            return float(self.conf.get(label, DEFAULT_CONF.get(label, 0.25)))
+        return float(self.conf)
+
+    def keep_threshold(self, label: str) -> float:
+        low = self.conf_low
+        if low is None:
+            return self.start_threshold(label) * LOW_FRACTION
+        value = float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
+        return min(value, self.start_threshold(label))
+
+
+def hold_frames(seconds: float, fps: float) -> int:
+    """Frames in ``seconds`` of a video at ``fps`` (at least 1 when seconds > 0)."""
+    if seconds <= 0:
+        return 0
+    return max(1, int(round(seconds * (fps or 25.0))))
+
+
+def grow_box(box: np.ndarray, fraction: float) -> np.ndarray:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return box + np.array([-w, -h, w, h]) * fraction
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    box: np.ndarray  # smoothed box at the last matched detection (float64)
+    score: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    misses: int = 0  # frames since the last matched detection
+    hits: int = 1
+    age: int = 1
+
+    def predicted(self, steps: int, use_velocity: bool) -> np.ndarray:
+        """Box expected ``steps`` frames after the last detection."""
+        return self.box + self.velocity * steps if use_velocity else self.box.copy()
+
+
+@dataclass
+class TrackStep:
+    """What one frame gives: regions to anonymize now, and the tracks that started on it."""
+
+    active: Detections  # boxes to anonymize on this frame, with track ids
+    started: Detections  # first boxes of tracks born on this frame (for look-back back-fill)
+    detections: Detections  # the raw detections the frame was matched with (after conf_low)
+
+
+class Tracker:
+    """Stateful per-video tracker.  Call :meth:`update` once per frame, in order."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.next_id = 0
+        self.frame = -1
+
+    def update(self, dets: Detections, width: int | None = None, height: int | None = None) -> TrackStep:
+        cfg = self.config
+        self.frame += 1
+        keep = np.array([s >= cfg.keep_threshold(str(l)) for s, l in zip(dets.scores, dets.labels)], dtype=bool)
+        dets = dets.filter(keep) if len(dets) else dets
+        active_boxes: list[np.ndarray] = []
+        active_meta: list[tuple[float, str, int]] = []
+        started: list[Track] = []
+        matched_tracks: set[int] = set()
+        for label in sorted(set(map(str, dets.labels)) | {t.label for t in self.tracks}):
+            tracks = [t for t in self.tracks if t.label == label]
+            idx = np.flatnonzero(dets.labels == label)
+            boxes = dets.boxes[idx].astype(np.float64)
+            scores = dets.scores[idx]
+            pairs = self._match(tracks, boxes)
+            used = set()
+            for ti, di in pairs:
+                t = tracks[ti]
+                self._correct(t, boxes[di], float(scores[di]))
+                matched_tracks.add(t.id)
+                used.add(di)
+                # Union with the raw detection: smoothing must never uncover part of the object.
+                region = np.concatenate([np.minimum(t.box[:2], boxes[di][:2]), np.maximum(t.box[2:], boxes[di][2:])])
+                active_boxes.append(region)
+                active_meta.append((t.score, label, t.id))
+            all_boxes = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks]).reshape(-1, 4)
+            for di in range(len(boxes)):
+                if di in used or scores[di] < cfg.start_threshold(label):
+                    continue
+                if len(all_boxes) and iou_matrix(boxes[di : di + 1], all_boxes).max() >= cfg.duplicate_iou:
+                    continue
+                t = Track(self.next_id, label, boxes[di].copy(), float(scores[di]))
+                self.next_id += 1
+                self.tracks.append(t)
+                matched_tracks.add(t.id)
+                started.append(t)
+                active_boxes.append(t.box.copy())
+                active_meta.append((t.score, label, t.id))
+                all_boxes = np.vstack([all_boxes, t.box[None]])
+        survivors = []
+        for t in self.tracks:
+            t.age += 1
+            if t.id in matched_tracks:
+                survivors.append(t)
+                continue
+            t.misses += 1
+            if t.misses > cfg.hold:
+                continue
+            box = grow_box(t.predicted(t.misses, cfg.velocity), min(cfg.grow * t.misses, cfg.max_grow))
+            if width is not None and height is not None and _outside(box, width, height):
+                continue  # moved out of the picture: nothing left to hide
+            survivors.append(t)
+            active_boxes.append(box)
+            active_meta.append((t.score, t.label, t.id))
+        self.tracks = survivors
+        return TrackStep(_detections(active_boxes, active_meta), _detections(
+            [t.box for t in started], [(t.score, t.label, t.id) for t in started]), dets)
+
+    def _match(self, tracks: list[Track], boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not tracks or not len(boxes):
+            return []
+        from scipy.optimize import linear_sum_assignment
+
+        cfg = self.config
+        predicted = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks])
+        iou = iou_matrix(predicted, boxes)
+        rows, cols = linear_sum_assignment(-iou)
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= cfg.iou]
+
+    def _correct(self, t: Track, box: np.ndarray, score: float) -> None:
+        cfg = self.config
+        steps = t.misses + 1
+        prediction = t.predicted(steps, cfg.velocity)
+        new_box = cfg.smooth * box + (1.0 - cfg.smooth) * prediction
+        v = (new_box - t.box) / steps
+        t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
+        t.box = new_box
+        t.score = score
+        t.misses = 0
+        t.hits += 1
+
+
+def _outside(box: np.ndarray, width: int, height: int) -> bool:
+    return box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
+
+
+def _detections(boxes: list[np.ndarray], meta: list[tuple[float, str, int]]) -> Detections:
+    if not boxes:
+        return Detections(track_ids=np.zeros((0,), np.int64))
+    scores, labels, ids = zip(*meta)
+    return Detections(np.array(boxes, dtype=np.float32), np.array(scores), np.array(labels), np.array(ids))
+
+
+@dataclass
+class Delayed:
+    """A frame waiting in the look-ahead buffer with the regions it will be anonymized at."""
+
+    payload: Any
+    active: Detections
+    extra: list[Detections] = field(default_factory=list)
+
+    def regions(self) -> Detections:
+        return Detections.concat([self.active, *self.extra]) if self.extra else self.active
+
+
+class Lookahead:
+    """Delay frames by ``k`` and back-fill the first box of every new track into the frames before it.
+
+    A back-filled box is grown by ``grow`` per frame of distance (up to ``max_grow``), because the object
+    was somewhere near, not exactly at, its first detected box.
+    """
+
+    def __init__(self, k: int, grow: float = 0.03, max_grow: float = 0.3) -> None:
+        self.k = max(0, int(k))
+        self.grow = grow
+        self.max_grow = max_grow
+        self.buffer: deque[Delayed] = deque()
+
+    def push(self, payload: Any, step: TrackStep) -> list[Delayed]:
+        if len(step.started):
+            for distance, item in enumerate(reversed(self.buffer), start=1):
+                frac = min(self.grow * distance, self.max_grow)
+                item.extra.append(step.started.pad(frac))
+        self.buffer.append(Delayed(payload, step.active))
+        out = []
+        while len(self.buffer) > self.k:
+            out.append(self.buffer.popleft())
+        return out
+
+    def flush(self) -> list[Delayed]:
+        out = list(self.buffer)
+        self.buffer.clear()
+        return out
+
+
+def track_sequence(
+    frames: Iterable[Detections], config: TrackerConfig | None = None, lookahead: int = 0,
+    width: int | None = None, height: int | None = None,
+) -> list[Detections]:
+    """Run tracker + look-ahead over a whole sequence of per-frame detections (tests, offline use)."""
+    tracker, delay = Tracker(config), Lookahead(lookahead, (config or TrackerConfig()).grow)
+    out: list[Detections] = []
+    for i, dets in enumerate(frames):
+        out.extend(d.regions() for d in delay.push(i, tracker.update(dets, width, height)))
+    out.extend(d.regions() for d in delay.flush())
+    return out

@@ -1,0 +1,198 @@
+"""The Tk desktop app, driven for real under Xvfb (a virtual X display the test starts)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+tk = pytest.importorskip("tkinter", reason="Python was built without Tk")
+
+XVFB = shutil.which("Xvfb")
+
+
+def start_xvfb(size: str = "1280x900x24") -> tuple[subprocess.Popen, str]:
+    """Start Xvfb on a display number it picks itself (``-displayfd``); returns ``(process, ":N")``."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as fh:
+        number = fh.readline().strip()  # written once the server accepts connections
+    if not number:
+        proc.kill()
+        raise RuntimeError("Xvfb did not start")
+    return proc, f":{number}"
+
+
+@pytest.fixture(scope="module")
+def display():
+    if XVFB is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb); CI installs it")
+    proc, disp = start_xvfb()
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = disp
+    yield disp
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cache():
+    from fpblur.frontend import AnonymizerCache
+
+    return AnonymizerCache()  # shared: models load once for the module
+
+
+@pytest.fixture
+def app(display, cache):
+    from fpblur.app import FpblurApp, RecordingDialogs
+
+    a = FpblurApp(tk.Tk(), dialogs=RecordingDialogs(), cache=cache)
+    a.root.update()
+    yield a
+    a.cancel()
+    if a._worker is not None:
+        a._worker.join(timeout=30)
+    a.root.destroy()
+
+
+def test_run_image_writes_output_and_preview(app, tmp_path, ultralytics_assets):
+    src = tmp_path / "zidane.jpg"
+    shutil.copyfile(ultralytics_assets / "zidane.jpg", src)
+    dst = tmp_path / "out" / "result.png"
+    app.input_path.set(str(src))
+    app.output_path.set(str(dst))
+    app.operation.set("pixelate")
+    app.use["plate"].set(False)
+    app.params["face"]["conf"].set("0.3")
+    app.params["face"]["pad"].set("0.25")
+    app.run_button.invoke()
+    app.wait(120)
+    assert app.dialogs.errors == []
+    status = app.status.get()
+    assert status.startswith("Done: 2 faces, 0 plates"), status
+    assert str(dst) in status
+    out = cv2.imread(str(dst))
+    orig = cv2.imread(str(src))
+    assert out.shape == orig.shape
+    assert np.abs(out.astype(int) - orig).sum() > 0  # faces changed
+    assert app.last_result.detections.count("face") == 2
+    assert app.preview.cget("image")  # a preview is shown
+    assert str(app.run_button.cget("state")) != "disabled"
+
+
+def test_default_output_beside_input(app, tmp_path, zidane):
+    src = tmp_path / "photo.jpg"
+    cv2.imwrite(str(src), zidane)
+    app.input_path.set(str(src))
+    app.operation.set("boxes")
+    app.run_button.invoke()
+    app.wait(120)
+    assert (tmp_path / "photo_anon.jpg").is_file()
+    assert "photo_anon.jpg" in app.status.get()
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (lambda a, p: None, "choose an input file"),
+        (lambda a, p: a.input_path.set(str(p / "missing.jpg")), "no such file"),
+        (lambda a, p: (a.input_path.set(str(p / "notes.txt")), (p / "notes.txt").write_text("x")), "unsupported file type"),
+        (lambda a, p: (a.input_path.set(str(p / "clip.mp4")), (p / "clip.mp4").write_bytes(b"x")), "switch the mode to Video"),
+        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
+                       a.params["face"]["conf"].set("high")), "face conf must be a number"),
+        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
+                       a.params["plate"]["iou"].set("3")), "plate iou must be between 0 and 1"),
+        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
+                       a.weights["face"].set(str(p / "nope.pt"))), "face weights file not found"),
+        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
+                       a.use["face"].set(False), a.use["plate"].set(False)), "select at least one target"),
+    ],
+    ids=["no-input", "missing", "not-media", "video-in-image-mode", "bad-number", "out-of-range", "bad-weights",
+         "no-target"],
+)
+def test_bad_form_shows_error_dialog(app, tmp_path, setup, expected):
+    setup(app, tmp_path)
+    app.run_button.invoke()
+    assert not app.busy
+    assert len(app.dialogs.errors) == 1
+    assert expected in app.dialogs.errors[0][1]
+    assert expected in app.status.get()
+
+
+def test_unreadable_image_reports_error_from_worker(app, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    app.input_path.set(str(bad))
+    app.run_button.invoke()
+    app.wait(60)
+    assert app.dialogs.errors and "not a readable image" in app.dialogs.errors[0][1]
+    assert not (tmp_path / "broken_anon.jpg").exists()
+    assert str(app.run_button.cget("state")) != "disabled"  # usable again
+
+
+def make_video(path: Path, frames: int = 90, size: tuple[int, int] = (320, 240)) -> None:
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            img = np.full((size[1], size[0], 3), 40 + i % 100, np.uint8)
+            img[::8] = rng.integers(0, 255, (len(img[::8]), size[0], 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_cancel_video_run(app, tmp_path):
+    src = tmp_path / "clip.mp4"
+    make_video(src, frames=300)
+    dst = tmp_path / "clip_out.mp4"
+    app.media.set("video")
+    app.input_path.set(str(src))
+    app.output_path.set(str(dst))
+    app.use["plate"].set(False)
+    app.run_button.invoke()
+    deadline = time.monotonic() + 60
+    while not app.status.get().startswith("Frame"):  # cancel mid-video, once frames are flowing
+        assert app.busy and time.monotonic() < deadline, app.status.get()
+        app.root.update()
+        time.sleep(0.01)
+    app.cancel_button.invoke()
+    app.wait(60)
+    assert app.status.get().startswith("Cancelled"), (app.status.get(), app.dialogs.errors)
+    assert not dst.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("clip.mp4",)]  # no partial file left
+    assert app.dialogs.errors == []
+    assert str(app.run_button.cget("state")) != "disabled"
+
+
+def test_video_run_completes(app, tmp_path):
+    src = tmp_path / "clip.mp4"
+    make_video(src, frames=12)
+    app.media.set("video")
+    app.input_path.set(str(src))
+    app.use["plate"].set(False)
+    app.run_button.invoke()
+    app.wait(120)
+    assert app.dialogs.errors == []
+    assert app.status.get().startswith("Done: 0 faces"), app.status.get()
+    import av
+
+    with av.open(str(tmp_path / "clip_anon.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
+    assert float(app.progress.cget("value")) == float(app.progress.cget("maximum"))
