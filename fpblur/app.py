@@ -25,12 +25,14 @@ from fpblur.frontend import (
     TargetSettings,
     VideoResult,
     anonymize_image_file,
+    anonymize_video_file,
     counts_text,
     default_output,
     default_target_settings,
     display_rgb,
     media_kind,
 )
+from fpblur.images import write_image
 from fpblur.models import DEFAULTS
 
 OPERATIONS = (("Bounding Box", "boxes"), ("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"))
@@ -88,6 +90,10 @@ class FpblurApp:
         self.dialogs = dialogs or Dialogs()
         self.cache = cache or AnonymizerCache()
         self.root.title("fpblur — Face & Plate anonymizer")
+        style = ttk.Style(self.root)
+        if style.theme_use() == "default" and "clam" in style.theme_names():
+            style.theme_use("clam")  # X11's default theme looks dated
+            style.configure("Horizontal.TProgressbar", background="#3b7dd8")
         self.root.geometry("1000x760")
         self.root.minsize(820, 600)
 
@@ -242,7 +248,7 @@ class FpblurApp:
     # ---------- run / cancel ----------
     @property
     def busy(self) -> bool:
-        return self._worker is not None and self._worker.is_alive() or not self._events.empty()
+        return (self._worker is not None and self._worker.is_alive()) or not self._events.empty()
 
     def run(self) -> bool:
         """Validate the form and start the work in a thread; False (and an error dialog) if the form is bad."""
@@ -282,12 +288,8 @@ class FpblurApp:
                 result = anonymize_image_file(anonymizer, src, None)
                 if self._cancel.is_set():
                     raise Cancelled()
-                from fpblur.images import write_image
-
                 write_image(dst, result.output)
             else:
-                from fpblur.frontend import anonymize_video_file
-
                 result = anonymize_video_file(anonymizer, src, dst, progress=self._report_progress, cancel=self._cancel)
             self._events.put(("done", result, dst))
         except Cancelled:

@@ -5,6 +5,8 @@ decides what to anonymize:
 
 * **Hysteresis** — a detection scoring at least ``conf`` starts a track, anonymized from that frame on;
   one scoring between ``conf_low`` and ``conf`` only keeps an existing track alive.
+* **Matching** — IoU with the track's predicted box; small, fast objects whose boxes no longer overlap
+  still match when their centres are within ``max_distance`` box diagonals and their sizes are similar.
 * **Smoothing** — a track's box is an exponential moving average of its detections.  The region
   anonymized on a frame with a detection is the union of the smoothed box and the detection itself, so
   smoothing can never uncover part of a face.
@@ -38,6 +40,7 @@ class TrackerConfig:
     conf: dict[str, float] | float = field(default_factory=lambda: dict(DEFAULT_CONF))
     conf_low: dict[str, float] | float | None = None  # default: conf × 0.5
     iou: float = 0.2  # minimum IoU between a track's predicted box and a detection to match
+    max_distance: float = 1.0  # ... or centre distance (in track-box diagonals) for similar-sized boxes
     hold: int = 15  # frames a track stays anonymized without a detection
     smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
     velocity: bool = True  # extrapolate held boxes with the track's velocity
@@ -170,9 +173,9 @@ class Tracker:
 
         cfg = self.config
         predicted = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks])
-        iou = iou_matrix(predicted, boxes)
-        rows, cols = linear_sum_assignment(-iou)
-        return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= cfg.iou]
+        sim = match_similarity(predicted, boxes, cfg.iou, cfg.max_distance)
+        rows, cols = linear_sum_assignment(-sim)
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if sim[r, c] > 0]
 
     def _correct(self, t: Track, box: np.ndarray, score: float) -> None:
         cfg = self.config
@@ -185,6 +188,23 @@ class Tracker:
         t.score = score
         t.misses = 0
         t.hits += 1
+
+
+def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float) -> np.ndarray:
+    """Track × detection affinity: the IoU where it reaches ``min_iou``; otherwise a tiny positive value
+    when the centres are within ``max_distance`` × the track box's diagonal and the sizes are similar
+    (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next); else 0."""
+    iou = iou_matrix(tracks, dets)
+    ct = (tracks[:, :2] + tracks[:, 2:]) / 2
+    cd = (dets[:, :2] + dets[:, 2:]) / 2
+    diag = np.hypot(*(tracks[:, 2:] - tracks[:, :2]).T).clip(min=1e-6)
+    dist = np.linalg.norm(ct[:, None] - cd[None], axis=2) / diag[:, None]
+    area_t = np.prod((tracks[:, 2:] - tracks[:, :2]).clip(min=1e-6), axis=1)
+    area_d = np.prod((dets[:, 2:] - dets[:, :2]).clip(min=1e-6), axis=1)
+    ratio = area_d[None, :] / area_t[:, None]
+    near = (dist <= max_distance) & (ratio > 0.5) & (ratio < 2.0)
+    fallback = np.where(near, 1e-3 * (1.0 - dist / max(max_distance, 1e-6)) + 1e-6, 0.0)
+    return np.where(iou >= min_iou, iou, fallback)
 
 
 def _outside(box: np.ndarray, width: int, height: int) -> bool:

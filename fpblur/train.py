@@ -8,7 +8,8 @@ error that lists the closest valid keys.
 What :func:`train` adds around ``YOLO(model).train(...)``:
 
 * **Offline.**  Ultralytics is imported through :func:`fpblur.offline.import_ultralytics` (no DNS probe, no
-  font download, no settings sync, no pip auto-install).  A ``*.pt`` base model must be on disk: it is looked
+  settings sync, no pip auto-install) and a local font is put where its dataset check looks for ``Arial.ttf``
+  (:func:`ensure_offline_fonts`), so no font download is attempted.  A ``*.pt`` base model must be on disk: it is looked
   up as given, in Ultralytics' ``weights_dir`` and in fpblur's cache, and when it is missing the error says how
   to provide it or to start from the ``.yaml`` architecture instead — nothing is downloaded.
 * **AMP check without a download.**  On CUDA, Ultralytics' ``check_amp`` compares FP32 and AMP inference of a
@@ -32,7 +33,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from fpblur.offline import import_ultralytics
 
@@ -226,7 +227,25 @@ def find_last_checkpoint(cfg: Mapping[str, Any]) -> Path:
     return last.resolve()
 
 
-# -- offline AMP check and logging -----------------------------------------------------------------------
+# -- offline fonts, AMP check and logging -----------------------------------------------------------------------
+def ensure_offline_fonts() -> Path:
+    """Put a local font where Ultralytics looks for ``Arial.ttf`` (``USER_CONFIG_DIR``) before training.
+
+    ``check_det_dataset`` and the label plots call ``check_font``, which probes github.com when the font is not in
+    ``USER_CONFIG_DIR`` — a subfolder ``Ultralytics/`` of ``YOLO_CONFIG_DIR``, one level below where
+    :mod:`fpblur.offline` puts the fonts.  Returns that folder.
+    """
+    import_ultralytics()
+    from ultralytics.utils import USER_CONFIG_DIR
+
+    from fpblur.offline import _install_local_fonts
+
+    folder = Path(USER_CONFIG_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    _install_local_fonts(folder)
+    return folder
+
+
 def offline_check_amp(model) -> bool:
     """Drop-in for ``ultralytics.utils.checks.check_amp`` that never downloads.
 
@@ -378,11 +397,13 @@ def last_metrics(results_csv: Path) -> dict[str, float]:
     return out
 
 
-def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None, verbose: bool = True) -> TrainResult:
+def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None, verbose: bool = True,
+          callbacks: Mapping[str, Callable] | None = None) -> TrainResult:
     """Train with a merged config (see :func:`merge_config`); returns where the run wrote its files.
 
     ``resume``: a ``last.pt`` path (or True for the recipe's own ``project/name``) to continue that run; only
     ``device``, ``batch``, ``workers`` and the like can change on resume (Ultralytics' rule).
+    ``callbacks``: ``{event: fn(trainer)}`` added to Ultralytics' (e.g. ``on_fit_epoch_end``).
     """
     ultralytics = import_ultralytics()
     import torch
@@ -399,12 +420,15 @@ def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None
         args = resolve_paths(cfg)
         model_src = args.pop("model")
     device = args.get("device")
+    ensure_offline_fonts()
     if _is_cpu(device):
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     with ultralytics_logging(verbose), patched_check_amp():
         if _gpu_count(device) > 1:
             _check_ddp_requirements()
         model = ultralytics.YOLO(model_src, task="detect")
+        for event, fn in (callbacks or {}).items():
+            model.add_callback(event, fn)
         model.train(trainer=trainer_class(), **args)
         trainer = model.trainer
     save_dir = Path(trainer.save_dir)

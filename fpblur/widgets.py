@@ -31,10 +31,12 @@ from fpblur.frontend import (
     TargetSettings,
     VideoResult,
     anonymize_image_file,
+    anonymize_video_file,
     counts_text,
     default_target_settings,
     media_kind,
     preview_jpeg,
+    video_preview_frame,
 )
 from fpblur.images import encode_image
 from fpblur.models import DEFAULTS
@@ -70,7 +72,7 @@ def sample_path(name: str) -> Path:
 
 
 def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
-    style = {"description_width": "48px"}
+    style = {"description_width": "56px"}
     lay = W.Layout(width="260px")
     return {
         "conf": W.FloatSlider(value=defaults.conf, min=0.01, max=0.95, step=0.01, description="conf",
@@ -98,7 +100,8 @@ class BlurDemo:
         self.result_name: str | None = None
         self._work = Path(tempfile.mkdtemp(prefix="fpblur-widgets-"))
 
-        self.upload = W.FileUpload(accept="image/*,video/*", multiple=False, description="Upload image/video")
+        self.upload = W.FileUpload(accept="image/*,video/*", multiple=False, description="Upload image/video",
+                                   layout=W.Layout(width="190px"))
         self.sample = W.Dropdown(options=[("— use uploaded file —", UPLOAD)] + [(v, k) for k, v in SAMPLES.items()],
                                  value="zidane.jpg", description="Sample", layout=W.Layout(width="420px"))
         self.targets = {t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="80px"))
@@ -246,8 +249,6 @@ class BlurDemo:
         return result
 
     def _run_video(self, anonymizer, settings: Settings, src: Path) -> VideoResult:
-        from fpblur.frontend import anonymize_video_file, video_preview_frame
-
         self.before.value = preview_jpeg(video_preview_frame(src), PREVIEW_SIDE)
         self.progress.value, self.progress.max = 0, 1
         self.progress.bar_style = ""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import sys
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,37 +13,23 @@ import pytest
 
 tk = pytest.importorskip("tkinter", reason="Python was built without Tk")
 
-XVFB = shutil.which("Xvfb")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_xvfb(size: str = "1280x900x24") -> tuple[subprocess.Popen, str]:
-    """Start Xvfb on a display number it picks itself (``-displayfd``); returns ``(process, ":N")``."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as fh:
-        number = fh.readline().strip()  # written once the server accepts connections
-    if not number:
-        proc.kill()
-        raise RuntimeError("Xvfb did not start")
-    return proc, f":{number}"
+def _load_harness():
+    """``scripts/make_screenshots.py``: the Voilà/Chromium/Xvfb helpers shared with the screenshot script."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_screenshots
+
+    return make_screenshots
 
 
 @pytest.fixture(scope="module")
 def display():
-    if XVFB is None:
+    if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb); CI installs it")
-    proc, disp = start_xvfb()
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = disp
-    yield disp
-    if old is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = old
-    proc.terminate()
-    proc.wait(timeout=10)
+    with _load_harness().xvfb_display() as disp:  # starts Xvfb on a free display and sets DISPLAY
+        yield disp
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +181,18 @@ def test_video_run_completes(app, tmp_path):
     with av.open(str(tmp_path / "clip_anon.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
     assert float(app.progress.cget("value")) == float(app.progress.cget("maximum"))
+
+
+def test_cli_entry_points_without_a_display(tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    for cmd in ([sys.executable, "-m", "fpblur", "app"], [sys.executable, str(ROOT / "face_plate_tool.py")]):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2, proc
+        assert "needs a display" in proc.stderr and "xvfb-run" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "fpblur", "app", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert "--faces" in help_text and "--plates" in help_text

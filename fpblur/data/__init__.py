@@ -10,5 +10,6 @@ Modules (import them directly; nothing heavy is imported here):
 * :mod:`fpblur.data.qa` — label QA over a YOLO dataset and ``fix`` into a new folder.
 * :mod:`fpblur.data.split` — deterministic train/val split grouped by source.
 * :mod:`fpblur.data.yolo` — YOLO label/dataset helpers; :mod:`fpblur.data.hashing` — sha256 / perceptual hashes.
-* :mod:`fpblur.data.fixtures` — tiny generated data for the notebooks' smoke mode and the tests.
+* :mod:`fpblur.data.fixtures` — tiny generated data for the notebooks' smoke mode and the tests;
+  :mod:`fpblur.data.server` — a static HTTP server on 127.0.0.1 with byte ranges (smoke mode, tests).
 """

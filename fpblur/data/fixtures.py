@@ -207,7 +207,7 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
 
 
 def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, fps: int = 10, size: tuple[int, int] = (160, 120), seed: int = 0) -> Path:
-    """An MPEG-4 video of ``scenes`` static pictures (a small square drifts within each), ``scene_s`` seconds each."""
+    """An MPEG-4 video of ``scenes`` static, slightly noisy pictures, ``scene_s`` seconds each."""
     import av
 
     path = Path(path)
@@ -218,12 +218,11 @@ def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, f
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"qscale": "3"}
         n = int(round(scene_s * fps))
+        rng = np.random.default_rng(seed)
         for s in range(scenes):
-            base = pattern(seed * 100 + s, w, h)
-            for k in range(n):
-                img = base.copy()
-                x = 5 + k % max(1, w // 8)
-                cv2.rectangle(img, (x, 5), (x + 6, 11), (255, 255, 255), -1)
+            base = pattern(seed * 100 + s, w, h).astype(np.int16)
+            for k in range(n):  # sensor noise only: the frames of one scene are near-duplicates
+                img = np.clip(base + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8)
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 for packet in stream.encode(frame):
                     out.mux(packet)
@@ -288,9 +287,9 @@ def make_voc_set(folder: str | os.PathLike) -> VocSet:
                 cv2.rectangle(img, (x0, y0), (x1, y1), (250, 250, 250), -1)
         save_jpeg(img, images / f"{stem}.jpg")
         (ann / f"{stem}.xml").write_text(voc_xml(f"{stem}.jpg", xml_size, objs))
-    # the same photo published on a second page: byte-identical to dashA_t000, from another source
-    shutil.copyfile(images / "dashA_t000.jpg", images / "web_p2_0.jpg")
-    (ann / "web_p2_0.xml").write_text(voc_xml("web_p2_0.jpg", (320, 240), [{"name": "plate", "box": (60, 120, 150, 150)}]))
+    # a frame of video A copied into video C's folder: byte-identical, but from another source group
+    shutil.copyfile(images / "dashA_t000.jpg", images / "dashC_t200.jpg")
+    (ann / "dashC_t200.xml").write_text(voc_xml("dashC_t200.jpg", (320, 240), [{"name": "plate", "box": (60, 120, 150, 150)}]))
     (ann / "lost_0.xml").write_text(voc_xml("lost_0.jpg", (320, 240), [{"name": "plate", "box": (1, 1, 50, 20)}]))
     return VocSet(images, ann, ["dashA_t100", "dashB_t100"], ["lost_0"])
 
@@ -311,10 +310,10 @@ def make_flawed_yolo(root: str | os.PathLike) -> Path:
         if lines is not None:
             (root / "labels" / split / f"{name}.txt").write_text("".join(f"{ln}\n" for ln in lines))
 
-    # ordinary plates: aspect ≈ 3:1, side ≈ 0.1–0.15 of the image
+    # ordinary plates: aspect 3:1 ± 15 %, width 16–26 % of the image
     for i in range(12):
-        w = 0.25 + 0.03 * rng.standard_normal()
-        h = w / 3 * 320 / 240 * (1 + 0.05 * rng.standard_normal())
+        w = 0.16 + 0.10 * i / 11
+        h = w / 3 * 320 / 240 * (1 + 0.15 * (rng.random() - 0.5) * 2)
         put("train" if i < 9 else "val", f"ok_{i}", 200 + i, [f"0 0.5 0.5 {w:.4f} {h:.4f}"])
     put("train", "flaws", 300, [
         "0 0.30 0.30 0.25 0.11",

@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import imagehash
 import numpy as np

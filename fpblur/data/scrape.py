@@ -289,6 +289,11 @@ class ScrapeResult:
     rejected_csv: Path
 
 
+def _retryable(reason: str) -> bool:
+    """Rejections worth another try on a later run (network trouble, server errors)."""
+    return reason.startswith("failed after") or reason in ("HTTP 408", "HTTP 429") or reason.startswith("HTTP 5")
+
+
 _EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 
 
@@ -303,7 +308,8 @@ def scrape(
 ) -> ScrapeResult:
     """Collect and download the images of ``pages`` into ``out_dir/images``; appends to an existing manifest.
 
-    Images already in ``out_dir/manifest.csv`` (by URL, sha256 or perceptual hash) are not stored again.
+    Images already in ``out_dir/manifest.csv`` (by URL, sha256 or perceptual hash) are not stored again, and
+    URLs in ``rejected.csv`` are not fetched again unless they failed for a transient reason.
     """
     cfg = cfg or ScrapeConfig()
     out = Path(out_dir)
@@ -316,7 +322,10 @@ def scrape(
     index = DedupIndex(cfg.phash_threshold)
     for r in rows:
         index.add(r["file"], r["sha256"] or None, r["phash"] or None)
-    done_urls = {r["url"] for r in rows}
+    old_rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False) if rejected_csv.is_file() else pd.DataFrame(columns=REJECT_COLUMNS)
+    retry = old_rejected["reason"].map(_retryable).astype(bool)
+    old_rejected = old_rejected[~retry]  # transient failures are tried again and re-reported
+    done_urls = {r["url"] for r in rows} | set(old_rejected["url"])
     own_session = session is None
     session = session or requests.Session()
     session.headers["User-Agent"] = cfg.user_agent
@@ -362,11 +371,9 @@ def scrape(
     if own_session:
         session.close()
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    rejected_df = pd.DataFrame(rejected, columns=REJECT_COLUMNS)
+    rejected_df = pd.concat([old_rejected, pd.DataFrame(rejected, columns=REJECT_COLUMNS)], ignore_index=True)
     with atomic_output(manifest_csv) as tmp:
         manifest.to_csv(tmp, index=False)
-    if rejected_csv.is_file():
-        rejected_df = pd.concat([pd.read_csv(rejected_csv, dtype=str, keep_default_na=False), rejected_df], ignore_index=True)
     with atomic_output(rejected_csv) as tmp:
         rejected_df.to_csv(tmp, index=False)
     return ScrapeResult(manifest, rejected_df, manifest_csv, rejected_csv)

@@ -2,7 +2,8 @@
 
 It can also misbehave on purpose: ``corrupt[path] = n`` serves flipped bytes for the next n requests of
 ``path``; ``truncate[path] = n`` announces the full length but closes the connection half-way, n times.
-Every request is recorded in ``log`` as ``(path, range header, status)``.
+Every response is recorded in ``log`` as ``(path, range header, status)`` and ``agents`` as
+``(path, User-Agent)``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class LocalServer(ThreadingHTTPServer):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.log: list[tuple[str, str | None, int]] = []
+        self.agents: list[tuple[str, str]] = []
         self.corrupt: dict[str, int] = {}
         self.truncate: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -52,6 +54,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.server.log.append((self.path.split("?")[0], self.headers.get("Range"), code))
+        self.server.agents.append((self.path.split("?")[0], self.headers.get("User-Agent", "")))
         super().send_response(code, message)
 
     def send_head(self):  # type: ignore[override]
@@ -100,7 +103,7 @@ class _Handler(SimpleHTTPRequestHandler):
 def serve(root: str | os.PathLike) -> Iterator[LocalServer]:
     """Serve ``root`` on ``127.0.0.1`` (a free port) in a background thread for the ``with`` block."""
     server = LocalServer(Path(root))
-    thread = threading.Thread(target=server.serve_forever, name="fpblur-local-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fpblur-local-http", daemon=True)
     thread.start()
     try:
         yield server

@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fpblur.data.yolo import write_data_yaml
+
 #: Face boxes (x1, y1, x2, y2) in the ultralytics sample photos (found with CenterFace, checked by eye).
 FACE_SOURCES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
     ("zidane.jpg", (911, 102, 1053, 277)),
@@ -175,26 +177,14 @@ def _generate(n: int, seed: int, size, targets, max_objects) -> list[SyntheticIm
     return [synthetic_image(rng, size, targets, max_objects, crops) for _ in range(n)]
 
 
-def yolo_lines(sample: SyntheticImage, names: tuple[str, ...]) -> list[str]:
-    """YOLO label lines (``cls cx cy w h``, normalised) for the boxes whose label is in ``names``."""
+def yolo_labels(sample: SyntheticImage, names: tuple[str, ...]) -> str:
+    """YOLO label text (``cls cx cy w h`` normalised) for the boxes whose label is in ``names``."""
+    from fpblur.data.yolo import format_labels, xyxy_to_cxcywh
+
     h, w = sample.image.shape[:2]
-    lines = []
-    for (x1, y1, x2, y2), lab in zip(sample.boxes, sample.labels):
-        if lab in names:
-            cx, cy, bw, bh = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h
-            lines.append(f"{names.index(lab)} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")
-    return lines
-
-
-def write_data_yaml(path: str | Path, root: str | Path, names: tuple[str, ...], train: str = "images/train",
-                    val: str = "images/val") -> Path:
-    """An Ultralytics data YAML with an absolute ``path`` (works from any working directory)."""
-    import yaml
-
-    path = Path(path)
-    data = {"path": str(Path(root).resolve()), "train": train, "val": val, "names": dict(enumerate(names))}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    keep = [i for i, lab in enumerate(sample.labels) if lab in names]
+    ids = [names.index(sample.labels[i]) for i in keep]
+    return format_labels(ids, xyxy_to_cxcywh(sample.boxes[keep], w, h))
 
 
 def make_yolo_dataset(out_dir: str | Path, target: str = "face", n_train: int = 16, n_val: int = 8,
@@ -208,16 +198,16 @@ def make_yolo_dataset(out_dir: str | Path, target: str = "face", n_train: int = 
     names = TARGETS if target == "both" else (target,)
     root = Path(out_dir)
     counts = {}
-    for split, n, s in (("train", n_train, seed), ("val", n_val, seed + 10_000)):
+    offset = 0 if target == "face" else 5_000  # face and plate sets do not share backgrounds
+    for split, n, s in (("train", n_train, seed + offset), ("val", n_val, seed + offset + 10_000)):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i, sample in enumerate(_generate(n, s, size, names, max_objects)):
             stem = f"{split}_{i:04d}"
             cv2.imwrite(str(root / "images" / split / f"{stem}.png"), sample.image)
-            lines = yolo_lines(sample, names)
-            (root / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            (root / "labels" / split / f"{stem}.txt").write_text(yolo_labels(sample, names))
         counts[split] = n
-    yaml_path = write_data_yaml(root / "data.yaml", root, names)
+    yaml_path = write_data_yaml(root / "data.yaml", root.resolve(), names)
     return SyntheticDataset(root, yaml_path, names, counts)
 
 

@@ -282,7 +282,9 @@ def plot_stats(boxes: pd.DataFrame):
     kept = real[real["drop"] == ""]
     per_image = boxes.assign(k=(boxes["drop"] == "")).groupby(["split", "image"])["k"].sum()
     for split, counts in per_image.groupby(level=0):
-        axes[0].hist(counts.to_numpy(), bins=min(50, max(5, int(counts.max()) + 1)), alpha=0.6, label=str(split))
+        top = int(counts.max())
+        bins = np.arange(top + 2) - 0.5 if top < 50 else 50
+        axes[0].hist(counts.to_numpy(), bins=bins, alpha=0.6, label=str(split))
         side = np.sqrt(kept.loc[kept["split"] == split, "w"] * kept.loc[kept["split"] == split, "h"])
         if len(side):
             axes[1].hist(side, bins=np.logspace(0, np.log10(max(side.max(), 2)), 30), alpha=0.6, label=str(split))

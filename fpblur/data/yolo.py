@@ -125,3 +125,38 @@ def write_data_yaml(
     with atomic_output(path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def preview(root: str | os.PathLike, split: str = "train", n: int = 6, cols: int = 3, names: Mapping[int, str] | None = None):
+    """A figure of the first ``n`` images of a split with their YOLO boxes drawn (for a quick look)."""
+    import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    root = Path(root)
+    names = names or read_names(root) or {}
+    images = list_images(root / "images" / split)[:n]
+    rows = max(1, -(-len(images) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img in zip(axes.flat, images):
+        try:
+            with Image.open(img) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except Exception:  # unreadable: leave the panel empty
+            ax.set_title(f"{img.name} (unreadable)", fontsize=8)
+            continue
+        h, w = rgb.shape[:2]
+        ax.imshow(rgb)
+        lab = label_for(img, root, split)
+        lines = read_labels(lab) if lab.is_file() else []
+        for ln in lines:
+            if ln.box is None:
+                continue
+            x0, y0, x1, y1 = cxcywh_to_xyxy(np.array(ln.box))[0] * [w, h, w, h]
+            ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1.5))
+            ax.text(x0, y0, names.get(ln.class_id, str(ln.class_id)), color="lime", fontsize=7, va="bottom")
+        ax.set_title(f"{img.relative_to(root / 'images' / split)} ({len(lines)} boxes)", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -304,7 +304,9 @@ class VideoWriter:
         info = reader.info
         self.width, self.height = even_size(info.width, info.height)
         try:
-            self.container = av.open(str(self.path), "w", format=fmt)
+            # Matroska would otherwise shift every timestamp by the AAC priming delay (negative first pts).
+            options = {"avoid_negative_ts": "disabled"} if fmt == "matroska" else None
+            self.container = av.open(str(self.path), "w", format=fmt, container_options=options)
         except (av.FFmpegError, OSError) as exc:
             raise VideoError(f"{self.path}: cannot create ({_reason(exc)})") from None
         try:
@@ -335,9 +337,9 @@ class VideoWriter:
         ctx.framerate = info.rate
         if threads:
             ctx.thread_count = threads
-        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+        for name, unspecified in (("colorspace", 2), ("color_range", 0), ("color_primaries", 2), ("color_trc", 2)):
             value = info.color.get(name)
-            if value and value != 2:  # 2 = unspecified
+            if value and value != unspecified:
                 setattr(ctx, name, value)
         stream.options = {"crf": str(crf), "preset": str(preset)}
         return stream

@@ -211,7 +211,8 @@ class _Run:
             if item is _END:
                 return
 
-    def _emit(self, delayed) -> None:
+    def _emit(self, delayed, progress) -> None:
+        t0 = time.perf_counter()
         frame, raw = delayed.payload
         dets = delayed.regions()
         if len(dets):
@@ -229,32 +230,32 @@ class _Run:
                 "detections": raw.to_records(),
                 "anonymized": dets.to_records(regions),
             })
+        self.timings["track+anonymize"] += time.perf_counter() - t0
         self._put(self.q_encode, (frame, image))
+        progress.update(1)
 
     def _track(self, progress) -> None:
         tracker = Tracker(self.tracker_config)
         delay = Lookahead(self.lookahead, self.tracker_config.grow, self.tracker_config.max_grow)
         while True:
             item = self._get(self.q_detected)
-            t0 = time.perf_counter()
-            if item is _END:
-                ready = delay.flush()
-            elif isinstance(item, AudioPacket):
+            if isinstance(item, AudioPacket):
                 self._put(self.q_encode, item)
                 continue
-            else:
-                frame, dets = item
-                step = tracker.update(dets, self.width, self.height)
-                for label in map(str, step.started.labels):
-                    self.tracks[label] = self.tracks.get(label, 0) + 1
-                ready = delay.push((frame, step.detections), step)
-            for d in ready:
-                self._emit(d)
-                progress.update(1)
-            self.timings["track+anonymize"] += time.perf_counter() - t0
             if item is _END:
+                for d in delay.flush():
+                    self._emit(d, progress)
                 self._put(self.q_encode, _END)
                 return
+            t0 = time.perf_counter()
+            frame, dets = item
+            step = tracker.update(dets, self.width, self.height)
+            for label in map(str, step.started.labels):
+                self.tracks[label] = self.tracks.get(label, 0) + 1
+            ready = delay.push((frame, step.detections), step)
+            self.timings["track+anonymize"] += time.perf_counter() - t0
+            for d in ready:
+                self._emit(d, progress)
 
     def _encode(self) -> None:
         while True:

@@ -1,0 +1,49 @@
+"""``fpblur export``: export trained weights (ONNX by default) and verify the export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export", help="export trained YOLO weights (ONNX) and verify them against torch",
+        description="Exports with Ultralytics (offline), then for ONNX compares ONNX Runtime's raw outputs with "
+                    "torch's on a sample image within a tolerance, and checks that fpblur's YOLO detector loads "
+                    "the file and finds the same boxes.  Exit status 1 when a check fails.")
+    p.add_argument("--weights", required=True, metavar="BEST.pt", help="trained weights (.pt)")
+    p.add_argument("--format", default="onnx", help="Ultralytics export format (default onnx; only onnx is verified)")
+    p.add_argument("--imgsz", type=int, default=None, help="export size (default: the size the weights were trained at)")
+    p.add_argument("--output", metavar="PATH", help="where to put the exported file (default: next to the weights)")
+    p.add_argument("--half", action="store_true", help="FP16 export (looser verification tolerances)")
+    p.add_argument("--dynamic", action="store_true", help="dynamic input size and batch")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: Ultralytics' choice)")
+    p.add_argument("--device", default="cpu", help="device used for exporting (default cpu)")
+    p.add_argument("--conf", type=float, default=0.1, help="score threshold of the detector check (default 0.1)")
+    p.add_argument("--box-atol", type=float, default=None, help="tolerance on box outputs in pixels (default 0.05)")
+    p.add_argument("--score-atol", type=float, default=None, help="tolerance on score outputs (default 1e-3)")
+    p.add_argument("--no-verify", action="store_true", help="export only")
+    p.add_argument("--verbose", action="store_true", help="show Ultralytics' export log")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from fpblur.export import export_and_verify
+
+    res = export_and_verify(args.weights, format=args.format, imgsz=args.imgsz, half=args.half,
+                            dynamic=args.dynamic, opset=args.opset, device=args.device, output=args.output,
+                            verify=not args.no_verify, conf=args.conf, box_atol=args.box_atol,
+                            score_atol=args.score_atol, verbose=args.verbose)
+    print(f"exported: {res.exported} ({res.format}, imgsz {res.imgsz})")
+    if res.verify is not None:
+        print(res.verify.summary())
+    if res.detector is not None:
+        print(res.detector.summary())
+    elif args.format == "onnx" and not args.no_verify:
+        print("not verified", file=sys.stderr)
+    if not res.ok:
+        print("fpblur: error: the export does not match the .pt weights", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,136 @@
+"""Frames from (dashcam) videos: sample every N seconds and/or on scene changes, drop near-duplicates.
+
+Every kept frame is written as a JPEG and described in a manifest (file, source video, timestamp, frame
+index, why it was sampled, pHash) so that train/val can later be split by source video
+(:func:`fpblur.data.split.split_frame` with ``group="video"``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from fpblur.data.hashing import DedupIndex, phash
+from fpblur.files import atomic_output
+
+MANIFEST_COLUMNS = ["file", "video", "timestamp", "frame_index", "reason", "phash", "width", "height"]
+DROPPED_COLUMNS = ["video", "timestamp", "frame_index", "reason", "duplicate_of"]
+
+
+@dataclass
+class FrameConfig:
+    every_s: float | None = 1.0  # sample a frame every N seconds (None: off)
+    scene_threshold: float | None = 0.15  # mean |Δ| of small grey thumbnails (0–1) that counts as a cut (None: off)
+    phash_threshold: int = 6  # ≤ this many differing bits = near-duplicate of a kept frame
+    dedup_across_videos: bool = False  # compare with frames of other videos too
+    max_frames: int | None = None  # per video
+    jpeg_quality: int = 92
+
+
+@dataclass
+class FramesResult:
+    manifest: pd.DataFrame
+    dropped: pd.DataFrame
+    manifest_csv: Path
+
+
+def _thumb(rgb: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def extract_frames(
+    video: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: FrameConfig | None = None,
+    *,
+    index: DedupIndex | None = None,
+    prefix: str | None = None,
+    progress: bool = False,
+) -> tuple[list[dict], list[dict]]:
+    """Sample one video; returns ``(kept rows, dropped rows)`` (see ``MANIFEST_COLUMNS``/``DROPPED_COLUMNS``)."""
+    cfg = cfg or FrameConfig()
+    if cfg.every_s is None and cfg.scene_threshold is None:
+        raise ValueError("frame sampling needs every_s and/or scene_threshold")
+    video, out_dir = Path(video), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = index if index is not None else DedupIndex(cfg.phash_threshold)
+    prefix = prefix or video.stem
+    kept: list[dict] = []
+    dropped: list[dict] = []
+    next_t = 0.0
+    prev: np.ndarray | None = None
+    try:
+        container = av.open(str(video))
+    except (av.FFmpegError, OSError) as exc:
+        raise ValueError(f"{video}: cannot open video ({exc})") from None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        total = stream.frames or None
+        for i, frame in enumerate(tqdm(container.decode(stream), total=total, desc=video.name, disable=not progress, leave=False)):
+            t = float(frame.time) if frame.time is not None else i / rate
+            reasons = []
+            rgb = None
+            if cfg.every_s is not None and t + 1e-6 >= next_t:
+                reasons.append("interval")
+                next_t = (np.floor(t / cfg.every_s + 1e-6) + 1) * cfg.every_s
+            if cfg.scene_threshold is not None:
+                rgb = frame.to_ndarray(format="rgb24")
+                th = _thumb(rgb)
+                if prev is None or float(np.abs(th - prev).mean()) >= cfg.scene_threshold:  # the first frame opens a scene
+                    reasons.append("scene")
+                prev = th
+            if not reasons:
+                continue
+            rgb = rgb if rgb is not None else frame.to_ndarray(format="rgb24")
+            ph = phash(rgb)
+            dup = index.match(None, ph)
+            if dup is not None:
+                dropped.append({"video": str(video), "timestamp": round(t, 3), "frame_index": i, "reason": "+".join(reasons), "duplicate_of": dup[1]})
+                continue
+            name = f"{prefix}_t{int(round(t * 1000)):09d}ms.jpg"
+            with atomic_output(out_dir / name) as tmp:
+                Image.fromarray(rgb).save(tmp, "JPEG", quality=cfg.jpeg_quality)
+            index.add(name, None, ph)
+            kept.append({"file": name, "video": str(video), "timestamp": round(t, 3), "frame_index": i, "reason": "+".join(reasons),
+                         "phash": ph, "width": rgb.shape[1], "height": rgb.shape[0]})
+            if cfg.max_frames is not None and len(kept) >= cfg.max_frames:
+                break
+    return kept, dropped
+
+
+def extract_many(videos: Iterable[str | os.PathLike], out_dir: str | os.PathLike, cfg: FrameConfig | None = None, *, progress: bool = True) -> FramesResult:
+    """Sample every video into ``out_dir`` and write ``out_dir/manifest.csv`` (and ``dropped.csv``)."""
+    cfg = cfg or FrameConfig()
+    out_dir = Path(out_dir)
+    shared = DedupIndex(cfg.phash_threshold) if cfg.dedup_across_videos else None
+    kept, dropped, prefixes = [], [], set()
+    for video in tqdm(list(videos), desc="videos", disable=not progress):
+        video = Path(video)
+        prefix, n = video.stem, 1
+        while prefix in prefixes:  # two videos with the same name in different folders
+            n += 1
+            prefix = f"{video.stem}-{n}"
+        prefixes.add(prefix)
+        k, d = extract_frames(video, out_dir, cfg, index=shared, prefix=prefix)
+        kept += k
+        dropped += d
+    manifest = pd.DataFrame(kept, columns=MANIFEST_COLUMNS)
+    manifest_csv = out_dir / "manifest.csv"
+    with atomic_output(manifest_csv) as tmp:
+        manifest.to_csv(tmp, index=False)
+    dropped_df = pd.DataFrame(dropped, columns=DROPPED_COLUMNS)
+    with atomic_output(out_dir / "dropped.csv") as tmp:
+        dropped_df.to_csv(tmp, index=False)
+    return FramesResult(manifest, dropped_df, manifest_csv)

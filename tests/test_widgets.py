@@ -1,0 +1,232 @@
+"""The notebook demo widget, driven from Python without a kernel: set values, click, check pixels and counts."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from fpblur.frontend import AnonymizerCache, Settings, TargetSettings  # noqa: E402
+from fpblur.widgets import BlurDemo, upload_value  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return AnonymizerCache()
+
+
+@pytest.fixture
+def demo(cache, tmp_path):
+    d = BlurDemo(cache=cache, save_dir=tmp_path / "saved")
+    yield d
+    d.close()
+
+
+def decode(data: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None
+    return img
+
+
+def face_boxes(demo: BlurDemo) -> np.ndarray:
+    return demo.result.detections.filter(demo.result.detections.labels == "face").boxes
+
+
+def test_sample_blur_changes_faces_only(demo, zidane, no_network):
+    demo.sample.value = "zidane.jpg"
+    demo.targets["plate"].value = False
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert "2 faces, 0 plates" in demo.counts.value
+    out, orig = demo.result.output, demo.result.original
+    assert out.shape == orig.shape == zidane.shape
+    assert np.array_equal(orig, zidane)
+    regions = demo.cache.get(demo.settings()).regions(demo.result.detections, out.shape)
+    mask = np.zeros(out.shape[:2], bool)
+    for x1, y1, x2, y2 in np.round(regions.boxes).astype(int):
+        mask[max(0, y1 - 1):y2 + 1, max(0, x1 - 1):x2 + 1] = True
+    assert np.array_equal(out[~mask], orig[~mask])  # outside the padded faces: untouched
+    assert np.abs(out[mask].astype(int) - orig[mask]).mean() > 3  # inside: changed
+    # before/after previews are real JPEGs of the two images
+    before, after = decode(demo.before.value), decode(demo.after.value)
+    assert before.shape == after.shape and max(before.shape[:2]) <= 720
+    assert np.abs(before.astype(int) - after).sum() > 0
+    assert demo.progress.layout.visibility == "hidden"  # no progress bar for images
+
+
+def test_sliders_and_mode_reach_the_anonymizer(demo, cache):
+    demo.sample.value = "zidane.jpg"
+    demo.mode.value = "solid"
+    demo.controls["face"]["pad"].value = 0.0
+    demo.controls["face"]["conf"].value = 0.5
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    boxes = face_boxes(demo)
+    assert len(boxes) == 2 and (demo.result.detections.scores >= 0.5).all()
+    x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
+    assert (demo.result.output[y1 + 2:y2 - 2, x1 + 2:x2 - 2] == 0).all()  # solid black, no padding
+    # a higher threshold than any score finds nothing, and mode change reuses the loaded models
+    builds = cache.builds
+    demo.mode.value = "pixelate"
+    demo.run_button.click()
+    assert cache.builds == builds
+    demo.controls["face"]["conf"].value = 0.95
+    demo.run_button.click()
+    assert demo.error is None
+    assert "0 faces" in demo.counts.value
+    assert np.array_equal(demo.result.output, demo.result.original)
+
+
+def test_settings_map_to_detector_specs(demo):
+    demo.controls["plate"]["imgsz"].value = 320
+    demo.controls["plate"]["iou"].value = 0.3
+    demo.controls["face"]["imgsz"].value = 640
+    s = demo.settings()
+    specs = s.specs()
+    assert specs["plate"].imgsz == 320 and specs["plate"].effective_iou == pytest.approx(0.3)
+    assert specs["face"].max_side == 640 and specs["face"].weights is None  # CenterFace: imgsz caps the side
+    assert Settings(per_target={"face": TargetSettings(imgsz=0)}).specs()["face"].max_side is None
+
+
+def test_plate_sample_and_download_link(demo):
+    demo.sample.value = "car_plate.png"
+    demo.targets["face"].value = False
+    demo.mode.value = "boxes"
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert "1 plate" in demo.counts.value
+    m = re.search(r'download="([^"]+)" href="data:image/png;base64,([^"]+)"', demo.download.value)
+    assert m and m.group(1) == "car_plate_boxes.png"
+    linked = cv2.imdecode(np.frombuffer(base64.b64decode(m.group(2)), np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(linked, demo.result.output)  # PNG: lossless round trip
+
+
+def test_upload_image_and_save(demo, zidane, tmp_path):
+    ok, buf = cv2.imencode(".png", zidane[:360, :640])
+    demo.upload.value = upload_value("crop.png", buf.tobytes(), "image/png")
+    assert demo.sample.value == ""  # the upload takes over from the sample
+    demo.mode.value = "ellipse"
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert demo.result.original.shape == (360, 640, 3)
+    assert demo.save_path.value.endswith("crop_ellipse.png")
+    demo.save_button.click()
+    saved = Path(demo.save_path.value)
+    assert saved.is_file() and saved.parent == tmp_path / "saved"
+    assert np.array_equal(cv2.imread(str(saved)), demo.result.output)
+    custom = demo.save(tmp_path / "elsewhere" / "x.png")
+    assert custom.is_file()
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("notes.txt", b"hello", "notes.txt: unsupported file type"),
+        ("photo.jpg", b"not really a jpeg", "photo.jpg: not a readable image file"),
+        ("empty.png", b"", "empty.png: empty file"),
+        ("clip.mp4", b"\x00\x00\x00 garbage", "clip.mp4: cannot open as a video"),
+    ],
+)
+def test_bad_uploads_are_reported_in_the_ui(demo, name, content, expected):
+    demo.upload.value = upload_value(name, content)
+    demo.run_button.click()
+    assert demo.error is not None and expected in demo.error, demo.error
+    assert "/tmp" not in demo.error  # the user's file name, not the temporary copy
+    assert not demo.run_button.disabled  # still usable
+    assert demo.result is None
+
+
+def test_other_errors_are_reported_and_ui_recovers(demo, tmp_path):
+    demo.sample.value = ""
+    demo.run_button.click()
+    assert "upload an image or video" in demo.error
+    demo.save_button.click()
+    assert "nothing to save yet" in demo.error
+    demo.sample.value = "zidane.jpg"
+    demo.controls["face"]["weights"].value = str(tmp_path / "missing.pt")
+    demo.run_button.click()
+    assert "face weights file not found" in demo.error
+    demo.controls["face"]["weights"].value = str(tmp_path)
+    demo.run_button.click()
+    assert "face weights file not found" in demo.error
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    demo.controls["face"]["weights"].value = str(bad)
+    demo.run_button.click()  # loading fails inside Ultralytics/torch: still a message, not a traceback
+    assert demo.error and not demo.run_button.disabled
+    for t in demo.targets.values():
+        t.value = False
+    demo.controls["face"]["weights"].value = ""
+    demo.run_button.click()
+    assert "select at least one target" in demo.error
+    demo.targets["face"].value = True
+    demo.run_button.click()
+    assert demo.error is None and "2 faces" in demo.counts.value
+
+
+def test_custom_weights_path_is_used(demo, tmp_path):
+    from fpblur.models import model_path
+
+    weights = tmp_path / "my_plates.pt"
+    weights.write_bytes(model_path("plate-yolov8n").read_bytes())
+    demo.sample.value = "car_plate.png"
+    demo.targets["face"].value = False
+    demo.controls["plate"]["weights"].value = str(weights)
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert demo.cache.get(demo.settings()).config.specs["plate"].weights == str(weights)
+    assert "1 plate" in demo.counts.value
+
+
+def panning_video(photo: np.ndarray, frames: int, size=(480, 272)) -> bytes:
+    """An H.264 mp4 (in memory) that pans across ``photo``: real faces in every frame."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        h = photo.shape[0]
+        for i in range(frames):
+            x = 200 + 8 * i
+            crop = cv2.resize(photo[:, x:x + h * size[0] // size[1]], size, interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(crop, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_video_upload_shows_progress_and_result(demo, zidane):
+    import av
+
+    data = panning_video(zidane, frames=10)
+    demo.upload.value = upload_value("pan.mp4", data, "video/mp4")
+    demo.targets["plate"].value = False
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert demo.progress.layout.visibility == "visible"
+    assert demo.progress.value == demo.progress.max == 10
+    assert demo.progress.bar_style == "success"
+    assert "2 faces" in demo.counts.value  # two face tracks
+    assert demo.after_video.value[4:8] == b"ftyp" and demo.after_video.layout.display is None
+    assert demo.result_name == "pan_blur.mp4"
+    with av.open(str(demo.result.path)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 10
+    assert 'href="data:video/mp4;base64,' in demo.download.value
+    saved = demo.save()
+    assert saved.name == "pan_blur.mp4" and saved.read_bytes() == demo.result.path.read_bytes()
+
+
+def test_colab_switch_is_a_no_op_elsewhere():
+    from fpblur.widgets import enable_colab_widgets
+
+    assert enable_colab_widgets() is False
