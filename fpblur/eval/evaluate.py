@@ -364,7 +364,7 @@ def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
     np.savetxt(run_dir / "pr_curve.csv", np.stack([recall, precision], 1), delimiter=",", header="recall,precision",
                comments="", fmt="%.6f")
     if plots:
-        from fpblur.eval.plots import plot_pr_curves
+        from fpblur.eval.plots import close, plot_pr_curves
 
-        plot_pr_curves({run.row["model"]: run.pr}, out=run_dir / "PR_curve.png",
-                       title=f"{run.row['dataset']}: PR at IoU 0.5")
+        close(plot_pr_curves({run.row["model"]: run.pr}, out=run_dir / "PR_curve.png",
+                             title=f"{run.row['dataset']}: PR at IoU 0.5"))

@@ -26,14 +26,17 @@ def _save(fig, out: str | os.PathLike | None):
 
 
 def _figure(ncols: int, nrows: int = 1, size: tuple[float, float] = (4.2, 3.2)):
-    import matplotlib
-
-    if not os.environ.get("MPLBACKEND") and "ipykernel" not in str(matplotlib.get_backend()).lower():
-        matplotlib.use("Agg")
+    """A pyplot figure (shown inline in notebooks; close it with :func:`close` when only saving)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
     return fig, axes
+
+
+def close(fig) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 def read_results(results_csv: str | os.PathLike):
