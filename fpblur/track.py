@@ -9,7 +9,9 @@ decides what to anonymize:
   still match when their centres are within ``max_distance`` box diagonals and their sizes are similar.
 * **Smoothing** — a track's box is an exponential moving average of its detections.  The region
   anonymized on a frame with a detection is the union of the smoothed box and the detection itself, so
-  smoothing can never uncover part of a face.
+  smoothing can never uncover part of a face.  A box shrinks at most ``max_shrink`` per frame, and not at
+  all while its detection touches the picture's border (a face leaving the picture is detected smaller
+  than it is).
 * **Hold** — a track that loses its detection stays anonymized for ``hold`` frames at its last box,
   moved by its velocity (``velocity=True``) and grown by ``grow`` per missed frame (up to ``max_grow``).
 * Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
@@ -26,7 +28,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from fpblur.boxes import iou_matrix
+from fpblur.boxes import intersection_over_first, iou_matrix
 from fpblur.detections import Detections
 
 DEFAULT_CONF = {"face": 0.2, "plate": 0.25}
@@ -45,6 +47,7 @@ class TrackerConfig:
     smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
     velocity: bool = True  # extrapolate held boxes with the track's velocity
     velocity_smooth: float = 0.5
+    max_shrink: float = 0.1  # a matched track's box shrinks at most this fraction per frame (0 at the border)
     grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
     max_grow: float = 0.3
     duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
@@ -126,7 +129,7 @@ class Tracker:
             used = set()
             for ti, di in pairs:
                 t = tracks[ti]
-                self._correct(t, boxes[di], float(scores[di]))
+                self._correct(t, boxes[di], float(scores[di]), width, height)
                 matched_tracks.add(t.id)
                 used.add(di)
                 # Union with the raw detection: smoothing must never uncover part of the object.
@@ -177,11 +180,16 @@ class Tracker:
         rows, cols = linear_sum_assignment(-sim)
         return [(int(r), int(c)) for r, c in zip(rows, cols) if sim[r, c] > 0]
 
-    def _correct(self, t: Track, box: np.ndarray, score: float) -> None:
+    def _correct(self, t: Track, box: np.ndarray, score: float, width: int | None, height: int | None) -> None:
         cfg = self.config
         steps = t.misses + 1
         prediction = t.predicted(steps, cfg.velocity)
         new_box = cfg.smooth * box + (1.0 - cfg.smooth) * prediction
+        # A detector sees only part of an object leaving the picture (or partly hidden) and reports a
+        # smaller box; the object did not shrink.  Limit how fast a track's box may shrink, and do not let
+        # it shrink at all while its detection touches the picture's border.
+        at_border = width is not None and height is not None and touches_border(box, width, height)
+        new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
         v = (new_box - t.box) / steps
         t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
         t.box = new_box
@@ -190,10 +198,27 @@ class Tracker:
         t.hits += 1
 
 
+def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
+    return bool(box[0] <= margin or box[1] <= margin or box[2] >= width - margin or box[3] >= height - margin)
+
+
+def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np.ndarray:
+    """Grow ``box`` about its centre so that its width/height are at least ``(1 - max_shrink)`` × the
+    previous box's."""
+    size = box[2:] - box[:2]
+    floor = (previous[2:] - previous[:2]) * (1.0 - max_shrink)
+    if np.all(size >= floor):
+        return box
+    half = np.maximum(size, floor) / 2
+    center = (box[:2] + box[2:]) / 2
+    return np.concatenate([center - half, center + half])
+
+
 def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float) -> np.ndarray:
     """Track × detection affinity: the IoU where it reaches ``min_iou``; otherwise a tiny positive value
     when the centres are within ``max_distance`` × the track box's diagonal and the sizes are similar
-    (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next); else 0."""
+    (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next) or when
+    the detection lies inside the track's box (only part of the object is visible); else 0."""
     iou = iou_matrix(tracks, dets)
     ct = (tracks[:, :2] + tracks[:, 2:]) / 2
     cd = (dets[:, :2] + dets[:, 2:]) / 2
@@ -203,6 +228,8 @@ def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_d
     area_d = np.prod((dets[:, 2:] - dets[:, :2]).clip(min=1e-6), axis=1)
     ratio = area_d[None, :] / area_t[:, None]
     near = (dist <= max_distance) & (ratio > 0.5) & (ratio < 2.0)
+    # ... or a detection lying inside the track's box: the visible part of a partly hidden/leaving object
+    near |= (intersection_over_first(dets, tracks).T >= 0.9) & (ratio >= 0.1)
     fallback = np.where(near, 1e-3 * (1.0 - dist / max(max_distance, 1e-6)) + 1e-6, 0.0)
     return np.where(iou >= min_iou, iou, fallback)
 

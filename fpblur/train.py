@@ -9,9 +9,9 @@ What :func:`train` adds around ``YOLO(model).train(...)``:
 
 * **Offline.**  Ultralytics is imported through :func:`fpblur.offline.import_ultralytics` (no DNS probe, no
   settings sync, no pip auto-install) and a local font is put where its dataset check looks for ``Arial.ttf``
-  (:func:`ensure_offline_fonts`), so no font download is attempted.  A ``*.pt`` base model must be on disk: it is looked
-  up as given, in Ultralytics' ``weights_dir`` and in fpblur's cache, and when it is missing the error says how
-  to provide it or to start from the ``.yaml`` architecture instead — nothing is downloaded.
+  (:func:`ensure_offline_fonts`), so no font download is attempted.  A ``*.pt`` base model must be on disk:
+  it is looked up as given, in Ultralytics' ``weights_dir`` and in fpblur's cache, and when it is missing the
+  error says how to provide it or to start from the ``.yaml`` architecture instead — nothing is downloaded.
 * **AMP check without a download.**  On CUDA, Ultralytics' ``check_amp`` compares FP32 and AMP inference of a
   *downloaded* ``yolo26n.pt``.  :class:`OfflineDetectionTrainer` pre-empts it with :func:`offline_check_amp`:
   the known-bad-GPU rule of Ultralytics is kept, the original comparison runs only when ``yolo26n.pt`` is
@@ -42,8 +42,6 @@ AMP_CHECK_WEIGHTS = "yolo26n.pt"
 # GPUs on which Ultralytics disables AMP (NaN losses / zero mAP), from ultralytics.utils.checks.check_amp.
 _BAD_AMP_GPU = re.compile(r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)",
                           re.IGNORECASE)
-# Keys whose value is a path resolved against the current directory before training.
-PATH_KEYS = ("model", "data", "pretrained", "resume", "project")
 
 
 class ConfigError(ValueError):
@@ -286,15 +284,16 @@ def patched_check_amp() -> Iterator[None]:
 
 @contextlib.contextmanager
 def ultralytics_logging(verbose: bool = True) -> Iterator[None]:
-    """Turn Ultralytics' INFO log and progress bars on (or leave them off) for the duration, then restore."""
+    """Turn Ultralytics' INFO log and progress bars on (or leave them off) for the duration, then restore the
+    logger exactly (same handlers and level)."""
     import_ultralytics()
     from ultralytics import utils as ul
 
     old_env, old_verbose = os.environ.get("YOLO_VERBOSE"), ul.VERBOSE
-    old_level = ul.LOGGER.level
+    old_level, old_handlers = ul.LOGGER.level, list(ul.LOGGER.handlers)
     os.environ["YOLO_VERBOSE"] = "1" if verbose else "0"  # inherited by DDP workers
     ul.VERBOSE = verbose
-    ul.set_logging(ul.LOGGING_NAME, verbose=verbose)
+    ul.set_logging(ul.LOGGING_NAME, verbose=verbose)  # a handler on the current sys.stdout (e.g. a notebook's)
     try:
         yield
     finally:
@@ -303,7 +302,11 @@ def ultralytics_logging(verbose: bool = True) -> Iterator[None]:
             os.environ.pop("YOLO_VERBOSE", None)
         else:
             os.environ["YOLO_VERBOSE"] = old_env
-        ul.set_logging(ul.LOGGING_NAME, verbose=old_level <= 20)
+        for h in list(ul.LOGGER.handlers):
+            ul.LOGGER.removeHandler(h)
+        for h in old_handlers:
+            ul.LOGGER.addHandler(h)
+        ul.LOGGER.setLevel(old_level)
 
 
 def trainer_class():
@@ -346,6 +349,7 @@ class TrainResult:
     results_csv: Path
     args: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    amp: bool | None = None  # whether mixed precision was actually used (after the AMP check)
 
 
 def _is_cpu(device: Any) -> bool:
@@ -363,7 +367,8 @@ def _gpu_count(device: Any) -> int:
 
 
 def _check_ddp_requirements() -> None:
-    """Ultralytics' DDP launcher pickles the trainer with cloudpickle>=3.1.1 and would try to pip-install it."""
+    """Ultralytics' DDP launcher pickles the trainer with cloudpickle (it asks for >=3.1.1; fpblur disables its
+    pip auto-install, so say what to install instead)."""
     from importlib import metadata
 
     from ultralytics.utils import LOGGER
@@ -440,12 +445,5 @@ def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None
         results_csv=results_csv,
         args={k: v for k, v in vars(trainer.args).items()},
         metrics=last_metrics(results_csv),
+        amp=None if getattr(trainer, "amp", None) is None else bool(trainer.amp),
     )
-
-
-def train_from_config(config: str | os.PathLike, overrides: Sequence[str] | Mapping[str, Any] = (),
-                      device: str | None = None, resume: str | os.PathLike | bool | None = None,
-                      verbose: bool = True) -> TrainResult:
-    """``fpblur train`` as a function: load the recipe, merge ``key=value`` overrides (or a dict) and device, train."""
-    extra = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
-    return train(merge_config(load_config(config), extra, device), resume=resume, verbose=verbose)

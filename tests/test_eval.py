@@ -15,7 +15,7 @@ from fpblur.data import synthetic as syn
 from fpblur.detections import Detections
 from fpblur.eval import datasets as ds
 from fpblur.eval import log as evlog
-from fpblur.eval.evaluate import evaluate_model, infer_target, match_predictions, ultralytics_metrics
+from fpblur.eval.evaluation import evaluate_model, infer_target, match_predictions, ultralytics_metrics
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def tiny(tmp_path_factory):
 # -- synthetic data ----------------------------------------------------------------------------------------
 def test_synthetic_yolo_dataset_is_deterministic_and_consistent(tmp_path):
     a = syn.make_yolo_dataset(tmp_path / "a", "both", n_train=3, n_val=2, size=(200, 160), seed=3)
-    b = syn.make_yolo_dataset(tmp_path / "b", "both", n_train=3, n_val=2, size=(200, 160), seed=3)
+    syn.make_yolo_dataset(tmp_path / "b", "both", n_train=3, n_val=2, size=(200, 160), seed=3)
     assert a.names == ("face", "plate") and a.counts == {"train": 3, "val": 2}
     for split in ("train", "val"):
         for lab in sorted((tmp_path / "a" / "labels" / split).glob("*.txt")):
@@ -109,7 +109,7 @@ def test_match_predictions_equals_ultralytics_validator():
     from ultralytics.engine.validator import BaseValidator
     from ultralytics.utils.metrics import box_iou
 
-    from fpblur.eval.evaluate import IOU_THRESHOLDS
+    from fpblur.eval.evaluation import IOU_THRESHOLDS
 
     validator = BaseValidator.__new__(BaseValidator)
     validator.iouv = torch.tensor(IOU_THRESHOLDS, dtype=torch.float32)

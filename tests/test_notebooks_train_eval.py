@@ -33,7 +33,8 @@ def _run(name: str, out: Path, kernel: str, **params) -> nbformat.NotebookNode:
 
 
 def _has_image(nb) -> bool:
-    return any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return any("image/png" in o.get("data", {}) for o in outputs)
 
 
 @pytest.mark.parametrize("name", ["04_train_detectors", "05_evaluate"])

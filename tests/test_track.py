@@ -180,3 +180,28 @@ def test_lookahead_keeps_order_and_payloads():
         out += [d.payload for d in la.push(i, tracker.update(Detections()))]
     out += [d.payload for d in la.flush()]
     assert out == [0, 1, 2, 3, 4]
+
+
+def test_box_does_not_shrink_while_its_object_leaves_the_picture():
+    # a 100 px face sliding out of the left edge; the detector only reports the visible part, smaller
+    seq = []
+    for i in range(5):
+        x1 = 20 - 25 * i  # true left edge
+        visible = (max(0.0, x1), 300 + 10 * i, x1 + 100, 400 - 10 * i)  # shrinking partial detection
+        seq.append(det((visible, 0.9)))
+    out = track_sequence(seq, TrackerConfig(conf=0.5, smooth=1.0), width=640, height=480)
+    assert all(o.track_ids.tolist() == [0] for o in out[:4])  # partial detections keep the track
+    for i, o in enumerate(out):
+        x1 = 20 - 25 * i
+        truth = (max(0, x1), 300, x1 + 100, 400)
+        assert covered(o, truth, 0.97), (i, o.boxes)
+    plain = track_sequence(seq, TrackerConfig(conf=0.5, smooth=1.0))  # without the picture size
+    assert not covered(plain[4], (0, 300, 20, 400), 0.97)  # the detection alone would leave face uncovered
+
+
+def test_shrink_is_gradual_in_the_middle_of_the_picture():
+    seq = [det(((200, 200, 300, 300), 0.9)), det(((215, 215, 285, 285), 0.9))]
+    out = track_sequence(seq, TrackerConfig(conf=0.5, smooth=1.0, max_shrink=0.1), width=640, height=480)
+    assert len(out[1]) == 1
+    w = out[1].boxes[0, 2] - out[1].boxes[0, 0]
+    assert w == pytest.approx(90, abs=0.5)  # 10 % smaller, not 30 %

@@ -184,7 +184,7 @@ def test_smoke_train_then_val_and_export_offline(no_network, face_data, tmp_path
     args = yaml.safe_load((run / "args.yaml").read_text())
     assert (args["seed"], args["deterministic"], args["optimizer"], args["lr0"]) == (0, True, "AdamW", 0.0025)
 
-    from fpblur.eval.evaluate import evaluate_model
+    from fpblur.eval.evaluation import evaluate_model
     from fpblur.export import export_and_verify
 
     res = evaluate_model(str(run / "weights" / "best.pt"), face_data.data_yaml, imgsz=160, out_dir="runs/eval",

@@ -108,6 +108,7 @@ def test_variable_frame_rate_pts_preserved(tmp_path):
     assert run_cli(src, "-o", dst, *FACE_ONLY) == 0
     assert np.allclose(probe(dst).times, np.array(pts) / 1000, atol=1e-3)
     assert probe(dst).frames == len(pts)
+    assert probe(dst).duration == pytest.approx(probe(src).duration, abs=0.03)
     assert_audio_copied(src, dst, 1)
 
 

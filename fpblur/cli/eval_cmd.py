@@ -7,17 +7,11 @@ import math
 import sys
 
 from fpblur.anonymizer import DEFAULT_PAD
+from fpblur.cli.common import _scales
 from fpblur.eval.log import DEFAULT_LOG
 
 TABLE = ("model", "dataset", "n_images", "n_boxes", "P", "R", "mAP50", "mAP50-95", "recall", "fp_per_img",
          "coverage", "wider_hard", "ms_per_img")
-
-
-def _scales(value: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"scales must be comma-separated numbers (got {value!r})") from None
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -34,14 +28,19 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("face", "plate"), help="what the data labels (default: guessed)")
     p.add_argument("--split", default="val", help="split of a YOLO dataset (default val)")
     p.add_argument("--conf", type=float, default=None, help="operating threshold (default: 0.2 faces, 0.25 plates)")
+    p.add_argument("--sweep-conf", type=float, default=None,
+                   help="threshold of the detection pass AP/mAP come from (default: 0.001 YOLO, 0.01 others)")
     p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the detector's default)")
     p.add_argument("--imgsz", type=int, default=640, help="inference size of YOLO models (default 640)")
-    p.add_argument("--pad", type=float, default=DEFAULT_PAD, help=f"region padding for coverage (default {DEFAULT_PAD})")
-    p.add_argument("--face-scales", type=_scales, default=(1.0,), metavar="S[,S..]", help="CenterFace input scales")
+    p.add_argument("--pad", type=float, default=DEFAULT_PAD,
+                   help=f"region padding for coverage (default {DEFAULT_PAD})")
+    p.add_argument("--face-scales", type=_scales, default=(1.0,), metavar="S[,S..]",
+                   help="CenterFace input scales")
     p.add_argument("--device", default=None, help="YOLO device: cpu, 0 … (default: CUDA if available)")
     p.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument("--timing-images", type=int, default=20, help="images timed for ms/img (0: skip; default 20)")
+    p.add_argument("--timing-images", type=int, default=20,
+                   help="images timed for ms/img (0: skip; default 20)")
     p.add_argument("--out", default="runs/eval", help="folder for PR curves and metrics.json (default runs/eval)")
     p.add_argument("--log", default=str(DEFAULT_LOG), help=f"CSV log to append to (default {DEFAULT_LOG})")
     p.add_argument("--no-log", action="store_true", help="do not append to the CSV log")
@@ -58,7 +57,8 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def print_table(rows: list[dict], file=sys.stdout) -> None:
+def print_table(rows: list[dict], file=None) -> None:
+    file = file or sys.stdout
     cells = [[_fmt(r.get(c)) for c in TABLE] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(TABLE)]
     print("  ".join(c.ljust(w) for c, w in zip(TABLE, widths)).rstrip(), file=file)
@@ -67,14 +67,14 @@ def print_table(rows: list[dict], file=sys.stdout) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fpblur.eval.evaluate import evaluate_model
+    from fpblur.eval.evaluation import evaluate_model
 
     rows = []
     for data in args.data:
         for model in args.model:
             res = evaluate_model(model, data, target=args.target, split=args.split, conf=args.conf, iou=args.iou,
                                  imgsz=args.imgsz, pad=args.pad, device=args.device, half=args.half,
-                                 scales=args.face_scales, max_images=args.max_images,
+                                 scales=args.face_scales, max_images=args.max_images, sweep_conf=args.sweep_conf,
                                  timing_images=args.timing_images, out_dir=args.out,
                                  log=None if args.no_log else args.log, plots=not args.no_plots)
             rows.append(res.row)

@@ -14,7 +14,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "the file and finds the same boxes.  Exit status 1 when a check fails.")
     p.add_argument("--weights", required=True, metavar="BEST.pt", help="trained weights (.pt)")
     p.add_argument("--format", default="onnx", help="Ultralytics export format (default onnx; only onnx is verified)")
-    p.add_argument("--imgsz", type=int, default=None, help="export size (default: the size the weights were trained at)")
+    p.add_argument("--imgsz", type=int, default=None,
+                   help="export size (default: the size the weights were trained at)")
     p.add_argument("--output", metavar="PATH", help="where to put the exported file (default: next to the weights)")
     p.add_argument("--half", action="store_true", help="FP16 export (looser verification tolerances)")
     p.add_argument("--dynamic", action="store_true", help="dynamic input size and batch")

@@ -44,8 +44,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from fpblur import train as tr
 
+    if isinstance(args.resume, str) and "=" in args.resume and not Path(args.resume).exists():
+        args.overrides.append(args.resume)  # `--resume epochs=3`: a bare --resume followed by an override
+        args.resume = True
     cfg = tr.merge_config(tr.load_config(args.config), tr.parse_overrides(args.overrides), args.device)
     if args.print_config:
         print(json.dumps(cfg, indent=2, default=str))

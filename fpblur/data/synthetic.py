@@ -97,7 +97,8 @@ def background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         kind = rng.integers(0, 3)
         if kind == 0:
-            cv2.rectangle(img, (x, y), (x + int(rng.integers(10, w // 2)), y + int(rng.integers(10, h // 2))), color, -1)
+            x2, y2 = x + int(rng.integers(10, w // 2)), y + int(rng.integers(10, h // 2))
+            cv2.rectangle(img, (x, y), (x2, y2), color, -1)
         elif kind == 1:
             cv2.circle(img, (x, y), int(rng.integers(5, max(6, min(w, h) // 4))), color, -1)
         else:

@@ -29,6 +29,8 @@ DEFAULT_CRF = 20
 DEFAULT_PRESET = "veryfast"
 # AVColorSpace values that swscale understands as conversion matrices (709, 470BG, 170M, 240M, 2020).
 _SWS_COLORSPACES = {1, 5, 6, 7, 9}
+# Containers whose duration is estimated (from bitrate or timestamps), not announced: no truncation check.
+_ESTIMATED_DURATION = {"mpegts", "mpeg", "h264", "hevc", "m4v", "rawvideo", "mjpeg"}
 _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
@@ -256,6 +258,8 @@ class VideoReader:
     def _check_complete(self) -> None:
         """Raise if the file ended before the frames/duration its header announces (truncated file)."""
         info = getattr(self, "info", None)
+        if set(self.container.format.name.split(",")) & _ESTIMATED_DURATION:
+            return  # these formats have no duration in a header, only an estimate
         expected = _stream_duration(self.video, self.container)
         if expected is None or self._last_end is None:
             announced = int(self.video.frames or 0)

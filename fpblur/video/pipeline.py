@@ -121,11 +121,15 @@ class _Run:
         info = reader.info
         self.width, self.height = info.width, info.height
         fps = info.fps or 25.0
-        self.conf = {t: anonymizer.config.spec(t).effective_conf for t in anonymizer.targets}
+        # A track starts at the detector's own threshold (what `fpblur image` uses); the detector is then
+        # run at the lower keep-alive threshold so that weaker detections can extend tracks.
+        self.conf = {t: float(getattr(anonymizer.detectors[t], "conf", anonymizer.config.spec(t).effective_conf))
+                     for t in anonymizer.targets}
         cfg = TrackerConfig(conf=dict(self.conf), conf_low=settings.conf_low,
                             hold=span_frames(settings.hold, fps), **settings.tracker)
         self.tracker_config = cfg
-        self.detect_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
+        self.detect_kwargs = {t: {"conf": cfg.keep_threshold(t)} if _accepts_conf(anonymizer.detectors[t]) else {}
+                              for t in anonymizer.targets}
         self.lookahead = span_frames(settings.lookahead, fps)
         self.frames_out = 0
         self.audio_out = 0
@@ -180,7 +184,7 @@ class _Run:
         images = [f.image for f in frames]
         for target in self.anonymizer.targets:
             det = self.anonymizer.detectors[target]
-            kw = {"conf": self.detect_conf[target]} if _accepts_conf(det) else {}
+            kw = self.detect_kwargs[target]
             t0 = time.perf_counter()
             if hasattr(det, "predict") and len(images) > 1:
                 results = det.predict(images, **kw)

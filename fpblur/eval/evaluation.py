@@ -300,7 +300,8 @@ def evaluate_model(
     regions = regions_at(dets, shapes, conf, pad)
     result = privacy_evaluate(dets, dataset.gts, ignore=ignore, regions=regions, threshold=conf)
     wider = wider_ap(dets, dataset.gts, dataset.flags) if dataset.has_wider_flags else None
-    matches = [match_image(d, g, None if ignore is None else ignore[i]) for i, (d, g) in enumerate(zip(dets, dataset.gts))]
+    ignores = ignore if ignore is not None else [None] * len(dets)
+    matches = [match_image(d, g, ig) for d, g, ig in zip(dets, dataset.gts, ignores)]
     recall, precision, _scores = pr_curve(matches)
 
     model_name = model_display_name(model)
