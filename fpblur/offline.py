@@ -33,6 +33,7 @@ def _install_local_fonts(config_dir: Path) -> None:
         dst = config_dir / name
         if not dst.exists() and src.is_file():
             try:
+                config_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
             except OSError:
                 pass
@@ -45,11 +46,6 @@ def configure_environment() -> None:
     os.environ.setdefault("YOLO_VERBOSE", "0")
     config_dir = ultralytics_config_dir()
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
-    try:
-        config_dir.mkdir(parents=True, exist_ok=True)
-        _install_local_fonts(config_dir)
-    except OSError:
-        pass
 
 
 def import_ultralytics():
@@ -64,6 +60,8 @@ def import_ultralytics():
         ul_utils.checks.ONLINE = False  # type: ignore[attr-defined]
     except AttributeError:
         pass
+    # Ultralytics looks for fonts in USER_CONFIG_DIR (``$YOLO_CONFIG_DIR/Ultralytics`` or a temp fallback).
+    _install_local_fonts(Path(ul_utils.USER_CONFIG_DIR))
     off = {k: False for k in ("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "wandb", "tensorboard")}
     settings = ul_utils.SETTINGS
     if any(settings.get(k) for k in off if k in settings):

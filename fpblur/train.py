@@ -9,7 +9,7 @@ What :func:`train` adds around ``YOLO(model).train(...)``:
 
 * **Offline.**  Ultralytics is imported through :func:`fpblur.offline.import_ultralytics` (no DNS probe, no
   settings sync, no pip auto-install) and a local font is put where its dataset check looks for ``Arial.ttf``
-  (:func:`ensure_offline_fonts`), so no font download is attempted.  A ``*.pt`` base model must be on disk:
+  (see :mod:`fpblur.offline`), so no font download is attempted.  A ``*.pt`` base model must be on disk:
   it is looked up as given, in Ultralytics' ``weights_dir`` and in fpblur's cache, and when it is missing the
   error says how to provide it or to start from the ``.yaml`` architecture instead — nothing is downloaded.
 * **AMP check without a download.**  On CUDA, Ultralytics' ``check_amp`` compares FP32 and AMP inference of a
@@ -227,21 +227,11 @@ def find_last_checkpoint(cfg: Mapping[str, Any]) -> Path:
 
 # -- offline fonts, AMP check and logging -----------------------------------------------------------------------
 def ensure_offline_fonts() -> Path:
-    """Put a local font where Ultralytics looks for ``Arial.ttf`` (``USER_CONFIG_DIR``) before training.
-
-    ``check_det_dataset`` and the label plots call ``check_font``, which probes github.com when the font is not in
-    ``USER_CONFIG_DIR`` — a subfolder ``Ultralytics/`` of ``YOLO_CONFIG_DIR``, one level below where
-    :mod:`fpblur.offline` puts the fonts.  Returns that folder.
-    """
+    """Import Ultralytics offline (which puts a local font where it looks for ``Arial.ttf``); return that folder."""
     import_ultralytics()
     from ultralytics.utils import USER_CONFIG_DIR
 
-    from fpblur.offline import _install_local_fonts
-
-    folder = Path(USER_CONFIG_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    _install_local_fonts(folder)
-    return folder
+    return Path(USER_CONFIG_DIR)
 
 
 def offline_check_amp(model) -> bool:

@@ -42,6 +42,8 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
         folder = sample_folder({str(tmp_path / "samples")!r})
         rc = main(["image", str(folder), "-o", {str(tmp_path / "out")!r}, "--mode", "boxes"])
         print("RC", rc)
+        from ultralytics.utils.checks import check_font
+        print("FONT", check_font("Arial.ttf"), check_font("Arial.Unicode.ttf"))
         '''
     )
     env = {**os.environ, "YOLO_CONFIG_DIR": str(config), "FPBLUR_CACHE": str(tmp_path / "cache")}
@@ -49,5 +51,6 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert "RC 0" in proc.stdout, proc.stderr[-2000:]
     assert "NETWORK_ATTEMPTS []" in proc.stdout, proc.stdout
-    assert (config / "Arial.ttf").is_file()  # local font in place: nothing to download
+    # Ultralytics finds a local font where it looks (its config dir): nothing to download.
+    assert f"FONT {config / 'Ultralytics' / 'Arial.ttf'} {config / 'Ultralytics' / 'Arial.Unicode.ttf'}" in proc.stdout
     assert len(list(Path(tmp_path / "out").iterdir())) == 3
