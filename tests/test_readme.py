@@ -17,6 +17,7 @@ README = (ROOT / "README.md").read_text()
 def readme_commands() -> list[str]:
     cmds = []
     for block in re.findall(r"```(?:bash|sh)\n(.*?)```", README, re.S):
+        block = re.sub(r"\\\n\s*", " ", block)  # join continuation lines
         for line in block.splitlines():
             line = line.split("  #")[0].strip()
             if line and not line.startswith("#"):
@@ -26,8 +27,16 @@ def readme_commands() -> list[str]:
 
 
 def _split(cmd: str) -> list[list[str]]:
-    parts = re.split(r"\s*(?:&&|\|\||;)\s*", cmd)
-    return [shlex.split(re.sub(r"\$\((.*?)\)", "SUBST", p)) for p in parts if p.strip()]
+    """Split a shell line into the argv of each command joined by &&, ||, ; or |, respecting quotes."""
+    lexer = shlex.shlex(re.sub(r"\$\((.*?)\)", "SUBST", cmd), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    argvs: list[list[str]] = [[]]
+    for tok in lexer:
+        if tok in ("&&", "||", ";", "|", "&"):
+            argvs.append([])
+        else:
+            argvs[-1].append(tok)
+    return [a for a in argvs if a]
 
 
 @pytest.mark.parametrize("cmd", readme_commands())
