@@ -67,6 +67,10 @@ def jupyter_env(base: Path) -> dict[str, str]:
         (base / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(base / sub)
     env["MPLBACKEND"] = "Agg"
+    # Voilà's templates live in <prefix>/share/jupyter; in a venv made with --system-site-packages they are
+    # under the base interpreter's prefix, which Jupyter does not search by itself.
+    shares = [str(Path(p) / "share" / "jupyter") for p in dict.fromkeys((sys.prefix, sys.base_prefix))]
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [env.get("JUPYTER_PATH", ""), *shares]))
     env.pop("DISPLAY", None)  # the kernel needs no X display
     return env
 
