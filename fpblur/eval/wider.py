@@ -51,8 +51,9 @@ def wider_evaluate(
     regions: Sequence[Any] | None = None,
     threshold: float = 0.0,
     iou: float = 0.5,
+    region_shape: str = "box",
 ) -> tuple[EvalResult, dict[str, float]]:
     """Full :func:`evaluate` result with invalid boxes ignored, plus the per-subset APs."""
     ignore = [wider_ignore(f) for f in flags]
-    res = evaluate(dets, gts, ignore=ignore, regions=regions, threshold=threshold, iou=iou)
+    res = evaluate(dets, gts, ignore=ignore, regions=regions, threshold=threshold, iou=iou, region_shape=region_shape)
     return res, wider_ap(dets, gts, flags, iou)

@@ -1,0 +1,137 @@
+"""Named detection profiles: what the default detectors run, and how much padding the anonymizer adds.
+
+* ``default`` favours recall (a missed face is a privacy leak).  Faces: CenterFace twice, upscaled ×2 (long
+  side capped at 4096 px) for faces under ~80 px and downscaled to a 640 px long side for larger ones (huge
+  close-ups that full resolution misses), merged by NMS + box voting; boxes under 8 / 16 px need a raw score
+  0.05 / 0.01 higher; face regions padded 0.22 per side.  Plates: the YOLOv8n plate model (ONNX) at 640 and
+  480 px, merged, threshold 0.15, padded 0.25.  Faces cost about 4.3× one full-resolution CenterFace pass.
+* ``fast`` favours speed: int8 CenterFace at full resolution (long side capped at 1920 px) plus the 640 px
+  pass; plates at 480 px, threshold 0.2.  Faces cost about 0.8× one fp32 full-resolution pass (what
+  ``deface`` runs) on CPUs with VNNI.
+
+``benchmarks/quality.py`` measures both (numbers in the README's "Quality and speed" section).  Anything a
+user sets explicitly (``--face-conf``, ``--face-scales``, ``--imgsz``, ``--pad``…) wins over the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fpblur.detectors.factory import DetectorSpec
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """CenterFace settings (see :class:`fpblur.detectors.centerface.CenterFaceDetector`).
+
+    ``passes`` in :class:`~fpblur.detectors.centerface.ScalePass` text form: ``"2@4096"`` = upscaled ×2 with
+    the long side capped at 4096 px, ``"640px"`` = long side 640 px (never enlarged), ``"1"`` = full resolution.
+    """
+
+    conf: float = 0.2
+    iou: float = 0.3
+    passes: tuple[str, ...] = ("1",)
+    max_side: int | None = None
+    min_net: float = 40.0
+    vote_iou: float | None = None
+    small_penalty: tuple[tuple[float, float], ...] = ()
+    precision: str = "fp32"  # or "int8": statically quantised graph, ~1.6x faster on VNNI CPUs
+
+
+@dataclass(frozen=True)
+class PlateSettings:
+    """YOLO plate-model settings: one or more inference sizes (merged by NMS, + voting if ``vote_iou``).
+
+    ``onnx``: run the default plate model as a cached ONNX export on CPU (:mod:`fpblur.detectors.onnx_plate`).
+    """
+
+    conf: float = 0.25
+    iou: float = 0.45
+    imgsz: tuple[int, ...] = (640,)
+    vote_iou: float | None = None
+    onnx: bool = True
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    face: FaceSettings = field(default_factory=FaceSettings)
+    plate: PlateSettings = field(default_factory=PlateSettings)
+    pad: dict = field(default_factory=lambda: {"face": 0.18, "plate": 0.18}, hash=False)
+
+    def conf(self, target: str) -> float:
+        return self._settings(target).conf
+
+    def iou(self, target: str) -> float:
+        return self._settings(target).iou
+
+    def _settings(self, target: str) -> FaceSettings | PlateSettings:
+        if target == "face":
+            return self.face
+        if target == "plate":
+            return self.plate
+        raise ValueError(f"unknown target {target!r}; expected face or plate")
+
+    def spec(self, target: str, **overrides) -> "DetectorSpec":
+        """A :class:`DetectorSpec` for ``target`` under this profile; ``overrides`` (not None) win."""
+        from fpblur.detectors.factory import DetectorSpec
+
+        fields = {k: v for k, v in overrides.items() if v is not None}
+        return DetectorSpec(target, profile=self.name, **fields)
+
+    def describe(self) -> str:
+        f, p = self.face, self.plate
+        passes = ",".join(str(x) for x in f.passes)
+        cap = f" max side {f.max_side}" if f.max_side else ""
+        pen = ", ".join(f"<{b:g}px -{v:g}" for b, v in f.small_penalty) or "none"
+        return (f"{self.name}: faces CenterFace passes {passes}{cap}, conf {f.conf:g}, NMS {f.iou:g}, "
+                f"vote {f.vote_iou}, small-box penalty {pen}, {f.precision}, pad {self.pad.get('face')}; "
+                f"plates imgsz {','.join(map(str, p.imgsz))}, conf {p.conf:g}, {'ONNX' if p.onnx else 'PyTorch'}, "
+                f"pad {self.pad.get('plate')}")
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(
+        name="default",
+        summary="recall first: CenterFace ×2 upscaled + 640 px passes, plates at 640+480 px",
+        face=FaceSettings(
+            conf=0.2,
+            iou=0.3,
+            passes=("2@4096", "640px"),
+            min_net=40.0,
+            vote_iou=0.5,
+            small_penalty=((8.0, 0.05), (16.0, 0.01)),
+        ),
+        plate=PlateSettings(conf=0.15, iou=0.45, imgsz=(640, 480)),
+        pad={"face": 0.22, "plate": 0.25},
+    ),
+    "fast": Profile(
+        name="fast",
+        summary="speed first: int8 CenterFace at full resolution + 640 px pass, plates at 480 px",
+        face=FaceSettings(
+            conf=0.2,
+            iou=0.3,
+            passes=("1", "640px"),
+            max_side=1920,
+            min_net=40.0,
+            vote_iou=0.5,
+            small_penalty=((8.0, 0.05), (16.0, 0.01)),
+            precision="int8",
+        ),
+        plate=PlateSettings(conf=0.2, iou=0.45, imgsz=(480,)),
+        pad={"face": 0.22, "plate": 0.25},
+    ),
+}
+
+DEFAULT_PROFILE = "default"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The named profile (``None`` → ``default``); a one-line error lists the known names."""
+    key = DEFAULT_PROFILE if name is None else str(name)
+    if key not in PROFILES:
+        raise ValueError(f"unknown profile {key!r}; expected one of {', '.join(PROFILES)}")
+    return PROFILES[key]
