@@ -29,7 +29,7 @@ NOTEBOOKS = (
     ("05_evaluate.ipynb", "evaluate"),
     ("06_blur_demo.ipynb", "interactive blur demo"),
 )
-MARKDOWN = ("docs/readme_frontends.md", "README.md")  # files whose badge block is kept up to date
+MARKDOWN = ("README.md",)  # files whose badge block is kept up to date
 START, END = "<!-- colab-badges:start -->", "<!-- colab-badges:end -->"
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 URL_LINE = re.compile(r'^(\s*"?REPO_URL = \\?")[^"\\]*(\\?".*)$', re.M)

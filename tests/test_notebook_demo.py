@@ -35,7 +35,7 @@ def test_colab_links_come_from_one_url():
     assert badges.REPO_URL in NOTEBOOK.read_text()
     assert badges.stale() == [], "run: python scripts/colab_badges.py --write"
     block = badges.badge_block()
-    assert block in (ROOT / "docs" / "readme_frontends.md").read_text()
+    assert block in (ROOT / "README.md").read_text()
     listed = {name for name, _ in badges.NOTEBOOKS}
     on_disk = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert on_disk <= listed, f"add a Colab badge for {sorted(on_disk - listed)} in scripts/colab_badges.py"
@@ -48,7 +48,7 @@ def test_colab_links_come_from_one_url():
 def test_readme_images_exist_and_are_small():
     from PIL import Image
 
-    text = (ROOT / "docs" / "readme_frontends.md").read_text()
+    text = (ROOT / "README.md").read_text()
     for name in ("widget_demo.png", "tk_app.png"):
         assert f"assets/screenshots/{name}" in text
         path = ROOT / "assets" / "screenshots" / name

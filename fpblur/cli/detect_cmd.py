@@ -20,7 +20,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the log")
     p.add_argument("--conf", type=float, default=None, help="score threshold for every target (overrides --face-conf/--plate-conf)")
     add_detector_options(p, with_mode=False)
-    p.add_argument("--pad", type=float, default=0.18, help="padding used to compute each region (default 0.18)")
+    p.add_argument("--pad", type=float, default=None,
+                   help="padding used to compute each region (default: the profile's, faces 0.22, plates 0.25)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 100 MP)")
     return p
 
