@@ -12,13 +12,22 @@ from fpblur.detections import Detections
 from fpblur.detectors.base import check_image
 from fpblur.detectors.factory import DetectorSpec, build_detector
 
-DEFAULT_PAD = 0.18
+DEFAULT_PAD = 0.18  # for labels the default profile does not name
 
 
-def regions_for(dets: Detections, pad: float | dict[str, float], width: int, height: int) -> Detections:
-    """The areas the anonymizer covers: each box grown by ``pad`` (per label if a dict), clipped."""
-    if isinstance(pad, dict):
-        fracs = np.array([pad.get(str(lab), DEFAULT_PAD) for lab in dets.labels], dtype=np.float32)
+def default_pad(label: str) -> float:
+    """The padding the default profile gives ``label`` (faces 0.22, plates 0.25): one source for every front end."""
+    from fpblur.profiles import get_profile
+
+    return float(get_profile("default").pad.get(label, DEFAULT_PAD))
+
+
+def regions_for(dets: Detections, pad: float | dict[str, float] | None, width: int, height: int) -> Detections:
+    """The areas the anonymizer covers: each box grown by ``pad`` (per label if a dict; None = the default
+    profile's padding), clipped."""
+    if pad is None or isinstance(pad, dict):
+        pad = pad or {}
+        fracs = np.array([pad.get(str(lab), default_pad(str(lab))) for lab in dets.labels], dtype=np.float32)
     else:
         fracs = float(pad)
     return dets.pad(fracs).clip(width, height)
@@ -28,7 +37,7 @@ def regions_for(dets: Detections, pad: float | dict[str, float], width: int, hei
 class AnonymizerConfig:
     targets: tuple[str, ...] = ("face", "plate")
     mode: str = "blur"
-    pad: float | dict[str, float] = DEFAULT_PAD
+    pad: float | dict[str, float] | None = None
     specs: dict[str, DetectorSpec] = field(default_factory=dict)
 
     def spec(self, target: str) -> DetectorSpec:
@@ -49,7 +58,7 @@ class Anonymizer:
         self,
         targets: Sequence[str] = ("face", "plate"),
         mode: str = "blur",
-        pad: float | dict[str, float] = DEFAULT_PAD,
+        pad: float | dict[str, float] | None = None,
         specs: dict[str, DetectorSpec] | None = None,
         detectors: dict | None = None,
         **mode_options,
@@ -95,4 +104,4 @@ class Anonymizer:
         return self.apply(image, dets), dets
 
 
-__all__ = ["Anonymizer", "AnonymizerConfig", "regions_for", "DEFAULT_PAD"]
+__all__ = ["Anonymizer", "AnonymizerConfig", "regions_for", "default_pad", "DEFAULT_PAD"]

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from fpblur.anonymize import MODES
-from fpblur.anonymizer import DEFAULT_PAD, Anonymizer
+from fpblur.anonymizer import DEFAULT_PAD, Anonymizer, default_pad
 from fpblur.detections import Detections
 from fpblur.detectors.factory import DEFAULT_CONF, DEFAULT_IOU, DetectorSpec, build_detector
 from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
@@ -26,8 +26,7 @@ from fpblur.models import DEFAULTS, REGISTRY, model_path
 
 TARGETS = ("face", "plate")
 WEIGHT_EXTS = (".pt", ".onnx")
-AUTO_IMGSZ = 0  # imgsz 0 = the model's default: CenterFace at full resolution, YOLO at 640
-YOLO_DEFAULT_IMGSZ = 640
+AUTO_IMGSZ = 0  # imgsz 0 = the default profile's sizes (as the CLI); custom YOLO weights run at 640
 
 
 class Cancelled(Exception):
@@ -90,14 +89,13 @@ class TargetSettings:
             weights=weights,
             conf=self.conf,
             iou=self.iou,
-            imgsz=imgsz or YOLO_DEFAULT_IMGSZ,
+            imgsz=imgsz or None,
             max_side=(imgsz or None) if centerface else None,
         )
 
 
 def default_target_settings(target: str) -> TargetSettings:
-    imgsz = AUTO_IMGSZ if DEFAULTS[target] == "centerface" else YOLO_DEFAULT_IMGSZ
-    return TargetSettings(conf=DEFAULT_CONF[target], iou=DEFAULT_IOU[target], imgsz=imgsz)
+    return TargetSettings(conf=DEFAULT_CONF[target], iou=DEFAULT_IOU[target], imgsz=AUTO_IMGSZ, pad=default_pad(target))
 
 
 @dataclass(frozen=True)

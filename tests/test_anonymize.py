@@ -86,3 +86,18 @@ def test_empty_and_out_of_image_regions():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="unknown mode"):
         anonymize(textured(), region(), "sparkle")
+
+
+def test_default_padding_follows_the_default_profile():
+    """The Python API, the CLI, the front ends and evaluation pad with the same default (the profile's)."""
+    from fpblur.frontend import default_target_settings
+    from fpblur.profiles import get_profile
+
+    pads = get_profile("default").pad
+    dets = Detections(np.array([[100, 100, 200, 200], [100, 100, 200, 200]], np.float32), [1, 1], ["face", "plate"])
+    reg = regions_for(dets, None, 1000, 1000)
+    np.testing.assert_allclose(reg.boxes[:, 0], [100 - 100 * pads["face"], 100 - 100 * pads["plate"]], rtol=1e-5)
+    for target in ("face", "plate"):
+        settings = default_target_settings(target)
+        assert settings.pad == pads[target]
+        assert settings.spec(target).effective_imgsz == get_profile("default").spec(target).effective_imgsz

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fpblur.anonymizer import DEFAULT_PAD, regions_for
+from fpblur.anonymizer import regions_for
 from fpblur.detections import Detections
 from fpblur.detectors.base import check_image
 from fpblur.detectors.factory import DEFAULT_CONF, DetectorSpec, build_detector
@@ -241,7 +241,7 @@ def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], l
 
 
 def regions_at(dets: Sequence[Detections], shapes: Sequence[tuple[int, int]], conf: float,
-               pad: float) -> list[Detections]:
+               pad: float | None) -> list[Detections]:
     """The areas the anonymizer would blur: detections at ``conf``, padded by ``pad``, clipped."""
     return [regions_for(d.filter(min_score=conf), pad, w, h) for d, (h, w) in zip(dets, shapes)]
 
@@ -256,7 +256,7 @@ def evaluate_model(
     conf: float | None = None,
     iou: float | None = None,
     imgsz: int = 640,
-    pad: float = DEFAULT_PAD,
+    pad: float | None = None,
     device: str | None = None,
     half: bool = False,
     scales: Sequence[float] = (1.0,),
