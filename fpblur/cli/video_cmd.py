@@ -37,6 +37,12 @@ def add_video_options(p: argparse.ArgumentParser, with_log: bool = True) -> None
     g.add_argument("--lookahead", type=_span, default="0.5s", metavar="N|Ss",
                    help="delay output this many frames (or seconds) and anonymize a new track's box in the frames "
                         "before its first detection; 0 disables (default 0.5s)")
+    g.add_argument("--full-every", type=_span, default=None, metavar="N|Ss",
+                   help="run the full detectors (exactly what `fpblur image` runs) every N frames or S seconds and "
+                        "let the tracker carry boxes in between; 1 = every frame (default: the profile's, 0.3s)")
+    g.add_argument("--light-every", type=_span, default=None, metavar="N|Ss",
+                   help="between full frames, run cheap passes (faces ×0.75, plates 480 px) every N frames or S "
+                        "seconds; 0 = none (default: the profile's, 0.08s: every other frame at 25 fps)")
     g.add_argument("--crf", type=float, default=DEFAULT_CRF, help=f"x264 quality, lower is better (default {DEFAULT_CRF})")
     g.add_argument("--preset", choices=PRESETS, default=DEFAULT_PRESET, help=f"x264 speed preset (default {DEFAULT_PRESET})")
     g.add_argument("--batch", type=int, default=4, help="frames per detector call (default 4)")
@@ -47,7 +53,8 @@ def add_video_options(p: argparse.ArgumentParser, with_log: bool = True) -> None
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
     return VideoSettings(hold=args.hold, lookahead=args.lookahead, conf_low=args.conf_low, crf=args.crf,
-                         preset=args.preset, batch=args.batch)
+                         preset=args.preset, batch=args.batch, full_every=args.full_every,
+                         light_every=args.light_every)
 
 
 def plan_video_outputs(jobs: list[Job], output: str | os.PathLike) -> list[Job]:

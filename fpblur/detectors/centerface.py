@@ -12,6 +12,7 @@ removes those inputs and makes the spatial dimensions dynamic.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -279,6 +280,12 @@ class CenterFaceDetector:
         keep = s >= conf
         b, s = merge_boxes(b[keep], s[keep], self.iou, self.vote_iou)
         return Detections.from_arrays(b, s, self.label).clip(w, h).drop_degenerate(1.0)
+
+    def with_passes(self, passes: "Sequence[float | str | ScalePass] | str") -> "CenterFaceDetector":
+        """The same detector (sharing its ONNX session) running other passes, e.g. a cheap set for video."""
+        other = copy.copy(self)
+        other.passes = parse_passes(passes)
+        return other
 
     def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
         """Batch API like :meth:`YoloDetector.predict` (one network run per image and pass: on CPU, stacking

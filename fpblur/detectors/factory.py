@@ -93,6 +93,14 @@ def build_detector(spec: DetectorSpec):
         from fpblur.detectors.onnx_plate import plate_weights
 
         weights = plate_weights(weights, spec.device)
+    if Path(weights).suffix.lower() == ".onnx" and spec.weights is None:
+        # the default plate model's cached export: ONNX Runtime directly (no PyTorch import, faster per call)
+        from fpblur.detectors.onnx_yolo import OnnxYoloDetector
+
+        first = OnnxYoloDetector(weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou,
+                                 imgsz=spec.effective_imgsz[0], class_map=spec.class_map)
+        members = [first] + [first.with_imgsz(size) for size in spec.effective_imgsz[1:]]
+        return _merged(members, spec, profile)
     members = [
         YoloDetector(
             weights,
@@ -106,6 +114,11 @@ def build_detector(spec: DetectorSpec):
         )
         for size in spec.effective_imgsz
     ]
+    return _merged(members, spec, profile)
+
+
+def _merged(members: list, spec: DetectorSpec, profile):
+    """One detector, or several inference sizes merged by NMS (+ voting)."""
     if len(members) == 1:
         return members[0]
     from fpblur.detectors.ensemble import MultiDetector

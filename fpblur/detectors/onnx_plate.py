@@ -16,10 +16,19 @@ import tempfile
 from pathlib import Path
 
 
+def nvidia_device_present() -> bool:
+    """Whether the NVIDIA driver exposes a device (Linux ``/dev/nvidia*``, or ``nvidia-smi`` on the PATH)."""
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or shutil.which("nvidia-smi") is not None
+
+
 def cuda_wanted(device: str | int | None) -> bool:
     """Whether a YOLO run with this ``device`` setting would use CUDA."""
     if device not in (None, ""):
         return str(device).lower() not in ("cpu", "mps")
+    if not nvidia_device_present():
+        return False  # no NVIDIA driver: skip importing PyTorch just to ask (about 2 s)
     try:
         import torch
 

@@ -20,6 +20,8 @@ from typing import Any, Callable
 from fpblur.detections import Detections
 from fpblur.files import atomic_output
 from fpblur.track import Lookahead, Tracker, TrackerConfig, hold_frames
+from fpblur.video.motion import CameraMotion
+from fpblur.video.schedule import LightPasses, VideoSchedule, light_detector
 from fpblur.video.io import DEFAULT_CRF, DEFAULT_PRESET, AudioPacket, Frame, VideoError, VideoReader, VideoWriter
 
 _END = object()
@@ -54,6 +56,9 @@ class VideoSettings:
     crf: float = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     batch: int = 4  # frames per detector call
+    full_every: str | int | None = None  # frames or seconds between full-detector frames (None: the profile's)
+    light_every: str | int | None = None  # light passes every this many frames/seconds between; 0 none
+    camera_motion: bool = True  # move held boxes with the estimated camera motion (fpblur.video.motion)
     queue_size: int = 8
     progress: bool | None = None  # None: tqdm decides (shown on a terminal)
     tracker: dict = field(default_factory=dict)  # extra TrackerConfig fields
@@ -72,6 +77,8 @@ class VideoReport:
     timings: dict[str, float] = field(default_factory=dict)  # busy seconds per stage
     tracks: dict[str, int] = field(default_factory=dict)  # tracks started per label
     frames_with_regions: int = 0
+    schedule: str = ""  # what ran on which frames (VideoSchedule.describe)
+    frame_kinds: dict[str, int] = field(default_factory=dict)  # frames per kind: full, light, none
 
     @property
     def fps(self) -> float:
@@ -83,8 +90,9 @@ class VideoReport:
 
     def summary(self) -> str:
         tracks = ", ".join(f"{n} {label} tracks" for label, n in self.tracks.items())
+        kinds = ", ".join(f"{k} {n}" for k, n in self.frame_kinds.items() if n)
         return (f"{self.src}: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-                f"{tracks or 'no tracks'}; busy: {self.split()}")
+                f"{tracks or 'no tracks'}; detectors per frame: {kinds or '-'}; busy: {self.split()}")
 
 
 def _accepts_conf(detector) -> bool:
@@ -93,6 +101,16 @@ def _accepts_conf(detector) -> bool:
         return "conf" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
+
+
+def video_schedule(anonymizer, settings: VideoSettings, fps: float) -> tuple[VideoSchedule, LightPasses]:
+    """The frame schedule and light passes for ``anonymizer``'s profile, with ``settings`` overriding."""
+    from fpblur.profiles import get_profile
+
+    plan = get_profile(anonymizer.config.spec(anonymizer.targets[0]).profile).video
+    full = plan.full_every if settings.full_every is None else settings.full_every
+    light = plan.light_every if settings.light_every is None else settings.light_every
+    return VideoSchedule(max(1, span_frames(full, fps)), span_frames(light, fps)), plan.light
 
 
 class _Stopped(Exception):
@@ -125,12 +143,18 @@ class _Run:
         # run at the lower keep-alive threshold so that weaker detections can extend tracks.
         self.conf = {t: float(getattr(anonymizer.detectors[t], "conf", anonymizer.config.spec(t).effective_conf))
                      for t in anonymizer.targets}
+        self.schedule, light = video_schedule(anonymizer, settings, fps)
+        self.detectors = {"full": dict(anonymizer.detectors),
+                          "light": {t: light_detector(d, light) for t, d in anonymizer.detectors.items()}}
+        # A track found on a full frame must survive, and be back-filled, until the next full frame.
+        reach = self.schedule.full_every
         cfg = TrackerConfig(conf=dict(self.conf), conf_low=settings.conf_low,
-                            hold=span_frames(settings.hold, fps), **settings.tracker)
+                            hold=max(span_frames(settings.hold, fps), reach), **settings.tracker)
         self.tracker_config = cfg
         self.detect_kwargs = {t: {"conf": cfg.keep_threshold(t)} if _accepts_conf(anonymizer.detectors[t]) else {}
                               for t in anonymizer.targets}
-        self.lookahead = span_frames(settings.lookahead, fps)
+        self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
+        self.frame_kinds: dict[str, int] = {"full": 0, "light": 0, "none": 0}
         self.frames_out = 0
         self.audio_out = 0
         self.frames_with_regions = 0
@@ -179,45 +203,59 @@ class _Run:
             if item is _END:
                 return
 
-    def _detect_batch(self, frames: list[Frame]) -> None:
+    def _detect_batch(self, frames: list[Frame], last: bool = False) -> None:
+        # The last frame has no later detection to interpolate towards: it always gets the full detectors.
+        kinds = [("full" if last and i == len(frames) - 1 else self.schedule.kind(f.index))
+                 for i, f in enumerate(frames)]
         per_frame: list[list[Detections]] = [[] for _ in frames]
-        images = [f.image for f in frames]
-        for target in self.anonymizer.targets:
-            det = self.anonymizer.detectors[target]
-            kw = self.detect_kwargs[target]
-            t0 = time.perf_counter()
-            if hasattr(det, "predict") and len(images) > 1:
-                results = det.predict(images, **kw)
-            else:
-                call = getattr(det, "detect", det)
-                results = [call(im, **kw) for im in images]
-            self.timings[f"detect {target}"] += time.perf_counter() - t0
-            for slot, res in zip(per_frame, results):
-                slot.append(res)
-        for frame, parts in zip(frames, per_frame):
-            self._put(self.q_detected, (frame, Detections.concat(parts)))
+        for kind in ("full", "light"):
+            slots = [i for i, k in enumerate(kinds) if k == kind]
+            if not slots:
+                continue
+            images = [frames[i].image for i in slots]
+            for target in self.anonymizer.targets:
+                det = self.detectors[kind][target]
+                kw = self.detect_kwargs[target]
+                t0 = time.perf_counter()
+                if hasattr(det, "predict") and len(images) > 1:
+                    results = det.predict(images, **kw)
+                else:
+                    call = getattr(det, "detect", det)
+                    results = [call(im, **kw) for im in images]
+                self.timings[f"detect {target}"] += time.perf_counter() - t0
+                for i, res in zip(slots, results):
+                    per_frame[i].append(res)
+        for frame, kind, parts in zip(frames, kinds, per_frame):
+            self.frame_kinds[kind] += 1
+            self._put(self.q_detected, (frame, Detections.concat(parts), kind))
 
     def _detect(self) -> None:
         batch: list[Frame] = []
+        held: Frame | None = None  # the newest frame waits until we know whether it is the last one
         limit = max(1, self.settings.batch)
         while True:
             item = self._get(self.q_decoded)
             if isinstance(item, Frame):
-                batch.append(item)
-                if len(batch) >= limit or self.q_decoded.empty():
+                if held is not None:
+                    batch.append(held)
+                held = item
+                if batch and (len(batch) >= limit or self.q_decoded.empty()):
                     self._detect_batch(batch)
                     batch = []
                 continue
-            if batch:
-                self._detect_batch(batch)
-                batch = []
-            self._put(self.q_detected, item)
             if item is _END:
+                if held is not None:
+                    batch.append(held)
+                if batch:
+                    self._detect_batch(batch, last=True)
+                self._put(self.q_detected, item)
                 return
+            # Audio packets overtake waiting frames (the look-ahead delays frames anyway); the muxer interleaves.
+            self._put(self.q_detected, item)
 
     def _emit(self, delayed, progress) -> None:
         t0 = time.perf_counter()
-        frame, raw = delayed.payload
+        frame, raw, kind = delayed.payload
         dets = delayed.regions()
         if len(dets):
             image = self.anonymizer.apply(frame.image, dets)
@@ -231,6 +269,7 @@ class _Run:
                 "frame": frame.index,
                 "pts": frame.pts,
                 "time": round(float(frame.pts * tb), 6),
+                "pass": kind,
                 "detections": raw.to_records(),
                 "anonymized": dets.to_records(regions),
             })
@@ -240,6 +279,8 @@ class _Run:
 
     def _track(self, progress) -> None:
         tracker = Tracker(self.tracker_config)
+        # Held boxes follow the camera between detector frames (not needed when every frame is detected fully).
+        camera = CameraMotion() if self.settings.camera_motion and self.schedule.full_every > 1 else None
         delay = Lookahead(self.lookahead, self.tracker_config.grow, self.tracker_config.max_grow)
         while True:
             item = self._get(self.q_detected)
@@ -252,11 +293,12 @@ class _Run:
                 self._put(self.q_encode, _END)
                 return
             t0 = time.perf_counter()
-            frame, dets = item
-            step = tracker.update(dets, self.width, self.height)
+            frame, dets, kind = item
+            motion = camera.step(frame.image) if camera is not None else None
+            step = tracker.update(dets, self.width, self.height, motion)
             for label in map(str, step.started.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
-            ready = delay.push((frame, step.detections), step)
+            ready = delay.push((frame, step.detections, kind), step)
             self.timings["track+anonymize"] += time.perf_counter() - t0
             for d in ready:
                 self._emit(d, progress)
@@ -334,7 +376,8 @@ def anonymize_video(
         src=src, dst=dst, frames=run.frames_out, audio_packets=run.audio_out, width=info.width,
         height=info.height, rotation=info.rotation, seconds=time.perf_counter() - start,
         timings={k: round(v, 3) for k, v in run.timings.items()}, tracks=run.tracks,
-        frames_with_regions=run.frames_with_regions,
+        frames_with_regions=run.frames_with_regions, schedule=run.schedule.describe(),
+        frame_kinds=dict(run.frame_kinds),
     )
 
 

@@ -1,0 +1,207 @@
+"""The video frame schedule: full detectors every few frames, light passes between, the tracker carrying (and
+interpolating) boxes over frames with no detector; and the cheap views of the default detectors it uses."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fpblur.detections import Detections
+from fpblur.eval.metrics import coverage_hits
+from fpblur.track import Lookahead, Tracker, TrackerConfig, merge_by_track, track_sequence
+from fpblur.video.schedule import LightPasses, VideoSchedule, light_detector
+
+SIZE = (320, 180)
+SQUARE = 24
+
+
+def test_schedule_kinds():
+    s = VideoSchedule(full_every=8, light_every=2)
+    assert [s.kind(i) for i in range(10)] == ["full", "none", "light", "none", "light", "none", "light", "none",
+                                              "full", "none"]
+    assert {VideoSchedule(1, 2).kind(i) for i in range(20)} == {"full"}
+    assert [VideoSchedule(3, 0).kind(i) for i in range(4)] == ["full", "none", "none", "full"]
+    assert [VideoSchedule(4, 1).kind(i) for i in range(4)] == ["full", "light", "light", "light"]
+    with pytest.raises(ValueError):
+        VideoSchedule(0, 1)
+    with pytest.raises(ValueError):
+        VideoSchedule(4, -1)
+
+
+def test_profile_schedule_follows_fps():
+    from fpblur import Anonymizer
+    from fpblur.video.pipeline import VideoSettings, video_schedule
+
+    anon = Anonymizer(targets=("face",), detectors={"face": lambda im: Detections()})
+    assert video_schedule(anon, VideoSettings(), 25)[0] == VideoSchedule(8, 2)  # 0.3 s / 0.08 s at 25 fps
+    assert video_schedule(anon, VideoSettings(), 12)[0] == VideoSchedule(4, 1)  # low fps: light on every frame
+    assert video_schedule(anon, VideoSettings(full_every="1"), 25)[0].full_every == 1
+    assert video_schedule(anon, VideoSettings(full_every="0"), 25)[0].full_every == 1  # 0 also means every frame
+    assert video_schedule(anon, VideoSettings(light_every="0"), 25)[0].light_every == 0
+
+
+def test_light_views_share_the_loaded_models():
+    from fpblur.detectors.centerface import CenterFaceDetector, ScalePass
+    from fpblur.detectors.ensemble import MultiDetector
+
+    face = CenterFaceDetector(scales=("2@4096", "640px"))
+    light = light_detector(face, LightPasses(face_passes=("0.75",)))
+    assert light.session is face.session and light.passes == (ScalePass(0.75),)
+    assert face.passes == (ScalePass(2.0, max_side=4096), ScalePass(side=640))  # the original is untouched
+
+    class Sized:
+        label = "plate"
+
+        def __init__(self, imgsz):
+            self.imgsz = imgsz
+
+    multi = MultiDetector([Sized(640), Sized(480)], iou=0.45)
+    assert light_detector(multi, LightPasses(plate_imgsz=(480,))).imgsz == 480
+    assert light_detector(multi, LightPasses(plate_imgsz=(320,))).imgsz == 480  # none matches: the smallest
+    both = light_detector(multi, LightPasses(plate_imgsz=(640, 480)))
+    assert isinstance(both, MultiDetector) and len(both.members) == 2 and len(multi.members) == 2
+    custom = object()
+    assert light_detector(custom, LightPasses()) is custom  # unknown detectors run in full on light frames
+
+
+def box_at(x: float, y: float = 60, size: float = SQUARE) -> tuple:
+    return (x, y, x + size, y + size)
+
+
+def test_bridge_interpolates_over_frames_without_detections():
+    """A square moving half its size per frame, detected every 4th frame: the frames between are covered by
+    the box interpolated between the detections either side (the held box alone would not cover them)."""
+    xs = [10 + 12 * i for i in range(9)]
+    seq = [Detections(np.array([box_at(x)], np.float32), [0.9], "face") if i % 4 == 0 else Detections()
+           for i, x in enumerate(xs)]
+    cfg = TrackerConfig(conf=0.5, hold=4, velocity=False, smooth=1.0, grow=0.0, max_grow=0.0)
+    out = track_sequence(seq, cfg, lookahead=4)
+    for i, (regions, x) in enumerate(zip(out, xs)):
+        assert coverage_hits(np.array([box_at(x)]), regions.boxes, min_cover=0.95)[0], (i, regions.boxes)
+        assert len(regions) == 1 and regions.track_ids.tolist() == [0]  # one track, one region per frame
+    # without the look-ahead there is nothing to interpolate towards: the middle frames are missed
+    blind = track_sequence(seq, cfg, lookahead=0)
+    assert not coverage_hits(np.array([box_at(xs[2])]), blind[2].boxes)[0]
+
+
+def test_match_reach_grows_with_the_gap():
+    """A small object whose centre moved 1.3 box diagonals over a 2-frame gap is still the same track (the gate
+    is 1 diagonal for consecutive detections)."""
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=5))
+    tracker.update(Detections(np.array([box_at(10, size=10)], np.float32), [0.9], "face"))
+    tracker.update(Detections())
+    tracker.update(Detections())
+    step = tracker.update(Detections(np.array([box_at(28, size=10)], np.float32), [0.9], "face"))
+    assert step.active.track_ids.tolist() == [0] and len(step.started) == 0
+    assert len(step.bridges) == 1 and step.bridges[0].gap == 2
+
+
+def test_merge_by_track_encloses_boxes_of_one_track():
+    d = Detections(np.array([[0, 0, 10, 10], [5, 5, 20, 20], [50, 50, 60, 60], [0, 0, 4, 4]], np.float32),
+                   [0.5, 0.9, 0.7, 0.3], ["face", "face", "plate", "face"], [1, 1, 2, -1])
+    m = merge_by_track(d)
+    assert m.boxes.tolist() == [[0, 0, 20, 20], [50, 50, 60, 60], [0, 0, 4, 4]]
+    assert m.scores.tolist() == pytest.approx([0.9, 0.7, 0.3]) and m.track_ids.tolist() == [1, 2, -1]
+
+
+class SquareFinder:
+    """A stand-in detector: the bright square of :func:`square_clip`, found by thresholding; counts its calls."""
+
+    label = "face"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image, conf=None):
+        self.calls += 1
+        ys, xs = np.nonzero(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) > 200)
+        if not len(xs):
+            return Detections()
+        return Detections(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32), [0.9], "face")
+
+    __call__ = detect
+
+
+def square_clip(tmp_path, n: int = 23, step: float = 10.0):
+    from fpblur.video.synth import write_video
+
+    frames, truth = [], []
+    for i in range(n):
+        img = np.full((SIZE[1], SIZE[0], 3), 40, np.uint8)
+        x = int(10 + step * i)
+        cv2.rectangle(img, (x, 60), (x + SQUARE - 1, 60 + SQUARE - 1), (255, 255, 255), -1)
+        frames.append(img)
+        truth.append(box_at(x))
+    return write_video(tmp_path / "square.mp4", frames, fps=25), truth
+
+
+def run_square(tmp_path, **settings):
+    from fpblur import Anonymizer
+    from fpblur.video.pipeline import VideoSettings, anonymize_video
+
+    src, truth = square_clip(tmp_path)
+    finder = SquareFinder()
+    records: list[dict] = []
+    report = anonymize_video(src, tmp_path / "out.mp4", Anonymizer(targets=("face",), detectors={"face": finder}),
+                             VideoSettings(progress=False, **settings), on_frame=records.append)
+    return report, finder, records, truth
+
+
+def test_pipeline_runs_detectors_on_schedule_and_covers_every_frame(tmp_path):
+    report, finder, records, truth = run_square(tmp_path, full_every="4", light_every="0", hold="0",
+                                                lookahead="0")
+    kinds = [r["pass"] for r in records]
+    expected = ["full" if i % 4 == 0 or i == len(truth) - 1 else "none" for i in range(len(truth))]
+    assert kinds == expected  # the last frame always gets the full detectors
+    assert finder.calls == expected.count("full") == report.frame_kinds["full"] == 7
+    assert report.frame_kinds == {"full": 7, "light": 0, "none": 16}
+    assert "every 4 frames" in report.schedule
+    for i, (rec, box) in enumerate(zip(records, truth)):
+        regions = np.array([a["region"] for a in rec["anonymized"]]).reshape(-1, 4)
+        # hold and look-ahead were raised to the full-frame interval, so nothing pops out between them
+        assert coverage_hits(np.array([box]), regions, min_cover=0.99)[0], (i, rec["pass"], regions)
+
+
+def test_full_every_one_is_frame_by_frame(tmp_path):
+    report, finder, records, truth = run_square(tmp_path, full_every="1")
+    assert {r["pass"] for r in records} == {"full"} and finder.calls == len(truth)
+
+
+def test_cli_schedule_options(tmp_path, capsys):
+    from fpblur.cli import build_parser, main
+    from fpblur.cli.video_cmd import video_settings
+
+    args = build_parser().parse_args(["video", "in.mp4", "-o", "out.mp4", "--full-every", "0.5s", "--light-every", "0"])
+    settings = video_settings(args)
+    assert (settings.full_every, settings.light_every) == ("0.5s", "0")
+    with pytest.raises(SystemExit):
+        main(["video", "in.mp4", "-o", "out.mp4", "--full-every", "-2"])
+    assert "--full-every" in capsys.readouterr().err
+
+
+def test_video_log_names_the_pass(tmp_path):
+    from fpblur.cli import main
+
+    src, _ = square_clip(tmp_path, n=10)
+    log = tmp_path / "log.jsonl"
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--targets", "face", "--log", str(log)]) == 0
+    passes = [json.loads(line)["pass"] for line in log.read_text().splitlines()]
+    assert passes == ["full", "none", "light", "none", "light", "none", "light", "none", "full", "full"]
+
+
+def test_lookahead_bridge_pads_by_distance_from_detections():
+    la = Lookahead(4, grow=0.1, max_grow=0.3)
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=4, velocity=False, smooth=1.0, grow=0.0, max_grow=0.0))
+    seq = [Detections(np.array([box_at(0, size=20)], np.float32), [0.9], "face"), Detections(), Detections(),
+           Detections(np.array([box_at(30, size=20)], np.float32), [0.9], "face")]
+    out = []
+    for i, d in enumerate(seq):
+        out.extend(x.regions() for x in la.push(i, tracker.update(d)))
+    out.extend(x.regions() for x in la.flush())
+    # frame 1 is a third of the way: interpolated box x 10–30, padded 10 % of 20 px (one frame from a
+    # detection), enclosed with the held box at x 0–20 (no smoothing, velocity or growth here)
+    assert out[1].boxes[0].tolist() == pytest.approx([0, 58, 32, 82], abs=0.01)
+    assert out[2].boxes[0].tolist() == pytest.approx([0, 58, 42, 82], abs=0.01)  # 2/3 of the way: x 20–40 ± 2
