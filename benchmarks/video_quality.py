@@ -67,6 +67,10 @@ class Tally:
                 "fps": self.frames / self.seconds if self.seconds else float("nan")}
 
 
+def box_areas(b: np.ndarray) -> np.ndarray:
+    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+
+
 def frame_truth(gt: np.ndarray, ignore: np.ndarray | None, crop, width: int, height: int) -> np.ndarray:
     """The photo's boxes as seen on one frame: mapped, clipped; boxes mostly outside or ignored dropped."""
     boxes = crop.map_boxes(gt[~ignore] if ignore is not None else gt)
@@ -74,8 +78,7 @@ def frame_truth(gt: np.ndarray, ignore: np.ndarray | None, crop, width: int, hei
         return boxes
     clipped = np.stack([boxes[:, 0].clip(0, width), boxes[:, 1].clip(0, height),
                         boxes[:, 2].clip(0, width), boxes[:, 3].clip(0, height)], axis=1)
-    area = lambda b: (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)  # noqa: E731
-    keep = area(clipped) >= MIN_INSIDE * np.maximum(area(boxes), 1e-9)
+    keep = box_areas(clipped) >= MIN_INSIDE * np.maximum(box_areas(boxes), 1e-9)
     return clipped[keep]
 
 

@@ -39,3 +39,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
     keep = cv2.dnn.NMSBoxes(xywh.tolist(), np.asarray(scores, np.float32).tolist(), 0.0, float(iou))
     return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def transform_boxes(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Axis-aligned boxes (N×4) moved by the 2×3 transform ``m``: the box enclosing the four moved corners."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return boxes
+    xs = boxes[:, [0, 2, 2, 0]]
+    ys = boxes[:, [1, 1, 3, 3]]
+    mx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    my = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    return np.stack([mx.min(1), my.min(1), mx.max(1), my.max(1)], axis=1)

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from fpblur.boxes import intersection_over_first, iou_matrix
+from fpblur.boxes import intersection_over_first, iou_matrix, transform_boxes
 from fpblur.detections import Detections
 
 DEFAULT_CONF = {"face": 0.2, "plate": 0.25}
@@ -147,8 +147,6 @@ class Tracker:
         cfg = self.config
         self.frame += 1
         if motion is not None and self.tracks:
-            from fpblur.video.motion import transform_boxes
-
             moved = transform_boxes(np.array([t.box for t in self.tracks]), motion)
             for t, box in zip(self.tracks, moved):
                 t.box = box

@@ -205,3 +205,51 @@ def test_lookahead_bridge_pads_by_distance_from_detections():
     # detection), enclosed with the held box at x 0–20 (no smoothing, velocity or growth here)
     assert out[1].boxes[0].tolist() == pytest.approx([0, 58, 32, 82], abs=0.01)
     assert out[2].boxes[0].tolist() == pytest.approx([0, 58, 42, 82], abs=0.01)  # 2/3 of the way: x 20–40 ± 2
+
+
+def test_camera_motion_matches_a_known_pan_and_zoom(ultralytics_assets):
+    from fpblur.video.motion import CameraMotion
+    from fpblur.video.synth import pan_zoom_frames
+
+    photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
+    frames = list(pan_zoom_frames(photo, (640, 360), 10, zoom=(1.0, 0.8)))
+    camera = CameraMotion()
+    assert camera.step(frames[0][0]) is None  # nothing to compare with yet
+    estimated = 0
+    for (img, crop), (_, before) in zip(frames[1:], frames):
+        m = camera.step(img)
+        if m is None:
+            continue
+        estimated += 1
+        # frame pixels of the previous crop → this crop: scale ratio, then the shift of the crop origin
+        s = crop.scale / before.scale
+        truth = np.array([[s, 0, (before.x0 - crop.x0) * crop.scale], [0, s, (before.y0 - crop.y0) * crop.scale]])
+        assert np.allclose(m[:, :2], truth[:, :2], atol=0.01) and np.allclose(m[:, 2], truth[:, 2], atol=1.0), (m, truth)
+    assert estimated >= 6
+    flat = np.full((360, 640, 3), 90, np.uint8)
+    assert camera.step(flat) is None and camera.step(flat) is None  # no texture: no guess
+    assert camera.step(frames[0][0], estimate=False) is None
+
+
+def test_transform_boxes_and_held_tracks_follow_the_camera():
+    from fpblur.boxes import transform_boxes
+
+    shift_zoom = np.array([[2.0, 0.0, 10.0], [0.0, 2.0, -5.0]])
+    assert transform_boxes(np.array([[0, 0, 10, 20]]), shift_zoom).tolist() == [[10, -5, 30, 35]]
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=5, velocity=False, grow=0.0, max_grow=0.0))
+    tracker.update(Detections(np.array([box_at(100)], np.float32), [0.9], "face"))
+    pan = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, 4.0]])  # the picture moved 30 px left, 4 px down
+    held = tracker.update(Detections(), motion=pan).active
+    assert held.boxes.tolist() == [[70, 64, 94, 88]]
+    # the re-detection at the moved place is the same track, not a new one
+    again = tracker.update(Detections(np.array([box_at(40, 68)], np.float32), [0.9], "face"), motion=pan)
+    assert again.active.track_ids.tolist() == [0] and len(again.started) == 0
+
+
+def test_border_velocity_uses_the_unclipped_side():
+    from fpblur.track import border_velocity
+
+    v = np.array([-30.0, 0.0, 5.0, 0.0])  # entering from the right: x2 stays clipped at the border
+    assert border_velocity(v, np.array([150, 10, 180, 40]), 180, 100).tolist() == [-30, 0, -30, 0]
+    assert border_velocity(v, np.array([0, 10, 180, 40]), 180, 100).tolist() == [0, 0, 0, 0]  # both sides clipped
+    assert border_velocity(v, np.array([50, 10, 80, 40]), 180, 100).tolist() == v.tolist()

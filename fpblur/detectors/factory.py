@@ -86,41 +86,27 @@ def build_detector(spec: DetectorSpec):
             small_penalty=face.small_penalty,
             precision=face.precision,
         )
-    from fpblur.detectors.yolo import YoloDetector
-
-    weights = spec.weights or model_path(DEFAULTS[spec.target])
+    weights = Path(spec.weights or model_path(DEFAULTS[spec.target]))
+    sizes = spec.effective_imgsz
+    common = dict(label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou, imgsz=sizes[0],
+                  class_map=spec.class_map)
     if spec.weights is None and spec.target == "plate" and profile.plate.onnx:
         from fpblur.detectors.onnx_plate import plate_weights
 
         weights = plate_weights(weights, spec.device)
-    if Path(weights).suffix.lower() == ".onnx" and spec.weights is None:
+    if spec.weights is None and weights.suffix.lower() == ".onnx":
         # the default plate model's cached export: ONNX Runtime directly (no PyTorch import, faster per call)
         from fpblur.detectors.onnx_yolo import OnnxYoloDetector
 
-        first = OnnxYoloDetector(weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou,
-                                 imgsz=spec.effective_imgsz[0], class_map=spec.class_map)
-        members = [first] + [first.with_imgsz(size) for size in spec.effective_imgsz[1:]]
-        return _merged(members, spec, profile)
-    members = [
-        YoloDetector(
-            weights,
-            label=spec.target,
-            conf=spec.effective_conf,
-            iou=spec.effective_iou,
-            imgsz=size,
-            device=spec.device,
-            half=spec.half,
-            class_map=spec.class_map,
-        )
-        for size in spec.effective_imgsz
-    ]
-    return _merged(members, spec, profile)
+        first = OnnxYoloDetector(weights, **common)
+    else:
+        from fpblur.detectors.yolo import YoloDetector
 
-
-def _merged(members: list, spec: DetectorSpec, profile):
-    """One detector, or several inference sizes merged by NMS (+ voting)."""
-    if len(members) == 1:
-        return members[0]
+        first = YoloDetector(weights, device=spec.device, half=spec.half, **common)
+    if len(sizes) == 1:
+        return first
     from fpblur.detectors.ensemble import MultiDetector
 
+    # one loaded model run at several inference sizes, merged by NMS (+ voting)
+    members = [first] + [first.with_imgsz(size) for size in sizes[1:]]
     return MultiDetector(members, iou=spec.effective_iou, vote_iou=profile.plate.vote_iou)

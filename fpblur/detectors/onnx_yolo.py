@@ -12,6 +12,7 @@ OpenCV's (:func:`fpblur.boxes.nms`).
 from __future__ import annotations
 
 import ast
+import copy
 import os
 from pathlib import Path
 
@@ -65,16 +66,14 @@ class OnnxYoloDetector:
         imgsz: int = 640,
         class_map: dict | None = None,
         threads: int | None = None,
-        session=None,
     ) -> None:
         from fpblur.detectors.centerface import make_session
         from fpblur.detectors.yolo import class_label_map
 
         self.weights = Path(weights)
-        if session is None and not self.weights.is_file():
+        if not self.weights.is_file():
             raise FileNotFoundError(f"{self.weights}: weights file not found")
-        self.session = session or make_session(self.weights.read_bytes(), threads=threads,
-                                               providers=["CPUExecutionProvider"])
+        self.session = make_session(self.weights.read_bytes(), threads=threads, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.label = label
         self.conf = float(conf)
@@ -85,8 +84,9 @@ class OnnxYoloDetector:
 
     def with_imgsz(self, imgsz: int) -> "OnnxYoloDetector":
         """The same model (shared session) at another inference size."""
-        return OnnxYoloDetector(self.weights, self.label, self.conf, self.iou, imgsz, session=self.session,
-                                class_map={k: v for k, v in self.labels.items()})
+        other = copy.copy(self)
+        other.imgsz = int(imgsz)
+        return other
 
     def detect(self, image_bgr: np.ndarray, conf: float | None = None) -> Detections:
         image = check_image(image_bgr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -64,6 +65,12 @@ class YoloDetector:
         # Half precision only exists on CUDA; silently falling back to fp32 on CPU is the sane default.
         self.half = bool(half) and self._on_cuda()
         self.labels = class_label_map(dict(self.model.names), label, class_map)
+
+    def with_imgsz(self, imgsz: int) -> "YoloDetector":
+        """The same loaded model at another inference size (Ultralytics takes the size per call)."""
+        other = copy.copy(self)
+        other.imgsz = int(imgsz)
+        return other
 
     def _on_cuda(self) -> bool:
         if self.device is not None:

@@ -36,14 +36,15 @@ class CameraMotion:
         self.previous: np.ndarray | None = None
         self.scale = 1.0
 
-    def step(self, image: np.ndarray) -> np.ndarray | None:
+    def step(self, image: np.ndarray, estimate: bool = True) -> np.ndarray | None:
+        """``estimate=False`` only remembers the frame (nothing to move yet: no tracks)."""
         s = self.settings
         h, w = image.shape[:2]
         scale = min(1.0, s.width / w)
         small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         previous, self.previous = self.previous, gray
-        if previous is None or previous.shape != gray.shape:
+        if not estimate or previous is None or previous.shape != gray.shape:
             return None
         p0 = cv2.goodFeaturesToTrack(previous, maxCorners=s.max_corners, qualityLevel=0.01, minDistance=6)
         if p0 is None or len(p0) < s.min_inliers:
@@ -63,16 +64,4 @@ class CameraMotion:
         return m
 
 
-def transform_boxes(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Axis-aligned boxes (N×4) moved by the 2×3 transform ``m``: the box enclosing the four moved corners."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if not len(boxes):
-        return boxes
-    xs = boxes[:, [0, 2, 2, 0]]
-    ys = boxes[:, [1, 1, 3, 3]]
-    mx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
-    my = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-    return np.stack([mx.min(1), my.min(1), mx.max(1), my.max(1)], axis=1)
-
-
-__all__ = ["CameraMotion", "MotionSettings", "transform_boxes"]
+__all__ = ["CameraMotion", "MotionSettings"]

@@ -294,7 +294,7 @@ class _Run:
                 return
             t0 = time.perf_counter()
             frame, dets, kind = item
-            motion = camera.step(frame.image) if camera is not None else None
+            motion = camera.step(frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
             step = tracker.update(dets, self.width, self.height, motion)
             for label in map(str, step.started.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
