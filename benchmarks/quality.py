@@ -121,9 +121,9 @@ def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, 
 
 
 def score(data, run: Run, variant: Variant, target: str) -> dict:
-    from fpblur.eval import evaluate, wider_ap, wider_ignore
+    from fpblur.eval import evaluate, wider_ap
 
-    ignore = [wider_ignore(f) for f in data.flags] if data.flags is not None else None
+    ignore = data.ignore_masks()
     op = evaluate(run.dets, data.gts, ignore=ignore, regions=run.regions, threshold=0.0,
                   region_shape=variant.region_shape)
     row = {

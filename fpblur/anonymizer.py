@@ -94,9 +94,12 @@ class Anonymizer:
     def regions(self, dets: Detections, shape: tuple[int, ...]) -> Detections:
         return regions_for(dets, self.config.pad, shape[1], shape[0])
 
-    def apply(self, image: np.ndarray, dets: Detections) -> np.ndarray:
-        """Anonymize ``image`` (any channels/depth) at ``dets`` with this anonymizer's mode and padding."""
-        return anonymize(image, self.regions(dets, image.shape), self.mode, detections=dets, **self.mode_options)
+    def apply(self, image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
+        """Anonymize ``image`` (any channels/depth) at ``dets`` with this anonymizer's mode and padding
+        (``regions``: the padded areas when the caller already has them from :meth:`regions`)."""
+        if regions is None:
+            regions = self.regions(dets, image.shape)
+        return anonymize(image, regions, self.mode, detections=dets, **self.mode_options)
 
     def anonymize_image(self, image: np.ndarray) -> tuple[np.ndarray, Detections]:
         """Detect and anonymize; returns ``(new_image, detections)``.  The input array is not modified."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
-from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError
+from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
 from fpblur.frontend import (
     TARGETS,
     AnonymizerCache,
@@ -32,8 +32,8 @@ from fpblur.frontend import (
     display_rgb,
     media_kind,
 )
-from fpblur.images import write_image
 from fpblur.models import DEFAULTS
+from fpblur.video.io import CONTAINERS
 
 OPERATIONS = (("Bounding Box", "boxes"), ("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"))
 PARAMS = ("conf", "iou", "imgsz", "pad")
@@ -141,7 +141,8 @@ class FpblurApp:
         for text, value in OPERATIONS:
             ttk.Radiobutton(opts, text=text, variable=self.operation, value=value).pack(side="left", padx=2)
 
-        grid = ttk.LabelFrame(main, text="Detection (imgsz 0 = model default)", padding=6)
+        grid = ttk.LabelFrame(main, text="Detection (imgsz 0 = the default profile's sizes; for CenterFace faces "
+                                         "a non-zero imgsz caps the long side)", padding=6)
         grid.pack(fill="x", **pad)
         for col, name in enumerate(PARAMS, start=1):
             ttk.Label(grid, text=name).grid(row=0, column=col)
@@ -193,7 +194,8 @@ class FpblurApp:
 
     def choose_output(self) -> None:
         video = self.media.get() == "video"
-        types = [("MP4", "*.mp4"), ("MKV", "*.mkv"), ("MOV", "*.mov")] if video else [("JPEG", "*.jpg"), ("PNG", "*.png")]
+        types = ([(ext.lstrip(".").upper(), f"*{ext}") for ext in CONTAINERS] if video
+                 else [("JPEG", "*.jpg"), ("PNG", "*.png")])
         p = self.dialogs.save_file("Save the result as", types, ".mp4" if video else ".jpg")
         if p:
             self.output_path.set(p)
@@ -239,10 +241,12 @@ class FpblurApp:
                 dst = default_output(src, dst)
         else:
             dst = default_output(src)
-        if kind == "video" and dst.suffix.lower() not in (".mp4", ".mkv", ".mov"):
-            raise InputError(f"{dst}: video output must end in .mp4, .mkv or .mov")
+        if kind == "video" and dst.suffix.lower() not in CONTAINERS:
+            raise InputError(f"{dst}: video output must end in one of {', '.join(CONTAINERS)}")
         if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:
             raise InputError(f"{dst}: image output must end in one of {', '.join(IMAGE_EXTS)}")
+        if same_file(dst, src):
+            raise InputError(f"{src}: output path equals the input; refusing to overwrite an input")
         return src, dst, kind
 
     # ---------- run / cancel ----------
@@ -284,11 +288,8 @@ class FpblurApp:
             anonymizer = self.cache.get(settings)
             if self._cancel.is_set():
                 raise Cancelled()
-            if kind == "image":
-                result = anonymize_image_file(anonymizer, src, None)
-                if self._cancel.is_set():
-                    raise Cancelled()
-                write_image(dst, result.output)
+            if kind == "image":  # refuses dst == src itself, writes atomically
+                result = anonymize_image_file(anonymizer, src, dst)
             else:
                 result = anonymize_video_file(anonymizer, src, dst, progress=self._report_progress, cancel=self._cancel)
             self._events.put(("done", result, dst))
@@ -360,18 +361,8 @@ class FpblurApp:
         self.root.update()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the app (``fpblur app``, ``python face_plate_tool.py``)."""
-    import argparse
-
-    from fpblur.cli.app_cmd import add_app_arguments
-
-    p = argparse.ArgumentParser(prog="face_plate_tool", description="fpblur desktop app")
-    add_app_arguments(p)
-    return launch(p.parse_args(argv))
-
-
 def launch(args) -> int:
+    """Open the window with ``fpblur app``'s arguments preselected; run until it is closed."""
     try:
         app = FpblurApp()
     except tk.TclError as exc:

@@ -96,7 +96,8 @@ class Detections:
 
     # -- helpers --------------------------------------------------------------------------------
     def filter(self, mask=None, *, label: str | None = None, min_score: float | None = None) -> "Detections":
-        keep = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        # a copy: ``&=`` below must not change the caller's mask
+        keep = np.ones(len(self), dtype=bool) if mask is None else np.array(mask, dtype=bool)
         if label is not None:
             keep &= self.labels == label
         if min_score is not None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fpblur.files import InputError, atomic_output, same_file
 from fpblur.offline import import_ultralytics
 
 #: Default tolerances for an FP32 export (box channels in input pixels, score channels absolute).
@@ -106,10 +108,16 @@ def default_imgsz(weights: str | os.PathLike) -> int:
 def export(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None = None, half: bool = False,
            dynamic: bool = False, opset: int | None = None, simplify: bool | None = None, device: str = "cpu",
            output: str | os.PathLike | None = None, verbose: bool = False) -> Path:
-    """Export ``weights`` and return the exported file (next to the weights, or moved to ``output``)."""
+    """Export ``weights`` and return the exported file (next to the weights, or moved to ``output``).
+
+    ``output`` may be a file path, or an existing folder to put the export in under its own name.  An output
+    equal to the weights is refused; a folder export (e.g. OpenVINO) is never written over an existing folder.
+    """
     from fpblur.train import ultralytics_logging
 
     path = _check_weights(weights)
+    if output is not None and same_file(Path(output), path):
+        raise InputError(f"{path}: output equals the input")
     ultralytics = import_ultralytics()
     if simplify is None:
         simplify = importlib.util.find_spec("onnxslim") is not None
@@ -119,19 +127,37 @@ def export(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None =
         kwargs["quantize"] = 16  # Ultralytics 8.4 spells FP16 export as quantize=16
     with ultralytics_logging(verbose):
         out = Path(ultralytics.YOLO(str(path), task="detect").export(**kwargs))
-    if output is not None:
-        dst = Path(output)
+    if output is None:
+        return out
+    return _move_export(out, Path(output), path)
+
+
+def _move_export(out: Path, dst: Path, weights: Path) -> Path:
+    """Move the export ``out`` (a file or a folder) to ``dst`` without touching anything already there."""
+    if out.is_dir():
+        if same_file(dst, out):
+            return out
+        if dst.exists():
+            raise InputError(f"{dst}: already exists; the {out.name} export folder is not merged into it "
+                             f"(choose a new --output; the export is at {out})")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.part")
-        if out.is_dir():
-            shutil.rmtree(dst, ignore_errors=True)
-            shutil.move(str(out), str(dst))
-        else:
-            shutil.copyfile(out, tmp)
-            os.replace(tmp, dst)
-            out.unlink()
-        out = dst
-    return out
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent))
+        try:
+            shutil.move(str(out), str(tmp / out.name))
+            os.rename(tmp / out.name, dst)  # fails rather than replace a folder created meanwhile
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dst
+    if dst.is_dir():
+        dst = dst / out.name
+    if same_file(dst, weights):
+        raise InputError(f"{weights}: output equals the input")
+    if same_file(dst, out):
+        return out  # already where it was asked to be: nothing to copy (and nothing to delete)
+    with atomic_output(dst) as tmp:
+        shutil.copyfile(out, tmp)
+    out.unlink()
+    return dst
 
 
 def sample_image() -> np.ndarray:
@@ -208,9 +234,11 @@ def verify_onnx(weights: str | os.PathLike, onnx_path: str | os.PathLike, imgsz:
 
 def model_label(weights: str | os.PathLike) -> str:
     """``"plate"`` when a class name mentions a plate/licence, else ``"face"``."""
+    from fpblur.detectors.yolo import label_from_class_name
+
     ultralytics = import_ultralytics()
-    names = [str(n).lower() for n in ultralytics.YOLO(str(weights), task="detect").names.values()]
-    return "plate" if any("plate" in n or "licen" in n for n in names) else "face"
+    names = ultralytics.YOLO(str(weights), task="detect").names.values()
+    return "plate" if any(label_from_class_name(n) == "plate" for n in names) else "face"
 
 
 def detector_sample(label: str) -> np.ndarray:

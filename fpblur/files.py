@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mts", ".ts")
@@ -26,12 +28,15 @@ class Job:
     dst: Path | None = None
 
 
-def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str]) -> tuple[list[Job], list[str]]:
+def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str],
+            what: str | None = None) -> tuple[list[Job], list[str]]:
     """Expand files and folders (recursively, sorted) into jobs; returns ``(jobs, errors)``.
 
-    A missing path or a folder without matching files is an error line; files given explicitly are kept
-    whatever their extension (their content is checked when they are read).
+    A missing path or a folder without matching files is an error line (``what`` names the files looked
+    for, default the first extensions); files given explicitly are kept whatever their extension (their
+    content is checked when they are read).
     """
+    what = what or f"{'/'.join(e.lstrip('.') for e in exts[:4])}… files"
     jobs: list[Job] = []
     errors: list[str] = []
     for raw in inputs:
@@ -39,7 +44,7 @@ def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str]) -> tuple[l
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts and not f.name.startswith("."))
             if not found:
-                errors.append(f"{p}: folder contains no {'/'.join(e.lstrip('.') for e in exts[:4])}… files")
+                errors.append(f"{p}: folder contains no {what}")
             jobs.extend(Job(f, f.relative_to(p)) for f in found)
         elif p.is_file():
             jobs.append(Job(p, Path(p.name)))
@@ -48,22 +53,48 @@ def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str]) -> tuple[l
     return jobs, errors
 
 
-def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: bool = True, suffix: str | None = None) -> list[Job]:
+def output_is_file(jobs: Sequence[Job], output: str | os.PathLike, single_file_ok: bool = True) -> bool:
+    """Whether :func:`plan_outputs` treats ``output`` as a file path (else as a folder)."""
+    out = Path(output)
+    return single_file_ok and len(jobs) == 1 and out.suffix != "" and not out.is_dir()
+
+
+def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: bool = True,
+                 suffix: str | Callable[[Path], str | None] | None = None) -> list[Job]:
     """Give every job its output path.
 
     ``output`` is a file path when there is exactly one input file and ``output`` has a file extension;
-    otherwise a folder under which the inputs' relative paths are mirrored.  An output equal to its input
-    raises :class:`InputError` (inputs are never overwritten).
+    otherwise a folder under which the inputs' relative paths are mirrored.  ``suffix`` replaces every
+    output's extension; given as a function it gets each planned output path and returns the extension to
+    use (or None to keep it).  Raises :class:`InputError` when an output equals its input (inputs are never
+    overwritten), when two inputs would be written to the same output, or when a folder is needed where a
+    file exists.
     """
+    if not jobs:
+        return []
     out = Path(output)
-    as_file = single_file_ok and len(jobs) == 1 and out.suffix != "" and not out.is_dir()
-    planned = []
+    as_file = output_is_file(jobs, out, single_file_ok)
+    for folder in ([] if as_file else [out]) + list(out.parents):
+        if folder.exists():  # the nearest existing folder of the output must be a folder
+            if folder.is_dir():
+                break
+            if folder == out:
+                raise InputError(f"{out}: is an existing file, but the output must be a folder here "
+                                 f"({len(jobs)} input{'s' if len(jobs) != 1 else ''})")
+            raise InputError(f"{folder}: is a file, so the output {out} cannot be created under it")
+    planned: list[Job] = []
+    seen: dict[str, Job] = {}
     for job in jobs:
         dst = out if as_file else out / job.rel
-        if suffix:
-            dst = dst.with_suffix(suffix)
+        new_suffix = suffix(dst) if callable(suffix) else suffix
+        if new_suffix:
+            dst = dst.with_suffix(new_suffix)
         if same_file(dst, job.src):
             raise InputError(f"{job.src}: output path equals the input; refusing to overwrite an input")
+        key = os.path.normcase(os.path.abspath(dst))
+        if key in seen:
+            raise InputError(f"{job.src}: output {dst} would be written twice (also the output of {seen[key].src})")
+        seen[key] = job
         planned.append(Job(job.src, job.rel, dst))
     return planned
 
@@ -73,6 +104,14 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask (read once: reading it means setting it, which is not thread-safe to repeat)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -88,6 +127,8 @@ def atomic_output(dst: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():  # mkstemp made it 0600: give it the mode a plain open() would (or dst's own)
+            os.chmod(tmp_path, stat.S_IMODE(dst.stat().st_mode) if dst.is_file() else 0o666 & ~_umask())
         os.replace(tmp_path, dst)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from fpblur.anonymize import MODES
-from fpblur.anonymizer import DEFAULT_PAD, Anonymizer, default_pad
+from fpblur.anonymizer import Anonymizer, default_pad
 from fpblur.detections import Detections
 from fpblur.detectors.factory import DEFAULT_CONF, DEFAULT_IOU, DetectorSpec, build_detector
 from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
 from fpblur.images import read_image, write_image
-from fpblur.models import DEFAULTS, REGISTRY, model_path
+from fpblur.models import weights_for
 
 TARGETS = ("face", "plate")
 WEIGHT_EXTS = (".pt", ".onnx")
@@ -48,30 +48,24 @@ def resolve_weights(target: str, value: str | None) -> str | None:
     """Map what a user typed in a weights field to ``DetectorSpec.weights``.
 
     Empty, ``default`` or the registry default's name → ``None`` (the default detector); another registry
-    name → its file; anything else must be an existing ``.pt``/``.onnx`` file.
+    name for the same target → its file; a registry name for the other target is an error
+    (:func:`fpblur.models.weights_for`); anything else must be an existing ``.pt``/``.onnx`` file.
     """
-    value = (value or "").strip()
-    if value in ("", "default", DEFAULTS[target]):
-        return None
-    if value in REGISTRY:
-        return str(model_path(value))
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise InputError(f"{value}: {target} weights file not found")
-    if path.suffix.lower() not in WEIGHT_EXTS:
+    weights = weights_for(target, value)
+    if weights is not None and Path(weights).suffix.lower() not in WEIGHT_EXTS:
         raise InputError(f"{value}: {target} weights must be a .pt or .onnx file")
-    return str(path)
+    return weights
 
 
 @dataclass(frozen=True)
 class TargetSettings:
-    """Per-target knobs of the front ends.  ``conf``/``iou`` ``None`` = the detector's default."""
+    """Per-target knobs of the front ends.  ``conf``/``iou``/``pad`` ``None`` = the default profile's."""
 
     weights: str | None = None
     conf: float | None = None
     iou: float | None = None
     imgsz: int = AUTO_IMGSZ
-    pad: float = DEFAULT_PAD
+    pad: float | None = None
 
     def check(self, target: str) -> None:
         for name, value, lo, hi in (("conf", self.conf, 0.0, 1.0), ("iou", self.iou, 0.0, 1.0), ("pad", self.pad, 0.0, 2.0)):
@@ -81,17 +75,11 @@ class TargetSettings:
             raise InputError(f"{target} imgsz must be 0 (auto) or a positive multiple of 32 (got {self.imgsz})")
 
     def spec(self, target: str) -> DetectorSpec:
-        weights = resolve_weights(target, self.weights)
-        imgsz = int(self.imgsz)
-        centerface = weights is None and DEFAULTS[target] == "centerface"
-        return DetectorSpec(
-            target=target,
-            weights=weights,
-            conf=self.conf,
-            iou=self.iou,
-            imgsz=imgsz or None,
-            max_side=(imgsz or None) if centerface else None,
-        )
+        imgsz = int(self.imgsz) or None
+        spec = DetectorSpec(target=target, weights=resolve_weights(target, self.weights), conf=self.conf,
+                            iou=self.iou, imgsz=imgsz)
+        # CenterFace has no input size: a non-zero imgsz caps the long side of its passes instead
+        return replace(spec, max_side=imgsz) if spec.uses_centerface else spec
 
 
 def default_target_settings(target: str) -> TargetSettings:
@@ -123,7 +111,9 @@ class Settings:
         return {t: self.target(t).spec(t) for t in self.targets}
 
     def pads(self) -> dict[str, float]:
-        return {t: float(self.target(t).pad) for t in self.targets}
+        """Padding per selected target; ``None`` = the default profile's (:func:`fpblur.anonymizer.default_pad`)."""
+        pads = {t: self.target(t).pad for t in self.targets}
+        return {t: default_pad(t) if pad is None else float(pad) for t, pad in pads.items()}
 
 
 class AnonymizerCache:
@@ -208,9 +198,18 @@ def anonymize_image_file(anonymizer: Anonymizer, src: str | Path, dst: str | Pat
 
 
 def default_output(src: str | Path, folder: str | Path | None = None) -> Path:
-    """``photo.jpg`` → ``photo_anon.jpg`` beside it (or in ``folder``)."""
+    """``photo.jpg`` → ``photo_anon.jpg`` beside it (or in ``folder``).
+
+    Videos keep ``.mp4``/``.m4v``/``.mov``/``.mkv``; other video types (``.avi``, ``.webm``, ``.ts``…) become
+    ``.mp4``, the containers the H.264 writer supports (as ``fpblur video`` does).
+    """
+    from fpblur.video.io import CONTAINERS
+
     src = Path(src)
-    return (Path(folder) if folder else src.parent) / f"{src.stem}_anon{src.suffix}"
+    suffix = src.suffix
+    if suffix.lower() in VIDEO_EXTS and suffix.lower() not in CONTAINERS:
+        suffix = ".mp4"
+    return (Path(folder) if folder else src.parent) / f"{src.stem}_anon{suffix}"
 
 
 def display_rgb(pixels: np.ndarray, max_side: int | None = None) -> np.ndarray:
@@ -234,8 +233,8 @@ def preview_jpeg(pixels: np.ndarray, max_side: int = 720, quality: int = 85) -> 
     return buf.tobytes()
 
 
-def _first_frame(path: str | Path) -> tuple[np.ndarray, int]:
-    """First upright frame of a video and its announced frame count (0 if unknown)."""
+def probe_video(path: str | Path) -> tuple[np.ndarray, int]:
+    """First upright frame of a video and its announced frame count (0 if unknown): one open, one decode."""
     from fpblur.video.io import Frame, VideoError, VideoReader
 
     try:
@@ -247,7 +246,7 @@ def _first_frame(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def video_preview_frame(path: str | Path) -> np.ndarray:
-    return _first_frame(path)[0]
+    return probe_video(path)[0]
 
 
 def anonymize_video_file(
@@ -257,12 +256,14 @@ def anonymize_video_file(
     progress: Callable[[int, int | None], None] | None = None,
     cancel: threading.Event | None = None,
     settings=None,
+    expected_frames: int | None = None,
 ) -> VideoResult:
     """Run the streaming video pipeline (:mod:`fpblur.video`) with progress callbacks and cancellation.
 
     ``progress(done, total)`` is called from the calling thread after every output frame; setting ``cancel``
     stops the pipeline, deletes the partial output and raises :class:`Cancelled`.  Counts are tracks started
-    per label (one face seen for 100 frames counts once).
+    per label (one face seen for 100 frames counts once).  ``expected_frames`` (from :func:`probe_video`; 0 =
+    unknown) saves opening the input once more just to learn the total for ``progress``.
     """
     from fpblur.video.io import VideoError
     from fpblur.video.pipeline import VideoSettings, anonymize_video
@@ -270,7 +271,7 @@ def anonymize_video_file(
     src, dst = Path(src), Path(dst)
     if same_file(dst, src):
         raise InputError(f"{src}: output path equals the input; refusing to overwrite an input")
-    total = _first_frame(src)[1] or None
+    total = (probe_video(src)[1] if expected_frames is None else expected_frames) or None
     done = 0
 
     def on_frame(_record: dict) -> None:
@@ -291,4 +292,4 @@ def anonymize_video_file(
             raise
         raise InputError(str(exc)) from None
     counts = {t: int(report.tracks.get(t, 0)) for t in TARGETS}
-    return VideoResult(dst, counts, report.frames, report.seconds, _first_frame(dst)[0])
+    return VideoResult(dst, counts, report.frames, report.seconds, probe_video(dst)[0])

@@ -53,7 +53,7 @@ def run_images(
             regions = anonymizer.regions(dets, img.pixels.shape)
             if write:
                 assert job.dst is not None
-                out = anonymizer.apply(img.pixels, dets)
+                out = anonymizer.apply(img.pixels, dets, regions)
                 meta = {"exif": img.exif, "icc": img.icc_profile} if keep_metadata else {}
                 write_image(job.dst, out, **meta)
         except InputError as exc:

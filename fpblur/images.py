@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from fpblur.files import InputError, atomic_output
 
@@ -22,9 +22,9 @@ _ORIENT = {
     2: (None, 1),
     3: (cv2.ROTATE_180, None),
     4: (None, 0),
-    5: (cv2.ROTATE_90_CLOCKWISE, 1),
+    5: (cv2.ROTATE_90_COUNTERCLOCKWISE, 1),  # transpose: mirror, then rotate
     6: (cv2.ROTATE_90_CLOCKWISE, None),
-    7: (cv2.ROTATE_90_COUNTERCLOCKWISE, 1),
+    7: (cv2.ROTATE_90_CLOCKWISE, 1),  # transverse
     8: (cv2.ROTATE_90_COUNTERCLOCKWISE, None),
 }
 
@@ -72,7 +72,6 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 exif = im.info.get("exif")
                 icc = im.info.get("icc_profile")
                 orientation = im.getexif().get(0x0112)
-                ImageFile.LOAD_TRUNCATED_IMAGES = False
                 im.load()  # raises on truncated data
     except InputError:
         raise
@@ -130,15 +129,30 @@ def encode_image(pixels: np.ndarray, suffix: str, *, exif: bytes | None = None, 
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]
-    ok, buf = cv2.imencode(suffix, pixels, params)
+    try:
+        ok, buf = cv2.imencode(suffix, pixels, params)
+    except cv2.error:  # no encoder for the extension, or one that refuses this depth/channel count
+        ok = False
     if not ok:
         raise InputError(f"cannot encode an image as {suffix}")
     return buf.tobytes()
 
 
+def can_write_image(path: str | os.PathLike) -> bool:
+    """Whether OpenCV has an encoder for ``path``'s extension (how :func:`write_image` picks the format)."""
+    suffix = Path(path).suffix or ".png"
+    try:
+        return bool(cv2.haveImageWriter(f"x{suffix}"))
+    except cv2.error:
+        return False
+
+
 def write_image(dst: str | os.PathLike, pixels: np.ndarray, *, exif: bytes | None = None, icc: bytes | None = None) -> None:
     """Atomically write ``pixels`` to ``dst`` (format from its extension)."""
     dst = Path(dst)
-    data = encode_image(pixels, dst.suffix or ".png", exif=exif, icc=icc)
+    try:
+        data = encode_image(pixels, dst.suffix or ".png", exif=exif, icc=icc)
+    except InputError as exc:
+        raise InputError(f"{dst}: {exc}") from None
     with atomic_output(dst) as tmp:
         tmp.write_bytes(data)

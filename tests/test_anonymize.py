@@ -101,3 +101,16 @@ def test_default_padding_follows_the_default_profile():
         settings = default_target_settings(target)
         assert settings.pad == pads[target]
         assert settings.spec(target).effective_imgsz == get_profile("default").spec(target).effective_imgsz
+
+
+def test_front_end_pad_none_means_the_profiles_pad():
+    """``TargetSettings.pad`` left unset pads like the profile (faces 0.22, plates 0.25), not a fixed 0.18."""
+    from fpblur.frontend import Settings, TargetSettings
+    from fpblur.profiles import get_profile
+
+    pads = get_profile("default").pad
+    assert TargetSettings().pad is None
+    TargetSettings().check("face")  # None passes the range check
+    settings = Settings(per_target={"face": TargetSettings(), "plate": TargetSettings(pad=0.5)})
+    assert settings.pads() == {"face": pads["face"], "plate": 0.5}
+    assert Settings(per_target={}).pads() == {t: pads[t] for t in ("face", "plate")}

@@ -116,6 +116,58 @@ def test_bad_form_shows_error_dialog(app, tmp_path, setup, expected):
     assert expected in app.status.get()
 
 
+@pytest.mark.parametrize("spelling", ["same", "dotted", "hard-link"])
+def test_output_equal_to_input_is_refused(app, tmp_path, zidane, spelling):
+    import os
+
+    src = tmp_path / "photo.jpg"
+    cv2.imwrite(str(src), zidane)
+    before = src.read_bytes()
+    app.input_path.set(str(src))
+    if spelling == "same":
+        app.output_path.set(str(src))
+    elif spelling == "dotted":
+        app.output_path.set(str(tmp_path / "." / "photo.jpg"))
+    else:  # another name for the same file
+        os.link(src, tmp_path / "alias.jpg")
+        app.output_path.set(str(tmp_path / "alias.jpg"))
+    app.run_button.invoke()
+    app.wait(60)
+    assert len(app.dialogs.errors) == 1, app.dialogs.errors
+    assert "output path equals the input; refusing to overwrite an input" in app.dialogs.errors[0][1]
+    assert src.read_bytes() == before  # the input was not touched
+    assert str(app.run_button.cget("state")) != "disabled"
+
+
+def test_video_types_the_writer_cannot_produce_default_to_mp4(app, tmp_path):
+    app.media.set("video")
+    for name, expected in (("clip.avi", "clip_anon.mp4"), ("clip.webm", "clip_anon.mp4"),
+                           ("clip.ts", "clip_anon.mp4"), ("clip.m4v", "clip_anon.m4v"), ("clip.mov", "clip_anon.mov")):
+        (tmp_path / name).write_bytes(b"x")
+        app.input_path.set(str(tmp_path / name))
+        app.output_path.set("")
+        assert app.plan() == (tmp_path / name, tmp_path / expected, "video")
+        app.output_path.set(str(tmp_path / "out"))
+        (tmp_path / "out").mkdir(exist_ok=True)
+        assert app.plan()[1] == tmp_path / "out" / expected  # an output folder gets the same name
+    app.output_path.set(str(tmp_path / "x.avi"))
+    from fpblur.files import InputError
+
+    with pytest.raises(InputError, match=r"x.avi: video output must end in one of .mp4, .m4v, .mov, .mkv"):
+        app.plan()
+
+
+def test_imgsz_label_describes_the_profile_default(app):
+    def frames(widget):
+        for child in widget.winfo_children():
+            yield child
+            yield from frames(child)
+
+    labels = [str(w.cget("text")) for w in frames(app.root) if w.winfo_class() == "TLabelframe"]
+    detection = next(text for text in labels if text.startswith("Detection"))
+    assert "model default" not in detection and "default profile" in detection and "CenterFace" in detection
+
+
 def test_unreadable_image_reports_error_from_worker(app, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"this is not a jpeg")
@@ -181,6 +233,25 @@ def test_video_run_completes(app, tmp_path):
     with av.open(str(tmp_path / "clip_anon.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
     assert float(app.progress.cget("value")) == float(app.progress.cget("maximum"))
+
+
+def test_entry_points_without_tk_give_the_friendly_message(tmp_path):
+    import os
+    import subprocess
+
+    fake = tmp_path / "no_tk" / "tkinter"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named '_tkinter'\")\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake.parent), str(ROOT),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    for cmd in ([sys.executable, "-m", "fpblur", "app"], [sys.executable, str(ROOT / "face_plate_tool.py")]):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2, proc
+        assert "the desktop app needs tkinter" in proc.stderr and "python3-tk" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    help_text = subprocess.run([sys.executable, str(ROOT / "face_plate_tool.py"), "--help"], capture_output=True,
+                               text=True, timeout=60).stdout
+    assert "--faces" in help_text and "--plates" in help_text  # same flags as fpblur app
 
 
 def test_cli_entry_points_without_a_display(tmp_path):

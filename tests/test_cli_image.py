@@ -191,3 +191,162 @@ def test_detect_json_in_original_pixels(tmp_path, ultralytics_assets, no_network
     assert iou.max() > 0.5
     assert all(d["score"] >= 0.05 for v in data.values() for d in v)
     assert not (folder / "big.jpg.part").exists() and sorted(p.name for p in folder.iterdir()) == ["big.jpg", "bus.jpg"]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pil(orientation):
+    """Every EXIF orientation is undone exactly as PIL's ``ImageOps.exif_transpose`` does."""
+    import io
+
+    from PIL import ImageOps
+
+    from fpblur.images import apply_orientation
+
+    rgb = np.random.default_rng(orientation).integers(0, 255, (3, 5, 3), dtype=np.uint8)  # not square
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", exif=ex.tobytes())
+    buf.seek(0)
+    with Image.open(buf) as im:
+        expected = np.asarray(ImageOps.exif_transpose(im))
+    assert np.array_equal(apply_orientation(rgb, orientation), expected)
+
+
+def test_read_image_leaves_pil_global_setting_alone(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    from fpblur.images import read_image
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # a host application's choice
+    read_image(tmp_path / "a.png")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
+def _no_detection(monkeypatch):
+    """Make building the detectors fail loudly: the refusals below must happen before any work."""
+    import fpblur.cli.image_cmd as image_cmd
+    import fpblur.cli.detect_cmd as detect_cmd
+
+    def boom(*a, **k):
+        raise AssertionError("detectors were built")
+
+    monkeypatch.setattr(image_cmd, "build_anonymizer", boom)
+    monkeypatch.setattr(detect_cmd, "build_anonymizer", boom)
+
+
+def _errors(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+
+
+def test_two_inputs_with_one_output_are_refused(tmp_path, capsys, monkeypatch):
+    from fpblur.files import InputError, collect, plan_outputs
+
+    img = np.zeros((8, 8, 3), np.uint8)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "x.jpg"), img)
+    jobs, _ = collect([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"], (".jpg",))
+    with pytest.raises(InputError, match="would be written twice") as info:
+        plan_outputs(jobs, tmp_path / "out")
+    assert str(tmp_path / "b" / "x.jpg") in str(info.value) and str(tmp_path / "out" / "x.jpg") in str(info.value)
+    with pytest.raises(InputError, match="would be written twice"):  # folders with the same relative paths
+        plan_outputs(collect([tmp_path / "a", tmp_path / "b"], (".jpg",))[0], tmp_path / "out")
+    # through a suffix hook (what the video command uses): x.png and x.jpg both become x.mp4
+    cv2.imwrite(str(tmp_path / "a" / "x.png"), img)
+    jobs, _ = collect([tmp_path / "a"], (".jpg", ".png"))
+    with pytest.raises(InputError, match="would be written twice"):
+        plan_outputs(jobs, tmp_path / "out", suffix=lambda dst: ".mp4")
+    _no_detection(monkeypatch)
+    assert main(["image", str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "-o", str(tmp_path / "out")]) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "would be written twice" in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_extension_is_refused_before_detection(tmp_path, capsys, monkeypatch, ultralytics_assets):
+    _no_detection(monkeypatch)
+    src = ultralytics_assets / "zidane.jpg"
+    assert main(["image", str(src), "-o", str(tmp_path / "out.txt")]) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "out.txt" in errors[0] and "'.txt'" in errors[0], errors
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_encode_image_without_encoder_is_an_input_error(tmp_path):
+    from fpblur.files import InputError
+    from fpblur.images import encode_image, write_image
+
+    with pytest.raises(InputError, match=r"\.txt"):
+        encode_image(np.zeros((4, 4, 3), np.uint8), ".txt")
+    with pytest.raises(InputError, match="o.txt") as info:
+        write_image(tmp_path / "o.txt", np.zeros((4, 4, 3), np.uint8))
+    assert "\n" not in str(info.value) and list(tmp_path.iterdir()) == []
+
+
+def test_existing_file_as_output_folder_gives_one_error(tmp_path, capsys, monkeypatch):
+    _no_detection(monkeypatch)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8, 3), np.uint8))
+    target = tmp_path / "result.png"
+    target.write_bytes(b"keep me")
+    assert main(["image", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(target)]) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and str(target) in errors[0] and "folder" in errors[0], errors
+    assert target.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("command", ["image", "detect"])
+def test_log_path_equal_to_an_input_is_refused(tmp_path, capsys, monkeypatch, command):
+    _no_detection(monkeypatch)
+    src = tmp_path / "photo.jpg"
+    cv2.imwrite(str(src), np.zeros((8, 8, 3), np.uint8))
+    before = src.read_bytes()
+    if command == "image":
+        argv = ["image", str(tmp_path), "-o", str(tmp_path / "out"), "--log", str(src)]
+    else:
+        argv = ["detect", str(src), "--json", str(src)]
+    assert main(argv) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "refusing to overwrite an input" in errors[0] and "photo.jpg" in errors[0], errors
+    assert src.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_sample_folder_writes_atomically_and_checks_imwrite(tmp_path, monkeypatch):
+    import fpblur.samples as samples
+
+    monkeypatch.setattr(samples.cv2, "imwrite", lambda *a, **k: False)
+    with pytest.raises(OSError, match="car_plate.png"):
+        samples.sample_folder(tmp_path / "s")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["bus.jpg", "zidane.jpg"]
+
+    def half_copy(src, dst):  # a copy that dies half way (disk full, interrupted)
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(samples.shutil, "copyfile", half_copy)
+    with pytest.raises(OSError, match="No space"):
+        samples.sample_folder(tmp_path / "t")
+    assert list((tmp_path / "t").iterdir()) == []  # no truncated sample left to be reused next time
+
+
+def test_atomic_outputs_get_normal_file_permissions(tmp_path):
+    """Outputs are readable like any file the user creates (not mkstemp's 0600); a replaced file keeps its mode."""
+    import os
+    import stat
+
+    from fpblur.files import atomic_output
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    new = tmp_path / "new.txt"
+    with atomic_output(new) as tmp:
+        tmp.write_text("x")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~mask
+    old = tmp_path / "old.txt"
+    old.write_text("before")
+    old.chmod(0o640)
+    with atomic_output(old) as tmp:
+        tmp.write_text("after")
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640 and old.read_text() == "after"

@@ -10,6 +10,7 @@ import pytest
 from fpblur.data.download import DownloadError, RemoteFile, download, extract_archive, link_or_copy, verify
 from fpblur.data.hashing import sha256_file
 from fpblur.data.server import serve
+from fpblur.files import InputError
 
 SIZE = 400_000
 
@@ -130,3 +131,25 @@ def test_link_or_copy_modes(tmp_path):
     assert os.path.samefile(src, tmp_path / "h" / "a.jpg")
     assert link_or_copy(src, tmp_path / "s.jpg", "symlink") == "symlink" and (tmp_path / "s.jpg").is_symlink()
     assert link_or_copy(src, tmp_path / "c.jpg", "copy") == "copy" and not os.path.samefile(src, tmp_path / "c.jpg")
+
+
+def test_link_or_copy_never_deletes_its_input(tmp_path):
+    src = tmp_path / "src.jpg"
+    src.write_bytes(b"img")
+    with pytest.raises(InputError, match="src.jpg: output equals the input"):
+        link_or_copy(src, src)
+    (tmp_path / "alias").symlink_to(tmp_path, target_is_directory=True)  # the same folder under another name
+    with pytest.raises(InputError, match="output equals the input"):
+        link_or_copy(src, tmp_path / "alias" / "src.jpg", "copy")
+    (tmp_path / "link.jpg").symlink_to(src)  # an input that is a symlink, given as its own output
+    with pytest.raises(InputError, match="link.jpg"):
+        link_or_copy(tmp_path / "link.jpg", tmp_path / "link.jpg")
+    with pytest.raises(InputError):
+        link_or_copy(tmp_path / "link.jpg", src)  # the file the input link points to
+    assert src.read_bytes() == b"img" and (tmp_path / "link.jpg").is_symlink()
+    # links to the input made by an earlier run are replaced; the input stays
+    assert link_or_copy(src, tmp_path / "h.jpg") == "hardlink"
+    assert link_or_copy(src, tmp_path / "h.jpg", "copy") == "copy" and not os.path.samefile(src, tmp_path / "h.jpg")
+    assert link_or_copy(src, tmp_path / "s.jpg", "symlink") == "symlink"
+    assert link_or_copy(src, tmp_path / "s.jpg") == "hardlink" and not (tmp_path / "s.jpg").is_symlink()
+    assert src.read_bytes() == b"img"

@@ -63,3 +63,60 @@ def test_bad_inputs(tmp_path):
         frames.extract_frames(bad, tmp_path / "o")
     with pytest.raises(ValueError, match="every_s"):
         frames.extract_frames(bad, tmp_path / "o", frames.FrameConfig(every_s=None, scene_threshold=None))
+
+
+def test_file_without_a_video_stream(tmp_path):
+    import wave
+
+    audio = tmp_path / "voice.wav"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    with pytest.raises(ValueError, match="voice.wav: no video stream") as err:
+        frames.extract_frames(audio, tmp_path / "o")
+    assert "\n" not in str(err.value)
+
+
+class _BreaksAfter:
+    """An av container whose decoding fails with an FFmpeg error after ``n`` frames."""
+
+    def __init__(self, container, n):
+        self._c, self._n = container, n
+        self.streams = container.streams
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._c.close()
+
+    def decode(self, stream):
+        import av
+
+        for i, frame in enumerate(self._c.decode(stream)):
+            if i == self._n:
+                raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+            yield frame
+
+
+def test_decode_error_midway_is_one_line_and_leaves_no_frames(videos, tmp_path, monkeypatch):
+    real_open = frames.av.open
+    bad = str(videos[2])
+    monkeypatch.setattr(frames.av, "open", lambda path, *a, **k: _BreaksAfter(real_open(path, *a, **k), 35) if path == bad else real_open(path, *a, **k))
+    cfg = frames.FrameConfig(every_s=0.5, phash_threshold=-1)
+    index = frames.DedupIndex(-1)
+    with pytest.raises(ValueError, match=r"cam2.mp4: cannot decode \(.*Invalid data") as err:
+        frames.extract_frames(videos[2], tmp_path / "one", cfg, index=index)
+    assert "\n" not in str(err.value)
+    assert list((tmp_path / "one").iterdir()) == [] and index.hashes == []  # the 7 frames written before are gone
+    # extract_many: the frames of the videos before the broken one go too, and no manifest is written
+    with pytest.raises(ValueError, match="cam2.mp4: cannot decode"):
+        frames.extract_many(videos, tmp_path / "many", cfg, progress=False)
+    assert list((tmp_path / "many").iterdir()) == []
+    # frames an earlier, successful run left are kept (its manifest still describes them)
+    ok = frames.extract_many(videos[:1], tmp_path / "again", cfg, progress=False)
+    with pytest.raises(ValueError, match="cam2.mp4"):
+        frames.extract_many([videos[0], videos[2]], tmp_path / "again", cfg, progress=False)
+    assert sorted(p.name for p in (tmp_path / "again").glob("*.jpg")) == sorted(ok.manifest["file"])

@@ -109,3 +109,42 @@ def test_names_from_config_and_clean_dataset(tmp_path):
         (root / "labels/train" / f"{i}.txt").write_text("1 0.5 0.5 0.2 0.1\n")
     assert qa.audit(root).findings.empty  # no data.yaml: any class id accepted
     assert set(qa.audit(root, qa.QAConfig(names={0: "plate"})).findings["check"]) == {"unknown_class"}
+
+
+def test_audit_uses_the_displayed_size_of_exif_rotated_images(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "ds"
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    img = Image.fromarray(fixtures.pattern(0, 60, 40))
+    exif = img.getexif()
+    exif[0x0112] = 6  # stored 60×40, displayed (and trained on) as 40×60
+    img.save(root / "images/train/r.jpg", exif=exif)
+    (root / "labels/train/r.txt").write_text("0 0.5 0.5 0.5 0.05\n")  # 20 × 3 px as displayed
+    rep = qa.audit(root, qa.QAConfig(tiny_px=2.5))
+    assert rep.images[["width", "height"]].values.tolist() == [[40, 60]]
+    assert rep.boxes[["px_w", "px_h"]].values.tolist() == [[pytest.approx(20), pytest.approx(3)]]
+    assert rep.findings.empty  # with the stored 60×40 the box would be 2 px high: a false tiny_box
+
+
+def test_fix_reports_the_image_level_reason_for_a_dropped_image(tmp_path):
+    root = tmp_path / "ds"
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    fixtures.save_jpeg(fixtures.pattern(1), root / "images/train/ok.jpg")
+    (root / "labels/train/ok.txt").write_text("0 0.5 0.5 0.2 0.1\n")
+    (root / "images/train/bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (root / "labels/train/bad.txt").write_text("0 0.5\n")  # a malformed line: reported before unreadable_image
+    rep = qa.audit(root)
+    assert rep.findings.loc[rep.findings["image"] == "images/train/bad.jpg", "check"].tolist()[0] == "malformed"
+    res = qa.fix(root, tmp_path / "clean", rep)
+    dropped = res.actions[res.actions["action"] == "image_dropped"]
+    assert dropped[["image", "check"]].values.tolist() == [["images/train/bad.jpg", "unreadable_image"]]
+
+
+def test_fix_rejects_an_unknown_leakage_mode(flawed, tmp_path):
+    root, rep = flawed
+    with pytest.raises(ValueError, match="leakage must be 'drop' or 'keep'"):
+        qa.fix(root, tmp_path / "c3", rep, leakage="remove")
+    assert not (tmp_path / "c3").exists()

@@ -122,3 +122,37 @@ def test_browser_options_use_debian_paths_and_fresh_profile(tmp_path):
     with pytest.raises(scrape.BrowserUnavailable, match="Chromium"):
         with scrape.browser(scrape.BrowserConfig(binary=str(tmp_path / "no-chromium"))):
             pass
+
+
+def test_own_session_is_closed_when_scraping_fails(tmp_path, monkeypatch):
+    sessions = []
+
+    class Session(requests.Session):
+        def __init__(self):
+            super().__init__()
+            self.closed = False
+            sessions.append(self)
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    class BrokenDriver:
+        def get(self, url):
+            raise RuntimeError("browser crashed")
+
+    monkeypatch.setattr(scrape.requests, "Session", Session)
+    cfg = scrape.ScrapeConfig(respect_robots=False, rate_limit_s=0.0)
+    with pytest.raises(RuntimeError, match="browser crashed"):
+        scrape.scrape(["http://127.0.0.1:9/page"], tmp_path / "out", cfg, driver=BrokenDriver())
+    assert len(sessions) == 1 and sessions[0].closed
+
+
+def test_only_exhausted_retries_are_retried_on_a_later_run(site, no_network):
+    page, server = site
+    with requests.Session() as s:  # what fetch_image reports for a connection that never works, and for a 404
+        dead = scrape.fetch_image(s, "http://127.0.0.1:9/x.jpg", retries=0, timeout=2).reason
+        gone = scrape.fetch_image(s, f"{server.url}/gallery/img/nothing.jpg").reason
+    assert scrape._retryable(dead) and not scrape._retryable(gone)
+    for final in ("HTTP 403", "content-type text/html", "too small (10×10)", "not a decodable image (OSError)", "duplicate (phash)"):
+        assert not scrape._retryable(final)

@@ -55,3 +55,24 @@ def test_hashes_and_dedup_index(tmp_path):
     assert [(a, b) for a, b, _ in pairs] == [("x", "y")]
     v = np.array([0, 1, 3, 2**64 - 1], dtype=np.uint64)
     assert hashing._popcount(v).tolist() == [0, 1, 2, 64]
+
+
+def test_one_sha256_file_and_cheap_hashing_import():
+    import subprocess
+    import sys
+
+    from fpblur import models
+
+    assert models.sha256_file is hashing.sha256_file  # fpblur.models re-exports the data one, no second copy
+    code = "import sys, fpblur.models; print(sorted({'imagehash', 'PIL'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_dedup_index_distance_and_bad_hash():
+    idx = hashing.DedupIndex(threshold=1)
+    idx.add("a", None, "00000000000000ff")
+    assert idx.match(None, "00000000000000fe") == ("phash", "a")  # 1 bit apart
+    assert idx.match(None, "00000000000000fc") is None  # 2 bits apart
+    assert hashing.DedupIndex(threshold=-1).match(None, "00000000000000ff") is None
+    with pytest.raises(ValueError):
+        idx.add("b", None, "not hex")

@@ -100,3 +100,80 @@ def test_exif_rotated_image_size(tmp_path):
     exif[0x0112] = 6  # rotate 90°: displayed as 40×60
     img.save(tmp_path / "r.jpg", exif=exif)
     assert voc.image_size(tmp_path / "r.jpg") == (40, 60)
+
+
+def _tiny_voc(root: Path, stems=("a", "b")) -> tuple[Path, Path]:
+    for stem in stems:
+        fixtures.save_jpeg(fixtures.pattern(ord(stem[0]), 200, 100), root / "img" / f"{stem}.jpg")
+        (root / "ann").mkdir(parents=True, exist_ok=True)
+        (root / "ann" / f"{stem}.xml").write_text(fixtures.voc_xml(f"{stem}.jpg", (200, 100), [{"name": "plate", "box": (10, 10, 60, 30)}]))
+    return root / "ann", root / "img"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_rerun_replaces_the_previous_conversion(tmp_path):
+    ann, img = _tiny_voc(tmp_path)
+    out = tmp_path / "out"
+    voc.convert(ann, img, out, voc.ClassMap({0: "plate"}), split_of={"a": "val"})
+    assert (out / "images/val/a.jpg").is_file() and (out / "labels/val/a.txt").is_file()
+    rep = voc.convert(ann, img, out, voc.ClassMap({0: "plate"}))  # now everything in train
+    assert sorted(_tree(out / "images")) == ["train/a.jpg", "train/b.jpg"]  # no stale val copy of a
+    assert sorted(_tree(out / "labels")) == ["train/a.txt", "train/b.txt"]
+    assert "val" not in yaml.safe_load((out / "data.yaml").read_text()) and rep.data_yaml == out / "data.yaml"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ann", "img", "out"]  # no temporary folder left
+
+
+def test_failure_midway_leaves_the_previous_output_alone(tmp_path, monkeypatch):
+    ann, img = _tiny_voc(tmp_path)
+    out = tmp_path / "out"
+    voc.convert(ann, img, out, voc.ClassMap({0: "plate"}), split_of={"a": "val"})
+    before = _tree(out)
+    calls = []
+
+    def flaky(src, dst, mode="auto"):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return "copy"
+
+    monkeypatch.setattr(voc, "link_or_copy", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        voc.convert(ann, img, out, voc.ClassMap({0: "plate"}))
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ann", "img", "out"]
+    with pytest.raises(OSError, match="disk full"):
+        calls.clear()
+        voc.convert(ann, img, tmp_path / "new", voc.ClassMap({0: "plate"}))
+    assert not (tmp_path / "new").exists()  # no partial dataset
+
+
+def test_output_overlapping_the_inputs_or_holding_other_files_is_refused(tmp_path):
+    ann, img = _tiny_voc(tmp_path / "raw")
+    inputs = _tree(tmp_path / "raw")
+    cm = voc.ClassMap({0: "plate"})
+    for out, what in ((tmp_path / "raw", "contains the input image folder"), (img, "contains the input image folder"),
+                      (ann, "contains the input annotation folder"), (img / "yolo", "inside the input image folder")):
+        with pytest.raises(ValueError, match=what) as err:
+            voc.convert(ann, img, out, cm)
+        assert str(err.value).startswith(f"{out}:") and "\n" not in str(err.value)
+    assert _tree(tmp_path / "raw") == inputs
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="todo.txt"):
+        voc.convert(ann, img, tmp_path / "notes", cm)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+    (tmp_path / "empty").mkdir()
+    voc.convert(ann, img, tmp_path / "empty", cm)  # an empty folder is fine
+    assert (tmp_path / "empty" / "labels/train/a.txt").is_file()
+
+
+@pytest.mark.parametrize("text, what", [("", "empty YAML file"), ("names: [plate\n", "not valid YAML"), ("- plate\n", "mapping")])
+def test_class_map_from_bad_yaml_names_the_file(tmp_path, text, what):
+    p = tmp_path / "data.yaml"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=what) as err:
+        voc.ClassMap.from_config(p)
+    assert str(err.value).startswith(f"{p}: ") and "\n" not in str(err.value)

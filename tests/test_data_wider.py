@@ -95,3 +95,18 @@ def test_sources_from_urls_and_defaults():
     assert src["train"].name == "WIDER_train.zip" and src["train"].size == 5
     assert set(wider.DEFAULT_SOURCES) == {"train", "val", "split"}
     assert all(r.urls[0].startswith("https://") for r in wider.DEFAULT_SOURCES.values())
+
+
+def test_to_yolo_normalises_by_the_displayed_size_of_exif_rotated_images(tmp_path):
+    from PIL import Image
+
+    img = Image.fromarray(fixtures.pattern(0, 60, 40))
+    exif = img.getexif()
+    exif[0x0112] = 6  # stored 60×40, displayed (and trained on) as 40×60
+    (tmp_path / "src").mkdir()
+    img.save(tmp_path / "src" / "r.jpg", exif=exif)
+    face = wider.WiderImage("r.jpg", np.array([[5, 10, 20, 45]], np.float32), np.zeros((1, 6), np.int16))
+    export = wider.to_yolo({"train": ([face], tmp_path / "src")}, tmp_path / "yolo", progress=False)
+    rows = [list(map(float, ln.split())) for ln in (tmp_path / "yolo/labels/train/r.txt").read_text().splitlines()]
+    assert rows == [pytest.approx([0, 15 / 40, 32.5 / 60, 20 / 40, 45 / 60], abs=1e-6)]
+    assert not export.boxes["clipped"].any()  # the box fits the displayed 40×60 (not the stored 60×40)

@@ -55,3 +55,11 @@ def test_box_ops():
     keep = nms(b.astype(np.float32), np.array([0.9, 0.8, 0.7]), 0.3)
     assert sorted(keep.tolist()) == [0, 2]
     assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)
+
+
+def test_filter_does_not_change_the_callers_mask():
+    d = make()
+    mask = np.array([True, True, True])
+    assert d.filter(mask, label="face").labels.tolist() == ["face", "face"]
+    assert mask.tolist() == [True, True, True]
+    assert len(d.filter(mask, min_score=0.8)) == 1 and mask.all()

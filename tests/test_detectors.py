@@ -149,3 +149,50 @@ def test_default_plate_detector_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_labelled_maps_class_ids_and_drops_unknown_classes():
+    from fpblur.detectors.yolo import labelled
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 5, 5], [2, 2, 8, 8]], np.float32)
+    dets = labelled(boxes, np.array([0.9, 0.8, 0.7]), np.array([0.0, 1.0, 2.0]), {0: "plate", 2: "face"})
+    assert dets.labels.tolist() == ["plate", "face"]
+    assert np.allclose(dets.scores, [0.9, 0.7]) and np.array_equal(dets.boxes, boxes[[0, 2]])
+    assert len(labelled(np.zeros((0, 4)), np.zeros(0), np.zeros(0), {0: "plate"})) == 0
+
+
+def test_yolo_half_precision_follows_cuda_wanted(monkeypatch):
+    import fpblur.detectors.yolo as yolo
+
+    weights = model_path("plate-yolov8n")
+    assert not yolo.YoloDetector(weights, device="cpu", half=True).half
+    monkeypatch.setattr(yolo, "cuda_wanted", lambda device: True)  # the one CUDA check fpblur has
+    assert yolo.YoloDetector(weights, device="cpu", half=True).half
+    assert not hasattr(yolo.YoloDetector, "_on_cuda")
+
+
+def test_pytorch_weights_at_several_sizes_share_one_model():
+    from fpblur.detectors.ensemble import MultiDetector
+    from fpblur.detectors.yolo import YoloDetector
+
+    det = build_detector(DetectorSpec("plate", weights=str(model_path("plate-yolov8n")), imgsz=(640, 480)))
+    assert isinstance(det, MultiDetector)
+    assert all(isinstance(m, YoloDetector) for m in det.members)
+    assert [m.imgsz for m in det.members] == [640, 480]
+    assert det.members[0].model is det.members[1].model
+    img, box = synthetic_car()
+    assert iou_matrix(np.array([box]), det(img).boxes).max() > 0.7
+
+
+def test_plate_onnx_export_failure_falls_back_to_pytorch_weights(monkeypatch, capsys, tmp_path):
+    import fpblur.detectors.onnx_plate as onnx_plate
+
+    def fail(weights):
+        raise RuntimeError("onnx exporter exploded\nwith a long traceback")
+
+    monkeypatch.setattr(onnx_plate, "onnx_plate_path", fail)
+    monkeypatch.setattr(onnx_plate, "cuda_wanted", lambda device: False)
+    weights = tmp_path / "best.pt"
+    assert onnx_plate.plate_weights(str(weights), "cpu") == weights
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "ONNX export failed (onnx exporter exploded)" in err[0], err

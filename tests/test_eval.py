@@ -262,3 +262,284 @@ def test_plots_write_files(tmp_path, tiny):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match="results.csv"):
         plots.read_results(tmp_path / "none.csv")
+
+
+# -- review fixes: the default profile, multi-class sets, bad input, atomic outputs ----------------------------
+class _Recorder:
+    """A detector object: ``detect(image, conf)`` returns ``boxes[i]`` for the i-th call, records ``conf``."""
+
+    def __init__(self, boxes=None, label="face"):
+        self.boxes, self.label, self.confs, self.i = boxes, label, [], 0
+
+    def detect(self, image, conf=None):
+        self.confs.append(conf)
+        if self.boxes is None:
+            return Detections.empty()
+        b = self.boxes[self.i]
+        self.i += 1
+        return Detections.from_arrays(b, np.full(len(b), 0.9), self.label)
+
+    __call__ = detect
+
+
+@pytest.mark.parametrize("target,models", [("face", ("centerface", "default")), ("plate", ("plate-yolov8n", "default"))])
+def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, models):
+    """``fpblur eval`` of a default model runs what ``fpblur image`` runs: DetectorSpec(target) (conf aside)."""
+    from dataclasses import replace
+
+    from fpblur.detectors.factory import DetectorSpec
+    from fpblur.eval import evaluation as ev
+
+    data = tiny["wider"] if target == "face" else tiny["plate"].data_yaml
+    for model in models:
+        built = []
+        rec = _Recorder(label=target)
+        monkeypatch.setattr(ev, "build_detector", lambda spec: built.append(spec) or rec)
+        run = ev.evaluate_model(model, data, target=target, out_dir=None, log=None, timing_images=0)
+        (spec,) = built
+        assert replace(spec, conf=None) == DetectorSpec(target), spec
+        assert spec.effective_conf == ev.DEFAULT_CONF[target] == run.row["conf"]
+        if target == "plate":  # the profile's plate sizes, logged; YOLO sweep threshold for the ONNX/merged model
+            assert run.row["imgsz"] == "+".join(map(str, DetectorSpec("plate").effective_imgsz)) == "640+480"
+            assert set(rec.confs) == {ev.SWEEP_CONF_YOLO} and run.row["device"] == "auto"
+        else:
+            assert run.row["imgsz"] == "" and set(rec.confs) == {ev.SWEEP_CONF_OTHER} and run.row["device"] == ""
+
+
+def test_onnx_and_merged_plate_detectors_count_as_yolo(tiny):
+    from fpblur.detectors.ensemble import MultiDetector
+    from fpblur.detectors.onnx_yolo import OnnxYoloDetector
+    from fpblur.eval.evaluation import SWEEP_CONF_YOLO, is_yolo_detector
+
+    confs = []
+
+    def member(size):
+        m = OnnxYoloDetector.__new__(OnnxYoloDetector)  # no model file needed: predict is replaced
+        m.label, m.conf, m.imgsz = "plate", 0.15, size
+        m.predict = lambda images, conf=None: confs.append(conf) or [Detections.empty() for _ in images]
+        return m
+
+    merged = MultiDetector([member(640), member(480)], iou=0.45)
+    assert is_yolo_detector(merged) and is_yolo_detector(member(640)) and not is_yolo_detector(_Recorder())
+    run = evaluate_model(merged, tiny["plate"].data_yaml, out_dir=None, log=None, timing_images=0, max_images=2)
+    assert set(confs) == {SWEEP_CONF_YOLO} and run.row["imgsz"] == "640+480" and run.row["device"] == "auto"
+
+
+def test_detect_at_decides_from_the_signature():
+    from fpblur.eval.evaluation import detect_at
+
+    class Broken:
+        label = "face"
+
+        def detect(self, image, conf=None):
+            raise TypeError("a bug inside detect")
+
+        def __call__(self, image):
+            return Detections.empty()
+
+    with pytest.raises(TypeError, match="a bug inside detect"):  # not swallowed and retried without conf
+        detect_at(Broken(), np.zeros((8, 8, 3), np.uint8), 0.1)
+
+    class NoConf:
+        def detect(self, image):
+            raise AssertionError("detect() has no conf: __call__ should be used")
+
+        def __call__(self, image):
+            return Detections.empty()
+
+    assert len(detect_at(NoConf(), np.zeros((8, 8, 3), np.uint8), 0.1)) == 0
+
+
+def test_label_from_class_name_is_the_detectors_rule():
+    from fpblur.detectors.yolo import class_label_map, label_from_class_name
+    from fpblur.eval.evaluation import target_class_ids, target_of_names
+
+    assert [label_from_class_name(n) for n in ("Face", "license_plate", "LICENCE", "numberplate", "person", "")] == \
+        ["face", "plate", "plate", "plate", None, None]
+    names = {0: "face", 1: "License", 2: "person"}
+    assert class_label_map(names, None, None) == {k: label_from_class_name(v) for k, v in names.items() if k < 2}
+    assert target_of_names(["person", "licence"]) == "plate" and target_of_names(["plate", "faces"]) == "face"
+    assert target_class_ids(("face", "plate"), "face") == {0} and target_class_ids(("face", "plate"), "plate") == {1}
+    assert target_class_ids(("face",), "face") is None and target_class_ids((), "plate") is None
+    assert target_class_ids(("car", "plate"), "face") == {0}  # nothing named face: the unnamed classes
+
+
+@pytest.mark.parametrize("target,cls", [("face", 0), ("plate", 1)])
+def test_multiclass_yolo_set_scores_only_the_target_classes(tmp_path_factory, target, cls):
+    root = tmp_path_factory.mktemp("both")
+    data = syn.make_yolo_dataset(root / "both", "both", n_train=1, n_val=6, size=(240, 200), seed=1)
+    every = ds.load_yolo(data.data_yaml)
+    assert {0, 1} <= set(np.concatenate(every.classes).tolist())  # both classes really are in the val split
+    mine = ds.load_yolo(data.data_yaml, classes={cls})
+    assert 0 < mine.n_boxes < every.n_boxes
+    # a perfect detector of the target: every box of the target's class, nothing else
+    run = evaluate_model(_Recorder(mine.gts, target), data.data_yaml, target=target, out_dir=None, log=None,
+                         timing_images=0)
+    assert run.row["n_boxes"] == mine.n_boxes and run.row["recall"] == 1.0 and run.row["coverage"] == 1.0
+    assert run.row["mAP50"] == pytest.approx(0.995)
+    assert all(np.array_equal(a, b) for a, b in zip(run.dataset.gts, mine.gts))
+
+
+def test_weights_with_both_targets_keep_the_other_label(tmp_path, monkeypatch):
+    from fpblur.detectors.yolo import class_label_map
+    from fpblur.eval import evaluation as ev
+
+    w = tmp_path / "both.pt"
+    w.write_bytes(b"")
+    monkeypatch.setattr(ev, "model_class_names", lambda path: {0: "face", 1: "licence_plate"})
+    spec = ev.model_spec(w, "face")
+    assert spec.class_map == {1: "plate"} and spec.imgsz is None and spec.scales is None
+    assert class_label_map({0: "face", 1: "licence_plate"}, "face", spec.class_map) == {0: "face", 1: "plate"}
+    monkeypatch.setattr(ev, "model_class_names", lambda path: {0: "face"})
+    assert ev.model_spec(w, "face").class_map is None
+
+
+def _labelled(root: Path, labels, flags=None) -> Path:
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "labels.json").write_text(labels if isinstance(labels, str) else json.dumps(labels))
+    if flags is not None:
+        (root / "flags.json").write_text(flags if isinstance(flags, str) else json.dumps(flags))
+    return root
+
+
+def test_bad_labels_json_is_a_one_line_error_naming_the_file(tmp_path, capsys):
+    ok = {"a.jpg": [[1, 2, 3, 4]], "empty.jpg": []}
+    flag = {"invalid": 0, "easy": 1, "medium": 1, "hard": 1}
+    # an image without boxes needs no flags entry (it used to raise a bare KeyError)
+    s = ds.load_labelled(_labelled(tmp_path / "ok", ok, {"a.jpg": [flag]}))
+    assert s.flags == [[flag], []] and [len(g) for g in s.gts] == [1, 0]
+    cases = {
+        "syntax": ('{"a.jpg": [[1, 2, 3, 4]],', None, r"labels\.json: not valid JSON .*line 1"),
+        "list": ('[[1, 2, 3, 4]]', None, r"labels\.json: expected a mapping"),
+        "shape": ({"a.jpg": [[1, 2, 3]]}, None, r"labels\.json: a\.jpg: expected a list of \[x1, y1, x2, y2\]"),
+        "ragged": ({"a.jpg": [[1, 2, 3, 4], [1]]}, None, r"labels\.json: a\.jpg"),
+        "text": ({"a.jpg": [["x", 2, 3, 4]]}, None, r"labels\.json: a\.jpg"),
+        "flat": ({"a.jpg": [1, 2, 3, 4]}, None, r"labels\.json: a\.jpg"),
+        "flags_syntax": (ok, "{", r"flags\.json: not valid JSON"),
+        "flags_list": (ok, "[]", r"flags\.json: expected a mapping"),
+        "flags_missing": (ok, {}, r"flags\.json: a\.jpg has 0 flags for 1 boxes"),
+        "flags_type": (ok, {"a.jpg": ["easy"]}, r"flags\.json: a\.jpg: expected a list of per-box flag dicts"),
+    }
+    for name, (labels, flags, match) in cases.items():
+        root = _labelled(tmp_path / name, labels, flags)
+        with pytest.raises(ValueError, match=match) as info:
+            ds.load_labelled(root)
+        assert str(root) in str(info.value) and "\n" not in str(info.value), name
+    assert main(["eval", "--model", "centerface", "--data", str(tmp_path / "shape"), "--no-log",
+                 "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "labels.json: a.jpg" in err and not (tmp_path / "ev").exists()
+
+
+def test_bad_yolo_yaml_is_a_one_line_error_naming_the_file(tmp_path):
+    import cv2
+
+    root = tmp_path / "set"
+    (root / "images" / "val").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "val" / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    cases = {
+        "syntax.yaml": ("path: .\nval: [images/val\n", r"syntax\.yaml: not valid YAML \(.*line \d+, column \d+\)"),
+        "list.yaml": ("- images/val\n", r"list\.yaml: expected a mapping of dataset keys"),
+        "names.yaml": (f"path: {root}\nval: images/val\nnames: 3\n", r"names\.yaml: names: expected a list"),
+        "split.yaml": (f"path: {root}\nval: 3\n", r"split\.yaml: val: expected an image folder"),
+    }
+    for name, (text, match) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=match) as info:
+            ds.load_dataset(tmp_path / name)
+        assert "\n" not in str(info.value)
+    (root / "data.yaml").write_text("names: [face\n")
+    with pytest.raises(ValueError, match=r"data\.yaml: not valid YAML"):
+        ds.load_yolo(root)
+    (root / "data.yaml").write_text("names: {0: face}\n")
+    assert ds.load_yolo(root).names == ("face",)
+
+
+def test_read_mapping_is_shared_with_the_training_recipes(tmp_path):
+    from fpblur import train as tr
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: [1\n")
+    with pytest.raises(tr.ConfigError, match=r"bad\.yaml: not valid YAML") as a:
+        tr.load_config(bad)
+    with pytest.raises(ValueError) as b:
+        ds.read_mapping(bad, "train options")
+    assert str(a.value) == str(b.value)
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(tr.ConfigError, match=r"list\.yaml: expected a mapping of train options, got list"):
+        ds.read_mapping(tmp_path / "list.yaml", "train options", tr.ConfigError)
+    (tmp_path / "empty.yaml").write_text("")
+    assert ds.read_mapping(tmp_path / "empty.yaml", "x") == {}
+
+
+def test_ignore_masks_are_the_wider_rule(monkeypatch, tiny):
+    from fpblur.eval import wider
+
+    s = ds.load_labelled(tiny["wider"])
+    s = ds.LabelledSet(s.root, s.images[:1], s.gts[:1], [[{"invalid": "1"}, {"invalid": 0}, {}]])
+    assert s.ignore_masks()[0].tolist() == wider.wider_ignore(s.flags[0]).tolist() == [True, False, False]
+    calls = []
+    monkeypatch.setattr(ds, "wider_ignore", lambda fl, subset=None: calls.append(fl) or wider.wider_ignore(fl))
+    s.ignore_masks()
+    assert calls == s.flags
+
+
+def test_run_folder_is_saved_before_the_log_row(tiny, tmp_path, monkeypatch):
+    from fpblur.eval import evaluation as ev
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ev, "save_run", broken)
+    log = tmp_path / "log.csv"
+    with pytest.raises(OSError, match="disk full"):
+        ev.evaluate_model(_Recorder(), tiny["wider"], out_dir=tmp_path / "ev", log=log, timing_images=0,
+                          max_images=2, plots=False)
+    assert not log.exists()  # no row pointing at a run that has no files
+
+
+def test_eval_outputs_are_written_atomically(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fpblur.eval import plots
+
+    path = tmp_path / "log.csv"
+    evlog.append_row({"time": "t1", "model": "a"}, path)
+    before = path.read_text()
+    real_writer = csv.writer
+
+    class Failing:
+        def __init__(self, fh):
+            self.w, self.n = real_writer(fh), 0
+
+        def writerow(self, row):
+            self.n += 1
+            if self.n == 2:
+                raise OSError("disk full")
+            self.w.writerow(row)
+
+    monkeypatch.setattr(evlog.csv, "writer", Failing)
+    with pytest.raises(OSError):
+        evlog.append_row({"time": "t2", "model": "b", "new_column": 1}, path)  # a header change: full rewrite
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+    class Fig:
+        def savefig(self, out, **kwargs):
+            Path(out).write_bytes(b"half a png")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        plots._save(Fig(), tmp_path / "plots" / "pr.png")
+    assert list((tmp_path / "plots").iterdir()) == []
+
+
+def test_eval_help_reads_the_profile(capsys):
+    from fpblur.profiles import get_profile
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    prof = get_profile()
+    assert f"{prof.conf('face'):g} faces, {prof.conf('plate'):g} plates" in out and "0.25 plates" not in out
+    assert "640+480" in out

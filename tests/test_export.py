@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fpblur import export as ex
 from fpblur.cli import main
+from fpblur.files import InputError
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,91 @@ def test_cli_export_errors(tmp_path, capsys):
     (tmp_path / "w.onnx").write_bytes(b"")
     assert main(["export", "--weights", str(tmp_path / "w.onnx")]) == 2
     assert "expected a .pt" in capsys.readouterr().err
+
+
+# -- --output handling (a fake Ultralytics exporter: no torch, no real export) -----------------------------------
+class _FakeYOLO:
+    """Writes what Ultralytics' exporter would: ``<stem>.onnx`` or a ``<stem>_openvino_model/`` folder."""
+
+    def __init__(self, path, task=None):
+        self.path = Path(path)
+
+    def export(self, format="onnx", **kwargs):
+        if format == "openvino":
+            out = self.path.with_name(f"{self.path.stem}_openvino_model")
+            out.mkdir(exist_ok=True)
+            (out / "model.xml").write_text("<net/>")
+        else:
+            out = self.path.with_suffix(".onnx")
+            out.write_bytes(b"onnx-bytes")
+        return str(out)
+
+
+@pytest.fixture
+def fake_exporter(monkeypatch, tmp_path):
+    import contextlib
+    import types
+
+    import fpblur.train
+
+    monkeypatch.setattr(ex, "import_ultralytics", lambda: types.SimpleNamespace(YOLO=_FakeYOLO))
+    monkeypatch.setattr(fpblur.train, "ultralytics_logging", lambda verbose=False: contextlib.nullcontext())
+    weights = tmp_path / "w" / "best.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")
+    return weights
+
+
+def test_export_output_at_the_default_location_keeps_the_export(fake_exporter):
+    default = fake_exporter.with_suffix(".onnx")
+    assert ex.export(fake_exporter, imgsz=64, output=default) == default
+    assert default.read_bytes() == b"onnx-bytes"  # not deleted after "moving" it onto itself
+    # the weights' folder given as the output folder: the same place again
+    assert ex.export(fake_exporter, imgsz=64, output=fake_exporter.parent) == default
+    assert default.read_bytes() == b"onnx-bytes"
+
+
+def test_export_refuses_to_write_over_the_weights(fake_exporter, capsys):
+    with pytest.raises(InputError, match=r"best\.pt: output equals the input"):
+        ex.export(fake_exporter, imgsz=64, output=fake_exporter)
+    assert fake_exporter.read_bytes() == b"weights" and not fake_exporter.with_suffix(".onnx").exists()
+    rc = main(["export", "--weights", str(fake_exporter), "--imgsz", "64", "--output", str(fake_exporter),
+               "--no-verify"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "output equals the input" in err and len(err.strip().splitlines()) == 1
+    assert fake_exporter.read_bytes() == b"weights"
+
+
+def test_export_into_an_existing_folder_writes_the_file_there(fake_exporter, tmp_path, monkeypatch):
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    (out_dir / "keep.txt").write_text("mine")
+    assert ex.export(fake_exporter, imgsz=64, output=out_dir) == out_dir / "best.onnx"
+    assert (out_dir / "best.onnx").read_bytes() == b"onnx-bytes" and (out_dir / "keep.txt").read_text() == "mine"
+    assert not fake_exporter.with_suffix(".onnx").exists()  # moved
+    # the copy goes through a temporary file: a failed copy leaves neither a partial file nor the old one changed
+    (out_dir / "best.onnx").write_bytes(b"old")
+
+    def broken_copy(src, dst):
+        Path(dst).write_bytes(b"part")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ex.shutil, "copyfile", broken_copy)
+    with pytest.raises(OSError, match="disk full"):
+        ex.export(fake_exporter, imgsz=64, output=out_dir / "best.onnx")
+    assert (out_dir / "best.onnx").read_bytes() == b"old"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["best.onnx", "keep.txt"]
+
+
+def test_folder_export_never_replaces_an_existing_folder(fake_exporter, tmp_path):
+    user = tmp_path / "user_folder"
+    user.mkdir()
+    (user / "precious.txt").write_text("keep me")
+    with pytest.raises(InputError, match=r"user_folder: already exists"):
+        ex.export(fake_exporter, format="openvino", imgsz=64, output=user)
+    assert (user / "precious.txt").read_text() == "keep me" and sorted(p.name for p in user.iterdir()) == ["precious.txt"]
+    # a new folder is fine: the export folder is moved there whole
+    out = ex.export(fake_exporter, format="openvino", imgsz=64, output=tmp_path / "ov")
+    assert out == tmp_path / "ov" and (out / "model.xml").read_text() == "<net/>"
+    assert not (fake_exporter.parent / "best_openvino_model").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -73,3 +73,52 @@ def test_models_cli_lists(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "centerface" in out and "plate-yolov8n" in out and "MIT" in out
+
+
+def test_centerface_sha256_is_registered_and_matches_the_installed_file():
+    info = models.get_info("centerface")
+    assert len(info.sha256) == 64
+    assert hashlib.sha256(models.model_path("centerface").read_bytes()).hexdigest() == info.sha256
+
+
+def test_unknown_model_is_a_value_error_with_a_plain_message(capsys):
+    from fpblur.cli import main
+
+    with pytest.raises(ValueError) as info:
+        models.get_info("nope")
+    assert str(info.value).startswith("unknown model 'nope'; known: centerface")  # not quoted like a KeyError
+    assert main(["models", "fetch", "nope"]) == 2
+    assert "fpblur: error: unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_models_fetch_says_verified_only_when_a_hash_was_checked(monkeypatch, tmp_path, capsys):
+    import dataclasses
+
+    from fpblur.cli import main
+
+    monkeypatch.setattr(models, "fetch", lambda name, index_url=None: tmp_path / "best.pt")
+    assert main(["models", "fetch", "plate-yolov8n"]) == 0
+    assert "(sha256 verified)" in capsys.readouterr().out
+    unhashed = dataclasses.replace(models.REGISTRY["plate-yolov8n"], sha256="")
+    monkeypatch.setitem(models.REGISTRY, "plate-yolov8n", unhashed)
+    assert main(["models", "fetch", "plate-yolov8n"]) == 0
+    out = capsys.readouterr().out
+    assert "verified" in out and "not verified" in out and "(sha256 verified)" not in out
+
+
+def test_fetch_failing_write_leaves_nothing_in_the_cache(local_index, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    url, digest = local_index
+    monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path / "cache"))
+    real = Path.write_bytes
+
+    def half_write(self, data):  # the disk fills up half way through
+        real(self, data[: len(data) // 2])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_write)
+    with pytest.raises(OSError, match="No space"):
+        models.fetch("plate-yolov8n", index_url=url, expected_sha256=digest)
+    folder = models.get_info("plate-yolov8n").cache_path.parent
+    assert not folder.exists() or list(folder.iterdir()) == []

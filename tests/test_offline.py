@@ -54,3 +54,26 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
     # Ultralytics finds a local font where it looks (its config dir): nothing to download.
     assert f"FONT {config / 'Ultralytics' / 'Arial.ttf'} {config / 'Ultralytics' / 'Arial.Unicode.ttf'}" in proc.stdout
     assert len(list(Path(tmp_path / "out").iterdir())) == 3
+
+
+def test_local_fonts_are_copied_atomically(tmp_path, monkeypatch):
+    """A failed copy leaves no half font behind (it would otherwise be trusted forever: only missing files are copied)."""
+    import shutil
+
+    import matplotlib
+
+    from fpblur import offline
+
+    def broken(src, dst, *args, **kwargs):
+        Path(dst).write_bytes(b"half a font")
+        raise OSError("disk full")
+
+    config = tmp_path / "Ultralytics"
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", broken)
+        offline._install_local_fonts(config)
+    assert not config.exists() or list(config.iterdir()) == []
+    offline._install_local_fonts(config)
+    src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    assert sorted(p.name for p in config.iterdir()) == ["Arial.Unicode.ttf", "Arial.ttf"]
+    assert (config / "Arial.ttf").read_bytes() == src.read_bytes()

@@ -221,3 +221,22 @@ def test_resume_continues_an_interrupted_run(no_network, face_data, tmp_path, mo
         tr.train({**cfg, "name": "absent"}, resume=True, verbose=False)
     again = tr.train({**cfg, "epochs": 1}, verbose=False)
     assert again.save_dir.name in ("r2", "r-2")  # a named run is never overwritten (Ultralytics numbers it)
+
+
+def test_recipes_and_notebook_point_at_the_readme_training_section():
+    readme = (REPO / "README.md").read_text()
+    assert "\n## Training, export and evaluation\n" in readme  # GitHub anchor: #training-export-and-evaluation
+    for path in (FACE, PLATE, REPO / "notebooks" / "04_train_detectors.ipynb"):
+        text = path.read_text()
+        assert "docs/readme_training.md" not in text, path.name
+        assert "README.md#training-export-and-evaluation" in text, path.name
+
+
+def test_config_yaml_errors_name_the_file_and_the_place(tmp_path):
+    bad = tmp_path / "recipe.yaml"
+    bad.write_text("epochs: 3\nimgsz: [640\n")
+    with pytest.raises(tr.ConfigError, match=r"recipe\.yaml: not valid YAML \(.* at line \d+, column \d+\)") as info:
+        tr.load_config(bad)
+    assert "\n" not in str(info.value)
+    (tmp_path / "empty.yaml").write_text("")
+    assert tr.load_config(tmp_path / "empty.yaml") == {}

@@ -258,3 +258,16 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
     frame = 320 * 240 * 3
     assert peaks[1] < peaks[0] * 1.3 + 4 * frame, peaks
     assert peaks[1] < 80 * frame  # far below the 200 frames of the longer video
+
+
+def test_two_inputs_to_one_output_and_log_over_input_refused(tmp_path, capsys):
+    """Refused while planning, before any decoding: the files need not even be videos."""
+    (tmp_path / "clip.avi").write_bytes(b"x")
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    assert run_cli(tmp_path / "clip.avi", tmp_path / "clip.mp4", "-o", tmp_path / "out", *FACE_ONLY) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "would be written twice" in err[0] and str(tmp_path / "out" / "clip.mp4") in err[0]
+    assert run_cli(tmp_path / "clip.mp4", "-o", tmp_path / "out", "--log", tmp_path / "clip.mp4", *FACE_ONLY) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "refusing to overwrite an input" in err[0]
+    assert (tmp_path / "clip.mp4").read_bytes() == b"x" and not (tmp_path / "out").exists()

@@ -226,6 +226,115 @@ def test_video_upload_shows_progress_and_result(demo, zidane):
     assert saved.name == "pan_blur.mp4" and saved.read_bytes() == demo.result.path.read_bytes()
 
 
+def test_weights_named_for_the_other_target_are_refused(demo, cache):
+    from fpblur.files import InputError
+    from fpblur.frontend import resolve_weights
+    from fpblur.models import weights_for
+
+    assert resolve_weights("face", "centerface") is None and resolve_weights("plate", "default") is None
+    assert weights_for("plate", " plate-yolov8n ") is None and weights_for("face", None) is None
+    with pytest.raises(InputError, match="^plate-yolov8n detects plates, not faces$"):
+        resolve_weights("face", "plate-yolov8n")
+    with pytest.raises(InputError, match="^centerface detects faces, not plates$"):
+        weights_for("plate", "centerface")
+    builds = cache.builds
+    demo.sample.value = "zidane.jpg"
+    demo.controls["face"]["weights"].value = "plate-yolov8n"
+    demo.run_button.click()
+    assert demo.error == "plate-yolov8n detects plates, not faces"
+    assert demo.result is None and cache.builds == builds  # no model was loaded for it
+
+
+def test_imgsz_tooltips_describe_the_profile_default(demo):
+    face, plate = demo.controls["face"]["imgsz"].tooltip, demo.controls["plate"]["imgsz"].tooltip
+    assert "full resolution" not in face and "640 px" in face and "caps CenterFace's long side" in face
+    assert "640 + 480 px" in plate
+
+
+def test_default_output_switches_unwritable_video_types_to_mp4():
+    from fpblur.frontend import default_output
+
+    assert default_output("/d/clip.avi") == Path("/d/clip_anon.mp4")
+    assert default_output("/d/clip.webm", "/out") == Path("/out/clip_anon.mp4")
+    assert default_output("/d/clip.ts") == Path("/d/clip_anon.mp4")
+    assert default_output("/d/clip.m4v") == Path("/d/clip_anon.m4v")
+    assert default_output("/d/clip.MOV") == Path("/d/clip_anon.MOV")
+    assert default_output("/d/photo.PNG") == Path("/d/photo_anon.PNG")
+
+
+def test_save_encodes_for_the_target_name_and_never_overwrites_the_input(demo, tmp_path, monkeypatch):
+    from fpblur import samples
+    from fpblur.widgets import sample_path
+
+    real_folder = samples.sample_folder  # a private sample folder: a regression must not hit the user's cache
+    monkeypatch.setattr(samples, "sample_folder", lambda dest=None: real_folder(dest or tmp_path / "samples"))
+    demo.sample.value = "zidane.jpg"
+    demo.targets["plate"].value = False
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    png = demo.save(tmp_path / "as.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # a PNG, though the result's name is .jpg
+    assert np.array_equal(cv2.imread(str(png)), demo.result.output)
+    assert demo.save(tmp_path / "as.jpeg").read_bytes()[:3] == b"\xff\xd8\xff"
+    sample = sample_path("zidane.jpg")
+    assert sample == tmp_path / "samples" / "zidane.jpg"
+    before = sample.read_bytes()
+    for bad, expected in ((sample, "output path equals the input"), (tmp_path / "as.txt", "an image result must be"),
+                          (tmp_path / "noext", "an image result must be")):
+        demo.save_path.value = str(bad)
+        demo.save_button.click()
+        assert demo.error and expected in demo.error and str(bad) in demo.error, demo.error
+    assert sample.read_bytes() == before  # the cached sample survived
+    assert not (tmp_path / "as.txt").exists() and not (tmp_path / "noext").exists()
+
+
+def test_same_upload_copied_once_and_old_outputs_removed(demo, zidane, tmp_path, monkeypatch):
+    import weakref
+
+    from fpblur.video import io as video_io
+
+    ok, buf = cv2.imencode(".png", zidane[:200, :300])
+    demo.upload.value = upload_value("crop.png", buf.tobytes(), "image/png")
+    demo.targets["plate"].value = False
+    for _ in range(2):
+        demo.run_button.click()
+        assert demo.error is None, demo.error
+    assert len(list(demo._work.glob("in-*"))) == 1  # two clicks, one copy of the upload
+
+    opened = []
+    real_init = video_io.VideoReader.__init__
+
+    def counting_init(self, path):
+        opened.append(Path(path).name)
+        real_init(self, path)
+
+    monkeypatch.setattr(video_io.VideoReader, "__init__", counting_init)
+    demo.upload.value = upload_value("pan.mp4", panning_video(zidane, frames=3), "video/mp4")
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert len(list(demo._work.glob("in-*"))) == 1  # the new upload replaced the old copy
+    assert opened.count("pan.mp4") == 2  # the preview/frame-count probe and the pipeline, no third open
+    first_out = demo.result.path.parent
+    first_bytes = demo.after_video.value
+    demo.mode.value = "pixelate"
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert not first_out.exists() and len(list(demo._work.glob("out-*"))) == 1  # only the latest output kept
+    assert demo.after_video.value != first_bytes
+    # the output is read once per run: Save and the player share the bytes even if the file is gone
+    data = demo.after_video.value
+    demo.result.path.unlink()
+    assert demo.save(tmp_path / "v.m4v").read_bytes() == data
+    demo.save_path.value = str(tmp_path / "v.mkv")
+    demo.save_button.click()
+    assert "the video result is MP4; save it as .mp4 or .m4v" in demo.error
+    assert not (tmp_path / "v.mkv").exists()
+    assert isinstance(demo._cleanup, weakref.finalize) and demo._cleanup.alive  # removed on GC / at exit too
+    work = demo._work
+    demo.close()
+    assert not work.exists() and not demo._cleanup.alive
+
+
 def test_colab_switch_is_a_no_op_elsewhere():
     from fpblur.widgets import enable_colab_widgets
 

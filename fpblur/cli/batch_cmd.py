@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, error, exit_code
+from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
 from fpblur.cli.video_cmd import add_video_options, plan_video_outputs, run_videos, skip_existing, video_settings
-from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, collect, plan_outputs
+from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, plan_outputs
 from fpblur.image_batch import run_images
 
 
@@ -32,20 +31,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    images, _ = collect(args.inputs, IMAGE_EXTS)
-    videos, _ = collect(args.inputs, VIDEO_EXTS)
-    # A file given by name lands in both lists: its extension decides (unknown ones fail as images).
-    images = [j for j in images if j.src.suffix.lower() not in VIDEO_EXTS]
-    videos = [j for j in videos if j.src.suffix.lower() in VIDEO_EXTS]
-    errors = []
-    for raw in args.inputs:
-        path = Path(raw)
-        if not path.exists():
-            errors.append(f"{path}: no such file or folder")
-        elif path.is_dir() and not any(path in j.src.parents for j in images + videos):
-            errors.append(f"{path}: folder contains no images or videos")
-    for e in errors:
-        error(e)
+    jobs, n_errors = collect_or_report(args.inputs, IMAGE_EXTS + VIDEO_EXTS, what="images or videos")
+    # the extension decides; a file given by name with an unknown one fails as an image
+    videos = [j for j in jobs if j.src.suffix.lower() in VIDEO_EXTS]
+    images = [j for j in jobs if j.src.suffix.lower() not in VIDEO_EXTS]
     if not images and not videos:
         return 2
     try:
@@ -70,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             batch = run_videos(videos, anonymizer, video_settings(args))
             print(batch.summary(), file=sys.stderr)
             done, failed = done + batch.done, failed + batch.failed
-    failed += len(errors)
+    failed += n_errors
     if not done and not failed:
         return 0  # everything was already done
     return exit_code(done, failed)

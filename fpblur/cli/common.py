@@ -133,11 +133,29 @@ def exit_code(done: int, failed: int) -> int:
     return 1 if failed else 0
 
 
-def collect_or_report(inputs, exts):
+def collect_or_report(inputs, exts, what: str | None = None):
     """Expand inputs into jobs, printing one error line per bad input; returns ``(jobs, n_errors)``."""
     from fpblur.files import collect
 
-    jobs, errors = collect(inputs, exts)
+    jobs, errors = collect(inputs, exts, what)
     for e in errors:
         error(e)
     return jobs, len(errors)
+
+
+def log_path_error(path, option: str, jobs) -> str | None:
+    """The one-line error when a log file (``option``'s value ``path``) would replace an input or an output
+    of ``jobs``; None when it is safe.  Checked before any work is done."""
+    from pathlib import Path
+
+    from fpblur.files import same_file
+
+    if not path:
+        return None
+    path = Path(path)
+    for job in jobs:
+        if same_file(path, job.src):
+            return f"{path}: {option} path equals the input {job.src}; refusing to overwrite an input"
+        if job.dst is not None and same_file(path, job.dst):
+            return f"{path}: {option} path equals the output of {job.src}"
+    return None

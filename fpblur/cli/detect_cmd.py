@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
+from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
+                               log_path_error)
 from fpblur.files import IMAGE_EXTS
 from fpblur.images import DEFAULT_MAX_PIXELS
 from fpblur.image_batch import run_images, write_json_log
@@ -29,6 +30,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     jobs, n_errors = collect_or_report(args.inputs, IMAGE_EXTS)
     if not jobs:
+        return 2
+    msg = log_path_error(args.json, "--json", jobs)
+    if msg:
+        error(msg)
         return 2
     anonymizer = build_anonymizer(args, conf_override=args.conf, mode="boxes")
     report = run_images(jobs, anonymizer, write=False, max_pixels=args.max_pixels, on_error=error)

@@ -14,27 +14,36 @@ TABLE = ("model", "dataset", "n_images", "n_boxes", "P", "R", "mAP50", "mAP50-95
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    from fpblur.profiles import get_profile
+
+    prof = get_profile()
     p = sub.add_parser(
         "eval", help="evaluate detectors on labelled data (mAP, coverage recall, FP/img) and log a CSV row",
         description="For each --model on each --data: P, R, mAP50, mAP50-95 (Ultralytics' metric code on fpblur's "
                     "detections), AP50, recall, precision, FP/img and coverage recall by face size at --conf (fpblur's "
                     "privacy metrics), WIDER easy/medium/hard AP when the data has WIDER flags, ms/img.  Appends "
-                    "one row per run to the CSV log and saves PR curves under --out.")
+                    "one row per run to the CSV log and saves PR curves under --out.  The default models run with "
+                    "the default profile's settings, as in fpblur image; options given here win.")
     p.add_argument("--model", action="append", required=True, metavar="M",
                    help="centerface, plate-yolov8n, default, or a .pt/.onnx weights file (repeatable)")
     p.add_argument("--data", action="append", required=True, metavar="D",
                    help="labels.json folder (WIDER format), YOLO data YAML or YOLO dataset folder (repeatable)")
     p.add_argument("--target", choices=("face", "plate"), help="what the data labels (default: guessed)")
     p.add_argument("--split", default="val", help="split of a YOLO dataset (default val)")
-    p.add_argument("--conf", type=float, default=None, help="operating threshold (default: 0.2 faces, 0.25 plates)")
+    p.add_argument("--conf", type=float, default=None,
+                   help=f"operating threshold (default: {prof.conf('face'):g} faces, {prof.conf('plate'):g} plates)")
     p.add_argument("--sweep-conf", type=float, default=None,
-                   help="threshold of the detection pass AP/mAP come from (default: 0.001 YOLO, 0.01 others)")
-    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the detector's default)")
-    p.add_argument("--imgsz", type=int, default=640, help="inference size of YOLO models (default 640)")
+                   help="threshold of the detection pass AP/mAP come from (default: 0.001 YOLO, 0.01 CenterFace)")
+    p.add_argument("--iou", type=float, default=None, help=f"NMS IoU (default: the profile's, {prof.iou('face'):g} faces, {prof.iou('plate'):g} plates)")
+    p.add_argument("--imgsz", type=int, default=None,
+                   help="inference size of YOLO models (default: the profile's, "
+                        f"{'+'.join(map(str, prof.plate.imgsz))} merged for the default plate model; 640 for others)")
     p.add_argument("--pad", type=float, default=None,
-                   help="region padding for coverage (default: the anonymizer's, faces 0.22, plates 0.25)")
-    p.add_argument("--face-scales", type=_scales, default=(1.0,), metavar="S[,S..]",
-                   help="CenterFace input scales")
+                   help="region padding for coverage (default: the anonymizer's, "
+                        + ", ".join(f"{k}s {v:g}" for k, v in prof.pad.items()) + ")")
+    p.add_argument("--face-scales", type=_scales, default=None, metavar="S[,S..]",
+                   help="CenterFace passes merged by NMS: scale factors, Npx or S@MAX "
+                        f"(default: the profile's, {','.join(map(str, prof.face.passes))})")
     p.add_argument("--device", default=None, help="YOLO device: cpu, 0 … (default: CUDA if available)")
     p.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")

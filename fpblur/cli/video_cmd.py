@@ -11,8 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, error, exit_code
-from fpblur.files import VIDEO_EXTS, InputError, Job, atomic_output, collect, plan_outputs, same_file
+from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
+                               log_path_error)
+from fpblur.files import VIDEO_EXTS, InputError, Job, atomic_output, output_is_file, plan_outputs
 from fpblur.video.io import CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET
 from fpblur.video.pipeline import VideoSettings, parse_span
 
@@ -57,24 +58,17 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
                          light_every=args.light_every)
 
 
+def _container_suffix(dst: Path) -> str | None:
+    """Keep an output extension our muxer writes; anything else (.avi, .webm, …) becomes .mp4."""
+    return None if dst.suffix.lower() in CONTAINERS else ".mp4"
+
+
 def plan_video_outputs(jobs: list[Job], output: str | os.PathLike) -> list[Job]:
     """Like :func:`plan_outputs`; outputs keep .mp4/.mov/.mkv/.m4v and other inputs become .mp4."""
     out = Path(output)
-    as_file = len(jobs) == 1 and out.suffix != "" and not out.is_dir()
-    if as_file and out.suffix.lower() not in CONTAINERS:
+    if output_is_file(jobs, out) and out.suffix.lower() not in CONTAINERS:
         raise InputError(f"{out}: output must end in {', '.join(CONTAINERS)}")
-    planned, seen = [], set()
-    for job in plan_outputs(jobs, out):
-        dst = job.dst
-        if dst.suffix.lower() not in CONTAINERS:
-            dst = dst.with_suffix(".mp4")
-            if same_file(dst, job.src):
-                raise InputError(f"{job.src}: output path equals the input; refusing to overwrite an input")
-        if dst in seen:
-            raise InputError(f"{job.src}: output {dst} would be written twice (inputs with the same name)")
-        seen.add(dst)
-        planned.append(Job(job.src, job.rel, dst))
-    return planned
+    return plan_outputs(jobs, out, suffix=_container_suffix)
 
 
 def skip_existing(jobs: list[Job], overwrite: bool) -> tuple[list[Job], int]:
@@ -150,9 +144,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    jobs, errors = collect(args.inputs, VIDEO_EXTS)
-    for e in errors:
-        error(e)
+    jobs, n_errors = collect_or_report(args.inputs, VIDEO_EXTS)
     if not jobs:
         return 2
     try:
@@ -160,13 +152,17 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         error(str(exc))
         return 2
+    msg = log_path_error(args.log, "--log", jobs)
+    if msg:
+        error(msg)
+        return 2
     jobs, skipped = skip_existing(jobs, args.overwrite)
     if skipped:
         print(f"fpblur: skipped {skipped} existing output(s); use --overwrite to redo them", file=sys.stderr)
     if not jobs:
-        return exit_code(0, len(errors)) if errors else 0
+        return exit_code(0, n_errors) if n_errors else 0
     anonymizer = build_anonymizer(args)
     batch = run_videos(jobs, anonymizer, video_settings(args), args.log)
-    batch.failed += len(errors)
+    batch.failed += n_errors
     print(batch.summary(), file=sys.stderr)
     return exit_code(batch.done, batch.failed)

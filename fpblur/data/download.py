@@ -21,6 +21,7 @@ import requests
 from tqdm.auto import tqdm
 
 from fpblur.data.hashing import file_digest
+from fpblur.files import InputError, same_file
 
 USER_AGENT = "fpblur-data/0.1 (dataset tooling; +https://github.com/)"
 CHUNK = 1 << 16
@@ -202,9 +203,12 @@ def _check_members(archive: Path, root: Path, names: Sequence[str]) -> None:
 def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike, mode: str = "auto") -> str:
     """Place ``src`` at ``dst`` as a hard link, else a symlink, else a copy (``mode``: auto/hardlink/symlink/copy).
 
-    Returns the method used.  An existing ``dst`` is replaced.
+    Returns the method used.  An existing ``dst`` is replaced (a link made by an earlier run included), but
+    ``dst`` naming the input itself raises :class:`~fpblur.files.InputError`: inputs are never deleted.
     """
     src, dst = Path(src), Path(dst)
+    if same_file(dst, src) and _entry(dst) in (_entry(src), src.resolve()):
+        raise InputError(f"{src}: output equals the input")
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.is_symlink() or dst.exists():
         dst.unlink()
@@ -222,3 +226,8 @@ def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike, mode: str = "au
         except OSError as exc:
             err = exc
     raise OSError(f"{dst}: cannot link or copy from {src} ({err})")
+
+
+def _entry(p: Path) -> Path:
+    """``p``'s directory entry with the folders above it resolved (a symlink at ``p`` itself is not followed)."""
+    return p.parent.resolve() / p.name

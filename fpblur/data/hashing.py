@@ -6,10 +6,12 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import imagehash
 import numpy as np
-from PIL import Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 CHUNK = 1 << 20
 
@@ -33,6 +35,9 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def phash(image: Image.Image | np.ndarray | bytes | str | os.PathLike) -> str:
     """64-bit perceptual hash as 16 hex digits; accepts a PIL image, an RGB/gray array, encoded bytes or a path."""
+    import imagehash  # here, not at module level: fpblur.models imports sha256_file from this module
+    from PIL import Image
+
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     elif isinstance(image, bytes):
@@ -57,16 +62,15 @@ class DedupIndex:
 
     threshold: int = 6
     sha: dict[str, str] = field(default_factory=dict)  # sha256 → key of the first item
-    hashes: list[tuple[int, str]] = field(default_factory=list)  # (pHash as int, key)
+    hashes: list[tuple[str, str]] = field(default_factory=list)  # (pHash hex, key)
 
     def match(self, sha256: str | None, ph: str | None) -> tuple[str, str] | None:
         """``(kind, key)`` of the item this one duplicates (kind ``"sha256"`` or ``"phash"``), else None."""
         if sha256 is not None and sha256 in self.sha:
             return "sha256", self.sha[sha256]
         if ph is not None and self.threshold >= 0:
-            value = int(ph, 16)
             for other, key in self.hashes:
-                if bin(value ^ other).count("1") <= self.threshold:
+                if hamming(ph, other) <= self.threshold:
                     return "phash", key
         return None
 
@@ -74,7 +78,8 @@ class DedupIndex:
         if sha256 is not None:
             self.sha.setdefault(sha256, key)
         if ph is not None:
-            self.hashes.append((int(ph, 16), key))
+            int(ph, 16)  # a malformed hash fails here, not at a later match
+            self.hashes.append((ph, key))
 
 
 def near_duplicate_pairs(hashes_a: dict[str, str], hashes_b: dict[str, str], threshold: int) -> list[tuple[str, str, int]]:

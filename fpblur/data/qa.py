@@ -20,7 +20,9 @@ from PIL import Image
 from fpblur.boxes import iou_matrix
 from fpblur.data.download import link_or_copy
 from fpblur.data.hashing import near_duplicate_pairs, phash, sha256_file
-from fpblur.data.yolo import SPLITS, cxcywh_to_xyxy, format_labels, label_for, list_images, read_labels, read_names, write_data_yaml
+from fpblur.data.yolo import (SPLITS, clip_xyxy, cxcywh_to_xyxy, format_labels, label_for, list_images, read_labels, read_names,
+                              write_data_yaml, xyxy_to_cxcywh)
+from fpblur.eval.datasets import image_size
 
 CHECKS = (
     "malformed",  # a label line that is not 'class cx cy w h'
@@ -40,6 +42,7 @@ CHECKS = (
 # what fix() does with the boxes of each check (image-level checks are handled separately)
 BOX_ACTIONS = {"malformed": "drop", "unknown_class": "drop", "degenerate": "drop", "out_of_range": "clip",
                "duplicate_box": "drop", "tiny_box": "drop", "aspect_outlier": "keep", "size_outlier": "keep"}
+LEAKAGE_CHECKS = ("duplicate_across_splits", "near_duplicate_across_splits")  # fix(leakage="drop") drops these images
 FINDING_COLUMNS = ["split", "image", "label", "line", "check", "detail", "class_id"]
 
 
@@ -130,8 +133,8 @@ def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
             try:
                 with Image.open(img) as im:
                     im.load()
-                    info["width"], info["height"] = im.size
                     info["phash"] = phash(im)
+                info["width"], info["height"] = image_size(img)  # as displayed (EXIF orientation), like the labels
             except Exception as exc:  # PIL raises many types for bad files
                 info["readable"] = False
                 add(split, rel_img, rel_lab, None, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
@@ -165,13 +168,13 @@ def _check_lines(split, rel_img, rel_lab, lines, W, H, names, cfg: QAConfig, add
         if w <= 0 or h <= 0:
             add(split, rel_img, rel_lab, ln.line, "degenerate", f"w={w:g} h={h:g}", cid)
             continue
-        x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        xyxy = cxcywh_to_xyxy(ln.box)[0]
+        x0, y0, x1, y1 = xyxy
         if min(x0, y0) < -tol or max(x1, y1) > 1 + tol:
             add(split, rel_img, rel_lab, ln.line, "out_of_range", f"xyxy=({x0:.3f}, {y0:.3f}, {x1:.3f}, {y1:.3f})", cid)
         px_w, px_h = (w * W, h * H) if W else (np.nan, np.nan)
         if W and min(px_w, px_h) < cfg.tiny_px:
             add(split, rel_img, rel_lab, ln.line, "tiny_box", f"{px_w:.1f}×{px_h:.1f} px < {cfg.tiny_px:g}", cid)
-        xyxy = np.array([x0, y0, x1, y1])
         for other_line, other_cid, other in valid:
             if other_cid == cid and iou_matrix(xyxy[None].astype(np.float32), other[None].astype(np.float32))[0, 0] >= cfg.duplicate_iou:
                 add(split, rel_img, rel_lab, ln.line, "duplicate_box", f"same as line {other_line}", cid)
@@ -249,6 +252,8 @@ def fix(
     and (``leakage="drop"``) the later split's copy of an image leaked across splits are left out; images
     without a label file get an empty one.  Refuses when ``dst`` exists, equals ``src`` or lies inside it.
     """
+    if leakage not in ("drop", "keep"):
+        raise ValueError(f"leakage must be 'drop' or 'keep', not {leakage!r}")
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve():
         raise FileExistsError(f"{dst}: fix never works in place; give a new destination folder")
@@ -269,9 +274,9 @@ def fix(
     per_line: dict[tuple[str, int], list[str]] = {}
     for r in f[f["line"].notna()].itertuples(index=False):
         per_line.setdefault((r.label, int(r.line)), []).append(r.check)
-    skip_images = set(f.loc[f["check"] == "unreadable_image", "image"])
-    if leakage == "drop":
-        skip_images |= set(f.loc[f["check"].isin(["duplicate_across_splits", "near_duplicate_across_splits"]), "image"])
+    drop_checks = ["unreadable_image"] + (list(LEAKAGE_CHECKS) if leakage == "drop" else [])
+    image_drops = f[f["check"].isin(drop_checks)]  # in CHECKS order: an unreadable image is reported as such
+    skip_images = set(image_drops["image"])
 
     actions: list[dict] = []
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +286,7 @@ def fix(
             for img in list_images(src / "images" / split):
                 rel_img = str(img.relative_to(src))
                 if rel_img in skip_images:
-                    why = f.loc[f["image"] == rel_img, "check"].iloc[0]
+                    why = image_drops.loc[image_drops["image"] == rel_img, "check"].iloc[0]
                     actions.append({"split": split, "image": rel_img, "line": None, "check": why, "action": "image_dropped"})
                     continue
                 link_or_copy(img, tmp / img.relative_to(src), link)
@@ -302,11 +307,12 @@ def fix(
                         continue
                     box = np.array(ln.box, dtype=np.float64)
                     if "clip" in todo:
-                        x0, y0, x1, y1 = cxcywh_to_xyxy(box)[0].clip(0, 1)
+                        clipped = clip_xyxy(cxcywh_to_xyxy(box), 1, 1)
+                        x0, y0, x1, y1 = clipped[0]
                         if x1 - x0 <= 0 or y1 - y0 <= 0:
                             actions.append({"split": split, "image": rel_img, "line": ln.line, "check": ",".join(checks), "action": "box_dropped"})
                             continue
-                        box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0])
+                        box = xyxy_to_cxcywh(clipped, 1, 1)[0]
                         actions.append({"split": split, "image": rel_img, "line": ln.line, "check": ",".join(checks), "action": "box_clipped"})
                     kept_ids.append(ln.class_id)
                     kept_boxes.append(box)

@@ -290,8 +290,10 @@ class ScrapeResult:
 
 
 def _retryable(reason: str) -> bool:
-    """Rejections worth another try on a later run (network trouble, server errors)."""
-    return reason.startswith("failed after") or reason in ("HTTP 408", "HTTP 429") or reason.startswith("HTTP 5")
+    """Rejections worth another try on a later run: :func:`fetch_image` retries network errors, 408, 429 and
+    5xx itself and reports them, once its attempts are used up, as ``failed after N attempts (...)``; every
+    other reason (4xx, content type, size, undecodable) is final."""
+    return reason.startswith("failed after")
 
 
 _EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -331,45 +333,47 @@ def scrape(
     session.headers["User-Agent"] = cfg.user_agent
     robots = Robots(session, cfg.user_agent, cfg.timeout)
     limiter = RateLimiter(cfg.rate_limit_s)
-    with contextlib.ExitStack() as stack:
-        if driver is None:
-            driver = stack.enter_context(browser(cfg.browser))
-        for page in pages:
-            if cfg.respect_robots and not robots.allowed(page):
-                rejected.append({"url": page, "page": page, "reason": "robots.txt disallows the page", "duplicate_of": ""})
-                continue
-            urls = collect_image_urls(driver, page, pause=cfg.scroll_pause, settle_rounds=cfg.settle_rounds, max_steps=cfg.max_scroll_steps)
-            say(f"{page}: {len(urls)} image URLs")
-            for url in urls:
-                if url in done_urls:
+    try:
+        with contextlib.ExitStack() as stack:
+            if driver is None:
+                driver = stack.enter_context(browser(cfg.browser))
+            for page in pages:
+                if cfg.respect_robots and not robots.allowed(page):
+                    rejected.append({"url": page, "page": page, "reason": "robots.txt disallows the page", "duplicate_of": ""})
                     continue
-                done_urls.add(url)
-                if urlsplit(url).scheme not in ("http", "https"):
-                    rejected.append({"url": url, "page": page, "reason": "not an http(s) URL", "duplicate_of": ""})
-                    continue
-                if cfg.respect_robots and not robots.allowed(url):
-                    rejected.append({"url": url, "page": page, "reason": "robots.txt disallows", "duplicate_of": ""})
-                    continue
-                limiter.wait(url, robots.crawl_delay(url) if cfg.respect_robots else None)
-                got = fetch_image(session, url, timeout=cfg.timeout, max_bytes=cfg.max_bytes, min_side=cfg.min_side,
-                                  retries=cfg.retries, referer=page)
-                if got.data is None:
-                    rejected.append({"url": url, "page": page, "reason": got.reason, "duplicate_of": ""})
-                    continue
-                sha, ph = sha256_bytes(got.data), phash(got.data)
-                dup = index.match(sha, ph)
-                if dup is not None:
-                    rejected.append({"url": url, "page": page, "reason": f"duplicate ({dup[0]})", "duplicate_of": dup[1]})
-                    continue
-                name = f"images/{sha[:16]}{_EXT.get(got.format, '.img')}"
-                with atomic_output(out / name) as tmp:
-                    tmp.write_bytes(got.data)
-                index.add(name, sha, ph)
-                rows.append({"url": url, "page": page, "file": name, "sha256": sha, "phash": ph, "size": len(got.data),
-                             "width": got.width, "height": got.height, "format": got.format, "license": "",
-                             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    if own_session:
-        session.close()
+                urls = collect_image_urls(driver, page, pause=cfg.scroll_pause, settle_rounds=cfg.settle_rounds, max_steps=cfg.max_scroll_steps)
+                say(f"{page}: {len(urls)} image URLs")
+                for url in urls:
+                    if url in done_urls:
+                        continue
+                    done_urls.add(url)
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        rejected.append({"url": url, "page": page, "reason": "not an http(s) URL", "duplicate_of": ""})
+                        continue
+                    if cfg.respect_robots and not robots.allowed(url):
+                        rejected.append({"url": url, "page": page, "reason": "robots.txt disallows", "duplicate_of": ""})
+                        continue
+                    limiter.wait(url, robots.crawl_delay(url) if cfg.respect_robots else None)
+                    got = fetch_image(session, url, timeout=cfg.timeout, max_bytes=cfg.max_bytes, min_side=cfg.min_side,
+                                      retries=cfg.retries, referer=page)
+                    if got.data is None:
+                        rejected.append({"url": url, "page": page, "reason": got.reason, "duplicate_of": ""})
+                        continue
+                    sha, ph = sha256_bytes(got.data), phash(got.data)
+                    dup = index.match(sha, ph)
+                    if dup is not None:
+                        rejected.append({"url": url, "page": page, "reason": f"duplicate ({dup[0]})", "duplicate_of": dup[1]})
+                        continue
+                    name = f"images/{sha[:16]}{_EXT.get(got.format, '.img')}"
+                    with atomic_output(out / name) as tmp:
+                        tmp.write_bytes(got.data)
+                    index.add(name, sha, ph)
+                    rows.append({"url": url, "page": page, "file": name, "sha256": sha, "phash": ph, "size": len(got.data),
+                                 "width": got.width, "height": got.height, "format": got.format, "license": "",
+                                 "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    finally:
+        if own_session:
+            session.close()
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     rejected_df = pd.concat([old_rejected, pd.DataFrame(rejected, columns=REJECT_COLUMNS)], ignore_index=True)
     with atomic_output(manifest_csv) as tmp:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,10 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
-from PIL import Image
 
 from fpblur.data.download import link_or_copy
-from fpblur.data.yolo import normalise_names, write_data_yaml, write_labels, xyxy_to_cxcywh
+from fpblur.data.yolo import clip_xyxy, normalise_names, read_yaml, write_data_yaml, write_labels, xyxy_to_cxcywh
+from fpblur.eval.datasets import image_size  # noqa: F401  (displayed size, EXIF applied; also fpblur.data.voc.image_size)
 from fpblur.files import IMAGE_EXTS
 
 OBJECT_COLUMNS = ["xml", "image", "split", "name", "class_id", "difficult", "truncated", "xmin", "ymin", "xmax", "ymax", "clipped", "status"]
@@ -55,7 +56,7 @@ class ClassMap:
     @classmethod
     def from_config(cls, config: str | os.PathLike | Mapping) -> "ClassMap":
         """From a data YAML path or dict: ``names`` and optional ``voc_aliases`` (alias → class name)."""
-        data = yaml.safe_load(Path(config).read_text()) if not isinstance(config, Mapping) else config
+        data = read_yaml(config) if not isinstance(config, Mapping) else config
         names = normalise_names(data.get("names"))
         if not names:
             raise ValueError(f"{config}: no 'names' in the data config")
@@ -110,15 +111,6 @@ def parse_voc(path: str | os.PathLike) -> VocAnnotation:
     return VocAnnotation(path, fn, int(w) if w else None, int(h) if h else None, objects)
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """Width and height as displayed (EXIF orientations 5–8 swap them), like Ultralytics' ``exif_size``."""
-    with Image.open(path) as im:
-        w, h = im.size
-        if im.getexif().get(0x0112) in (5, 6, 7, 8):
-            w, h = h, w
-    return w, h
-
-
 @dataclass
 class VocReport:
     objects: pd.DataFrame
@@ -156,11 +148,69 @@ def convert(
 ) -> VocReport:
     """Convert every ``*.xml`` under ``ann_dir`` into ``out/{images,labels}/<split>/`` and ``out/data.yaml``.
 
-    ``split_of`` maps an image stem to its split (default: everything in ``train``).
+    ``split_of`` maps an image stem to its split (default: everything in ``train``).  The dataset is built in a
+    temporary folder beside ``out`` and moved into place at the end, so a failure leaves ``out`` as it was and
+    a re-run replaces the previous conversion whole (no images or labels of an earlier split survive).  An
+    existing ``out`` holding anything but a converted dataset (``images/``, ``labels/``, ``data.yaml``) is
+    refused, as is one that overlaps the input folders.
     """
     ann_dir, image_dir, out = Path(ann_dir), Path(image_dir), Path(out)
+    _check_output(out, ann_dir, image_dir)
     by_name, by_stem = _find_images(image_dir)
     pick = split_of if callable(split_of) else (lambda stem: (split_of or {}).get(stem, "train"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        build = tmp / out.name  # made with mkdir, not mkdtemp, so that it gets the usual permissions
+        build.mkdir()
+        objects, images, splits = _convert_into(build, ann_dir, by_name, by_stem, pick, class_map, keep_difficult, link)
+        data_yaml = None
+        if splits:
+            write_data_yaml(build / "data.yaml", out.resolve(), class_map.names, splits=sorted(splits, key=lambda s: (s != "train", s)))
+            data_yaml = out / "data.yaml"
+        _replace_dir(build, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return VocReport(objects, images, data_yaml)
+
+
+_CONVERTED = {"images", "labels", "data.yaml"}  # what convert writes; an existing out holding only these is replaced
+
+
+def _check_output(out: Path, ann_dir: Path, image_dir: Path) -> None:
+    r_out = out.resolve()
+    for what, folder in (("image", image_dir), ("annotation", ann_dir)):
+        r_in = folder.resolve()
+        if r_out == r_in or r_out in r_in.parents:
+            raise ValueError(f"{out}: output folder contains the input {what} folder {folder}; give a separate output folder")
+    if image_dir.resolve() in r_out.parents:
+        raise ValueError(f"{out}: output folder lies inside the input image folder {image_dir}; give a separate output folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: output exists and is not a folder")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in _CONVERTED)
+        if other:
+            raise ValueError(f"{out}: output folder holds other files than a converted dataset ({', '.join(other[:3])}"
+                             f"{', …' if len(other) > 3 else ''}); give a new or empty folder")
+
+
+def _replace_dir(build: Path, out: Path) -> None:
+    """Move the finished folder ``build`` to ``out``; an earlier ``out`` goes to ``build``'s (temporary) parent
+    folder, which the caller deletes, and is put back if the move fails."""
+    if not (out.exists() or out.is_symlink()):
+        os.rename(build, out)
+        return
+    old = build.with_name(build.name + ".old")
+    os.rename(out, old)
+    try:
+        os.rename(build, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+
+
+def _convert_into(out: Path, ann_dir: Path, by_name, by_stem, pick, class_map: ClassMap, keep_difficult: bool, link: str):
+    """The conversion proper, writing into the new folder ``out``; returns ``(objects, images, splits)``."""
     obj_rows, img_rows, splits = [], [], set()
     for xml in sorted(ann_dir.rglob("*.xml")):
         row = {"xml": str(xml.relative_to(ann_dir)), "image": "", "split": "", "xml_width": None, "xml_height": None,
@@ -188,7 +238,7 @@ def convert(
         ids, keep_boxes = [], []
         for o, b in zip(ann.objects, boxes):
             cid = class_map.id(o.name)
-            clipped = np.array([min(max(b[0], 0), W), min(max(b[1], 0), H), min(max(b[2], 0), W), min(max(b[3], 0), H)])
+            clipped = clip_xyxy(b, W, H)[0]
             was_clipped = bool(np.any(np.abs(clipped - b) > 1e-6))
             if cid is None:
                 status = "unknown_class"
@@ -212,10 +262,7 @@ def convert(
         img_rows.append(row)
     objects = pd.DataFrame(obj_rows, columns=OBJECT_COLUMNS).astype({"class_id": "Int64"})
     images = pd.DataFrame(img_rows, columns=IMAGE_COLUMNS).astype({c: "Int64" for c in ("xml_width", "xml_height", "width", "height")})
-    data_yaml = None
-    if splits:
-        data_yaml = write_data_yaml(out / "data.yaml", out.resolve(), class_map.names, splits=sorted(splits, key=lambda s: (s != "train", s)))
-    return VocReport(objects, images, data_yaml)
+    return objects, images, splits
 
 
 def _reconcile_size(ann: VocAnnotation, W: int, H: int, boxes: np.ndarray) -> tuple[str, str, np.ndarray]:

@@ -19,11 +19,11 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tqdm.auto import tqdm
 
 from fpblur.data.download import RemoteFile, download_all, extract_archive, link_or_copy
-from fpblur.data.yolo import write_data_yaml, write_labels
+from fpblur.data.yolo import clip_xyxy, write_data_yaml, write_labels, xyxy_to_cxcywh
+from fpblur.eval.datasets import image_size
 
 ATTRS = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 NAMES = {0: "face"}
@@ -174,24 +174,20 @@ def to_yolo(
             if not src.is_file():
                 missing.append(f"{split}/{img.rel}")
                 continue
-            with Image.open(src) as im:
-                width, height = im.size
+            width, height = image_size(src)  # as displayed (EXIF orientation applied), as Ultralytics reads it
             idx = by_image[img.rel]
             rows = df.iloc[idx]
             keep = (rows["drop"] == "").to_numpy()
             xywh = rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)[keep]
             xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-            clipped = xyxy.copy()
-            clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
-            clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
+            clipped = clip_xyxy(xyxy, width, height)
             changed = np.any(np.abs(clipped - xyxy) > 1e-6, axis=1)
             ok = (clipped[:, 2] - clipped[:, 0] > 0) & (clipped[:, 3] - clipped[:, 1] > 0)
             kept_idx = idx[keep]
             df.loc[df.index[kept_idx[changed]], "clipped"] = True
             df.loc[df.index[kept_idx[~ok]], "drop"] = "outside"
             clipped = clipped[ok]
-            cxcywh = np.stack([(clipped[:, 0] + clipped[:, 2]) / 2 / width, (clipped[:, 1] + clipped[:, 3]) / 2 / height,
-                               (clipped[:, 2] - clipped[:, 0]) / width, (clipped[:, 3] - clipped[:, 1]) / height], axis=1)
+            cxcywh = xyxy_to_cxcywh(clipped, width, height)
             write_labels((out / "labels" / split / img.rel).with_suffix(".txt"), [0] * len(cxcywh), cxcywh)
             how = link_or_copy(src, out / "images" / split / img.rel, link)
             methods[how] = methods.get(how, 0) + 1

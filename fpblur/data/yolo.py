@@ -97,7 +97,17 @@ def read_names(root: str | os.PathLike) -> dict[int, str] | None:
     p = Path(root) / "data.yaml"
     if not p.is_file():
         return None
-    return normalise_names(yaml.safe_load(p.read_text()).get("names"))
+    return normalise_names(read_yaml(p).get("names"))
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """A YAML file holding a non-empty mapping; anything else is a one-line ``ValueError`` naming the file."""
+    from fpblur.eval.datasets import read_mapping
+
+    data = read_mapping(path, "keys (names: ...)")
+    if not data:
+        raise ValueError(f"{path}: empty YAML file")
+    return data
 
 
 def normalise_names(names: Mapping[int, str] | Sequence[str] | None) -> dict[int, str] | None:

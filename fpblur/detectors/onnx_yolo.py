@@ -22,6 +22,7 @@ import numpy as np
 from fpblur.boxes import nms
 from fpblur.detections import Detections
 from fpblur.detectors.base import check_image
+from fpblur.detectors.yolo import class_label_map, labelled  # no PyTorch/Ultralytics import at module level
 
 PAD_VALUE = 114
 MAX_DET = 300
@@ -68,7 +69,6 @@ class OnnxYoloDetector:
         threads: int | None = None,
     ) -> None:
         from fpblur.detectors.centerface import make_session
-        from fpblur.detectors.yolo import class_label_map
 
         self.weights = Path(weights)
         if not self.weights.is_file():
@@ -107,9 +107,7 @@ class OnnxYoloDetector:
         kept = nms(boxes + (cls[:, None] * 7680.0), scores, self.iou)[:MAX_DET]
         boxes, scores, cls = boxes[kept], scores[kept], cls[kept]
         boxes = (boxes - np.array([px, py, px, py], np.float32)) / np.array([gx, gy, gx, gy], np.float32)
-        labels = np.array([self.labels.get(int(c), "") for c in cls], dtype="<U8")
-        known = np.array([int(c) in self.labels for c in cls], dtype=bool)
-        return Detections(boxes.astype(np.float32), scores, labels).filter(known).clip(w, h)
+        return labelled(boxes, scores, cls, self.labels).clip(w, h)
 
     def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
         return [self.detect(im, conf=conf) for im in images]

@@ -10,7 +10,15 @@ import numpy as np
 
 from fpblur.detections import LABELS, Detections
 from fpblur.detectors.base import check_image
+from fpblur.detectors.onnx_plate import cuda_wanted
 from fpblur.offline import import_ultralytics
+
+
+def label_from_class_name(name: str) -> str | None:
+    """The fpblur label a model or dataset class name stands for: ``"face"`` when it contains "face",
+    ``"plate"`` when it contains "plate" or "licen" (licence/license), else None (case-insensitive)."""
+    lname = str(name).lower()
+    return next((lab for lab in LABELS if lab in lname or (lab == "plate" and "licen" in lname)), None)
 
 
 def class_label_map(names: dict[int, str], label: str | None, class_map: dict | None) -> dict[int, str]:
@@ -24,13 +32,22 @@ def class_label_map(names: dict[int, str], label: str | None, class_map: dict | 
         if class_map and (cid in class_map or name in class_map):
             out[cid] = class_map.get(cid, class_map.get(name))
             continue
-        lname = str(name).lower()
-        guess = next((lab for lab in LABELS if lab in lname or (lab == "plate" and "licen" in lname)), None)
+        guess = label_from_class_name(name)
         if guess and (label is None or guess == label):
             out[cid] = guess
         elif label is not None:
             out[cid] = label
     return out
+
+
+def labelled(boxes, scores, cls, labels: dict[int, str]) -> Detections:
+    """Detections for a YOLO model's output: class ids ``cls`` become fpblur labels through ``labels``
+    (see :func:`class_label_map`); boxes of classes missing from ``labels`` are dropped."""
+    cls = np.asarray(cls).reshape(-1).astype(int)
+    keep = np.flatnonzero([int(c) in labels for c in cls])
+    names = np.array([labels[int(c)] for c in cls[keep]], dtype="<U8")
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Detections(boxes[keep], np.asarray(scores).reshape(-1)[keep], names)
 
 
 class YoloDetector:
@@ -63,7 +80,7 @@ class YoloDetector:
         self.augment = augment
         self.model = ultralytics.YOLO(str(weights), task="detect")
         # Half precision only exists on CUDA; silently falling back to fp32 on CPU is the sane default.
-        self.half = bool(half) and self._on_cuda()
+        self.half = bool(half) and cuda_wanted(self.device)
         self.labels = class_label_map(dict(self.model.names), label, class_map)
 
     def with_imgsz(self, imgsz: int) -> "YoloDetector":
@@ -71,16 +88,6 @@ class YoloDetector:
         other = copy.copy(self)
         other.imgsz = int(imgsz)
         return other
-
-    def _on_cuda(self) -> bool:
-        if self.device is not None:
-            return str(self.device).lower() not in ("cpu", "mps")
-        try:
-            import torch
-
-            return torch.cuda.is_available()
-        except ImportError:
-            return False
 
     def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
         imgs = [check_image(im) for im in images]
@@ -102,9 +109,7 @@ class YoloDetector:
             boxes = b.xyxy.cpu().numpy() if len(b) else np.zeros((0, 4), np.float32)
             scores = b.conf.cpu().numpy() if len(b) else np.zeros((0,), np.float32)
             cls = b.cls.cpu().numpy().astype(int) if len(b) else np.zeros((0,), int)
-            keep = np.array([c in self.labels for c in cls], dtype=bool)
-            labels = np.array([self.labels.get(int(c), "") for c in cls], dtype="<U8")
-            det = Detections(boxes, scores, labels).filter(keep)
+            det = labelled(boxes, scores, cls, self.labels)
             h, w = res.orig_shape
             out.append(det.clip(w, h))
         return out

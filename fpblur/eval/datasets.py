@@ -15,11 +15,53 @@ applied, as Ultralytics does for YOLO labels).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from fpblur.eval.wider import wider_ignore
+
+
+# -- reading structured files ------------------------------------------------------------------------------
+def read_mapping(path: str | os.PathLike, kind: str, error: type[Exception] = ValueError) -> dict:
+    """A YAML file whose top level is a mapping (an empty file is an empty mapping).
+
+    Unreadable files, YAML syntax errors and any other top-level type raise ``error`` (a ``ValueError``
+    subclass) with one line naming the file; ``kind`` says what the mapping holds, for that message.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read ({exc.strerror if isinstance(exc, OSError) else exc.reason})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of {kind}, got {type(data).__name__}")
+    return data
+
+
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON; a syntax error is a one-line ``ValueError`` naming the file and the position."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (not UTF-8 text: {exc.reason})") from None
 
 
 @dataclass(frozen=True)
@@ -31,6 +73,8 @@ class LabelledSet:
     name: str = ""
     format: str = "labels.json"
     names: tuple[str, ...] = ()
+    #: per image, the class id of each ground-truth box (YOLO layout; None for labels.json)
+    classes: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -39,7 +83,18 @@ class LabelledSet:
         if n is None:
             return self
         return replace(self, images=self.images[:n], gts=self.gts[:n],
-                       flags=None if self.flags is None else self.flags[:n])
+                       flags=None if self.flags is None else self.flags[:n],
+                       classes=None if self.classes is None else self.classes[:n])
+
+    def only_classes(self, ids: set[int]) -> "LabelledSet":
+        """The same images with only the boxes of classes ``ids`` (needs per-box classes: YOLO layout)."""
+        if self.classes is None:
+            raise ValueError(f"{self.root}: no class ids to select boxes by (not a YOLO-layout dataset)")
+        masks = [np.isin(c, sorted(ids)) for c in self.classes]
+        return replace(self, gts=[g[m] for g, m in zip(self.gts, masks)],
+                       flags=None if self.flags is None else [[f for f, k in zip(fl, m) if k]
+                                                               for fl, m in zip(self.flags, masks)],
+                       classes=[c[m] for c, m in zip(self.classes, masks)])
 
     @property
     def n_boxes(self) -> int:
@@ -57,7 +112,7 @@ class LabelledSet:
         """Per image, the boxes flagged ``invalid`` (ignore regions); None when there are no flags."""
         if self.flags is None:
             return None
-        return [np.array([bool(f.get("invalid", False)) for f in fl], dtype=bool) for fl in self.flags]
+        return [wider_ignore(fl) for fl in self.flags]
 
 
 def load_labelled(folder: str | Path) -> LabelledSet:
@@ -66,18 +121,40 @@ def load_labelled(folder: str | Path) -> LabelledSet:
     labels_path = root / "labels.json"
     if not labels_path.is_file():
         raise FileNotFoundError(f"{labels_path}: no labels.json")
-    labels = json.loads(labels_path.read_text())
-    flags_path = root / "flags.json"
-    flags = json.loads(flags_path.read_text()) if flags_path.is_file() else None
+    labels = read_json(labels_path)
+    if not isinstance(labels, dict):
+        raise ValueError(f"{labels_path}: expected a mapping of image name to [[x1, y1, x2, y2], ...], "
+                         f"got {type(labels).__name__}")
     names = sorted(labels)
+    gts = [_boxes(labels_path, n, labels[n]) for n in names]
+    flags_path = root / "flags.json"
+    per_image_flags = None
+    if flags_path.is_file():
+        flags = read_json(flags_path)
+        if not isinstance(flags, dict):
+            raise ValueError(f"{flags_path}: expected a mapping of image name to a list of per-box flag dicts, "
+                             f"got {type(flags).__name__}")
+        per_image_flags = []
+        for n, gt in zip(names, gts):
+            fl = flags.get(n, [])  # an image without boxes needs no flags entry
+            if not isinstance(fl, list) or not all(isinstance(f, dict) for f in fl):
+                raise ValueError(f"{flags_path}: {n}: expected a list of per-box flag dicts")
+            if len(fl) != len(gt):
+                raise ValueError(f"{flags_path}: {n} has {len(fl)} flags for {len(gt)} boxes")
+            per_image_flags.append(fl)
     image_dir = root / "images" if (root / "images").is_dir() else root
-    gts = [np.asarray(labels[n], np.float64).reshape(-1, 4) for n in names]
-    if flags is not None:
-        for n in names:
-            if len(flags.get(n, [])) != len(labels[n]):
-                raise ValueError(f"{flags_path}: {n} has {len(flags.get(n, []))} flags for {len(labels[n])} boxes")
-    return LabelledSet(root, [image_dir / n for n in names], gts, None if flags is None else [flags[n] for n in names],
-                       name=root.name, format="labels.json")
+    return LabelledSet(root, [image_dir / n for n in names], gts, per_image_flags, name=root.name, format="labels.json")
+
+
+def _boxes(labels_path: Path, name: str, raw: Any) -> np.ndarray:
+    """One image's ``[[x1, y1, x2, y2], ...]`` as an ``N×4`` array; anything else is a one-line ValueError."""
+    try:
+        arr = np.asarray(raw, np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or not (arr.size == 0 or (arr.ndim == 2 and arr.shape[1] == 4)) or not np.isfinite(arr).all():
+        raise ValueError(f"{labels_path}: {name}: expected a list of [x1, y1, x2, y2] boxes, got {str(raw)[:60]}")
+    return arr.reshape(-1, 4)
 
 
 # -- YOLO layout -------------------------------------------------------------------------------------------
@@ -106,17 +183,25 @@ def label_path(image: Path) -> Path:
 
 def read_yolo_labels(path: Path, width: int, height: int, classes: set[int] | None = None) -> np.ndarray:
     """Pixel ``[x1, y1, x2, y2]`` boxes of a YOLO label file (missing file = no boxes)."""
+    return read_yolo_boxes(path, width, height, classes)[0]
+
+
+def read_yolo_boxes(path: Path, width: int, height: int,
+                    classes: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(boxes, class ids)`` of a YOLO label file: pixel ``[x1, y1, x2, y2]`` and one int per box."""
     from fpblur.data.yolo import cxcywh_to_xyxy, read_labels
 
     if not path.is_file():
-        return np.zeros((0, 4))
-    rows = []
+        return np.zeros((0, 4)), np.zeros(0, int)
+    rows, ids = [], []
     for lab in read_labels(path):
         if lab.class_id is None:
             raise ValueError(f"{path}:{lab.line}: not a 'class cx cy w h' YOLO label line: {lab.text!r}")
         if classes is None or lab.class_id in classes:
             rows.append(lab.box)
-    return cxcywh_to_xyxy(np.asarray(rows, np.float64).reshape(-1, 4)) * [width, height, width, height]
+            ids.append(lab.class_id)
+    boxes = cxcywh_to_xyxy(np.asarray(rows, np.float64).reshape(-1, 4)) * [width, height, width, height]
+    return boxes, np.asarray(ids, int)
 
 
 def _images_in(entry: Path) -> list[Path]:
@@ -150,28 +235,36 @@ def _yaml_root(yaml_path: Path, data: dict) -> Path:
                             f"or to the YAML's folder)")
 
 
-def _names(raw) -> tuple[str, ...]:
+def _names(raw, source: Path) -> tuple[str, ...]:
     if isinstance(raw, dict):
-        return tuple(str(raw[k]) for k in sorted(raw))
-    return tuple(str(n) for n in raw or ())
+        try:
+            return tuple(str(raw[k]) for k in sorted(raw))
+        except TypeError:
+            raise ValueError(f"{source}: names: class ids must be integers") from None
+    if raw is None or isinstance(raw, (list, tuple)):
+        return tuple(str(n) for n in raw or ())
+    raise ValueError(f"{source}: names: expected a list or a mapping of class id to name, got {type(raw).__name__}")
+
+
+_DATA_YAML_KIND = "dataset keys (path, train, val, names)"
 
 
 def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None = None) -> LabelledSet:
     """Load a YOLO-layout split from a data YAML or a dataset folder; ``classes`` keeps only those ids."""
-    import yaml
-
     source = Path(source)
     names: tuple[str, ...] = ()
     if source.suffix.lower() in (".yaml", ".yml"):
         if not source.is_file():
             raise FileNotFoundError(f"{source}: data YAML not found")
-        data = yaml.safe_load(source.read_text()) or {}
+        data = read_mapping(source, _DATA_YAML_KIND)
         root = _yaml_root(source, data)
-        names = _names(data.get("names"))
+        names = _names(data.get("names"), source)
         entry = data.get(split)
         if not entry:
             raise ValueError(f"{source}: no {split!r} split")
         entries = entry if isinstance(entry, list) else [entry]
+        if not all(isinstance(e, str) and e for e in entries):
+            raise ValueError(f"{source}: {split}: expected an image folder, a .txt list or a list of them")
         images = [im for e in entries for im in _images_in(Path(e) if Path(e).is_absolute() else root / e)]
         name = source.parent.name if source.stem in ("data", "dataset") else source.stem
     elif source.is_dir():
@@ -182,16 +275,18 @@ def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None =
                 break
         name = source.name
         if (source / "data.yaml").is_file():
-            names = _names((yaml.safe_load((source / "data.yaml").read_text()) or {}).get("names"))
+            names = _names(read_mapping(source / "data.yaml", _DATA_YAML_KIND).get("names"), source / "data.yaml")
     else:
         raise FileNotFoundError(f"{source}: not a data YAML or a dataset folder")
     if not images:
         raise ValueError(f"{source}: no images in split {split!r}")
-    gts = []
+    gts, ids = [], []
     for im in images:
         w, h = image_size(im)
-        gts.append(read_yolo_labels(label_path(im), w, h, classes))
-    return LabelledSet(root, images, gts, None, name=name, format="yolo", names=names)
+        boxes, cls = read_yolo_boxes(label_path(im), w, h, classes)
+        gts.append(boxes)
+        ids.append(cls)
+    return LabelledSet(root, images, gts, None, name=name, format="yolo", names=names, classes=ids)
 
 
 def load_dataset(source: str | Path, split: str = "val", classes: set[int] | None = None) -> LabelledSet:

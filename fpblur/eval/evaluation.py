@@ -12,14 +12,23 @@ One detection pass per image at a low *sweep* threshold gives everything:
   blur (overall and per box-height bucket); WIDER easy/medium/hard AP when the dataset has WIDER flags.
   Boxes flagged ``invalid`` are ignore regions there (and are left out of the Ultralytics metrics).
 
-Since greedy NMS keeps a box only when no higher-scoring box suppresses it, the detections at ``conf`` are
-exactly the sweep detections with ``score >= conf``.  The sweep threshold is 0.001 for YOLO models (as
-``yolo val``) and 0.01 for others (CenterFace returns thousands of boxes per image below that).
+Since greedy NMS keeps a box only when no higher-scoring box suppresses it, the boxes kept at ``conf`` are the
+sweep boxes with ``score >= conf``: exactly so with plain NMS (YOLO models, the default plate model's merged
+sizes).  With box voting (the default profile's CenterFace passes) each kept box is the score-weighted mean of
+the candidates that overlap it, and in the sweep pass candidates under ``conf`` vote too, so the operating-point
+boxes are the sweep boxes' scores filtered at ``conf`` with slightly different coordinates than a run at
+``conf`` would give (low-score voters weigh little: ``score ** 4``).  The sweep threshold is 0.001 for YOLO
+models (as ``yolo val``) and 0.01 for CenterFace (it returns thousands of boxes per image below that).
 ``ms_per_img`` is timed separately at ``conf`` on the first ``timing_images`` images, after one warm-up run.
+
+The detector is the one ``fpblur image`` runs: every setting left ``None`` (``imgsz``, ``scales``, ``iou``…)
+takes the default profile's value (:class:`~fpblur.detectors.factory.DetectorSpec`).  On YOLO datasets with
+several classes, only the classes named after the target count as ground truth.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -34,10 +43,12 @@ from fpblur.anonymizer import regions_for
 from fpblur.detections import Detections
 from fpblur.detectors.base import check_image
 from fpblur.detectors.factory import DEFAULT_CONF, DetectorSpec, build_detector
+from fpblur.detectors.yolo import label_from_class_name
 from fpblur.eval.datasets import LabelledSet, load_dataset
 from fpblur.eval.log import DEFAULT_LOG, append_row
 from fpblur.eval.metrics import BUCKET_NAMES, EvalResult, evaluate as privacy_evaluate, match_image, pr_curve
 from fpblur.eval.wider import wider_ap
+from fpblur.files import atomic_output
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 SWEEP_CONF_YOLO = 0.001
@@ -60,11 +71,24 @@ class EvalRun:
     log_path: Path | None = None
 
     def at_conf(self, i: int) -> Detections:
-        """Detections of image ``i`` at the operating threshold."""
+        """Detections of image ``i`` at the operating threshold (the sweep detections with score >= conf)."""
         return self.detections[i].filter(min_score=float(self.row["conf"]))
 
 
 # -- models ----------------------------------------------------------------------------------------------
+def model_class_names(weights: str | os.PathLike) -> dict[int, str]:
+    """``{class id: name}`` of a ``.pt`` / ``.onnx`` YOLO weights file."""
+    from fpblur.offline import import_ultralytics
+
+    return {int(k): str(v) for k, v in import_ultralytics().YOLO(str(weights), task="detect").names.items()}
+
+
+def target_of_names(names: Any) -> str | None:
+    """The first target (face, then plate) that one of the class ``names`` stands for."""
+    found = {label_from_class_name(n) for n in names}
+    return next((t for t in TARGETS if t in found), None)
+
+
 def model_target(model: str | os.PathLike) -> str | None:
     """The target a model name implies: a registry model's target, or a YOLO file's class names."""
     from fpblur.models import REGISTRY
@@ -74,13 +98,17 @@ def model_target(model: str | os.PathLike) -> str | None:
         return REGISTRY[name].target
     path = Path(name)
     if path.suffix.lower() in (".pt", ".onnx") and path.is_file():
-        from fpblur.offline import import_ultralytics
-
-        names = [str(n).lower() for n in import_ultralytics().YOLO(str(path), task="detect").names.values()]
-        for target in TARGETS:
-            if any(target in n or (target == "plate" and "licen" in n) for n in names):
-                return target
+        return target_of_names(model_class_names(path).values())
     return None
+
+
+def target_class_ids(names: Sequence[str], target: str) -> set[int] | None:
+    """Class ids of a dataset's ``names`` that are ground truth for ``target``: the classes named after it
+    (:func:`~fpblur.detectors.yolo.label_from_class_name`, the detectors' rule), or when none is, every class
+    not named after the other target.  None: keep every class (no names, or all of them qualify)."""
+    labels = [label_from_class_name(n) for n in names]
+    keep = {i for i, lab in enumerate(labels) if lab == target} or {i for i, lab in enumerate(labels) if lab is None}
+    return None if not names or len(keep) == len(names) else keep
 
 
 def infer_target(model: Any, dataset: LabelledSet, target: str | None = None) -> str:
@@ -89,10 +117,9 @@ def infer_target(model: Any, dataset: LabelledSet, target: str | None = None) ->
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; expected face or plate")
         return target
-    for name in dataset.names:
-        for t in TARGETS:
-            if t in name.lower() or (t == "plate" and "licen" in name.lower()):
-                return t
+    found = target_of_names(dataset.names)
+    if found:
+        return found
     if dataset.has_wider_flags:  # easy/medium/hard subsets only exist for WIDER FACE
         return "face"
     if isinstance(model, (str, os.PathLike)):
@@ -105,14 +132,19 @@ def infer_target(model: Any, dataset: LabelledSet, target: str | None = None) ->
     raise ValueError("cannot tell whether this is a face or a plate evaluation; pass target (--target face|plate)")
 
 
-def model_spec(model: str | os.PathLike, target: str, conf: float, iou: float | None = None, imgsz: int = 640,
-               device: str | None = None, half: bool = False, scales: Sequence[float] = (1.0,),
-               max_side: int | None = None) -> DetectorSpec:
-    """``centerface`` / ``plate-yolov8n`` / ``default`` → the registry model; otherwise a weights path."""
+def model_spec(model: str | os.PathLike, target: str, conf: float | None = None, iou: float | None = None,
+               imgsz: int | Sequence[int] | None = None, device: str | None = None, half: bool = False,
+               scales: Sequence | None = None, max_side: int | None = None) -> DetectorSpec:
+    """``centerface`` / ``plate-yolov8n`` / ``default`` → the registry model; otherwise a weights path.
+
+    Settings left None take the default profile's values, as in ``fpblur image``.  A weights file with classes
+    of both targets keeps the other target's label on those classes (so they can be filtered out).
+    """
     from fpblur.models import REGISTRY
 
     name = str(model)
     weights = None
+    class_map = None
     if name in REGISTRY:
         if REGISTRY[name].target != target:
             raise ValueError(f"model {name!r} detects {REGISTRY[name].target}s, not {target}s")
@@ -120,8 +152,13 @@ def model_spec(model: str | os.PathLike, target: str, conf: float, iou: float | 
         if not Path(name).is_file():
             raise FileNotFoundError(f"{name}: model weights not found (or use centerface, plate-yolov8n, default)")
         weights = name
+        others = {cid: lab for cid, n in model_class_names(name).items()
+                  if (lab := label_from_class_name(n)) not in (None, target)}
+        class_map = others or None
+    if isinstance(imgsz, (list, tuple)):
+        imgsz = tuple(int(s) for s in imgsz) or None
     return DetectorSpec(target=target, weights=weights, conf=conf, iou=iou, imgsz=imgsz, device=device, half=half,
-                        scales=tuple(scales), max_side=max_side)
+                        scales=tuple(scales) if scales else None, max_side=max_side, class_map=class_map)
 
 
 def model_display_name(model: Any) -> str:
@@ -137,8 +174,15 @@ def model_display_name(model: Any) -> str:
     return type(model).__name__
 
 
-def _is_yolo(detector: Any) -> bool:
-    return type(detector).__name__ == "YoloDetector"
+def is_yolo_detector(detector: Any) -> bool:
+    """Whether a detector object runs YOLO weights (PyTorch or ONNX Runtime, one size or several merged)."""
+    from fpblur.detectors.ensemble import MultiDetector
+    from fpblur.detectors.onnx_yolo import OnnxYoloDetector
+    from fpblur.detectors.yolo import YoloDetector
+
+    if isinstance(detector, MultiDetector):
+        return all(is_yolo_detector(m) for m in detector.members)
+    return isinstance(detector, (YoloDetector, OnnxYoloDetector))
 
 
 # -- running the detector --------------------------------------------------------------------------------
@@ -149,14 +193,19 @@ def load_image(path: Path) -> np.ndarray:
 
 
 def detect_at(detector: Any, image: np.ndarray, conf: float | None) -> Detections:
-    """``detector.detect(image, conf=conf)`` when the detector supports it, else ``detector(image)``."""
+    """``detector.detect(image, conf=conf)`` when its ``detect`` takes ``conf``, else ``detector(image)``."""
     fn = getattr(detector, "detect", None)
-    if conf is not None and fn is not None:
-        try:
-            return fn(image, conf=conf)
-        except TypeError:
-            pass
+    if conf is not None and fn is not None and _takes_conf(fn):
+        return fn(image, conf=conf)
     return detector(image)
+
+
+def _takes_conf(fn: Callable) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return "conf" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def predict(detector: Any, images: Sequence[Path], conf: float | None,
@@ -255,11 +304,11 @@ def evaluate_model(
     split: str = "val",
     conf: float | None = None,
     iou: float | None = None,
-    imgsz: int = 640,
+    imgsz: int | Sequence[int] | None = None,
     pad: float | None = None,
     device: str | None = None,
     half: bool = False,
-    scales: Sequence[float] = (1.0,),
+    scales: Sequence | None = None,
     max_side: int | None = None,
     sweep_conf: float | None = None,
     max_images: int | None = None,
@@ -275,7 +324,9 @@ def evaluate_model(
     ``model``: ``"centerface"``, ``"plate-yolov8n"``, ``"default"`` (the default model of ``target``), a
     ``.pt``/``.onnx`` weights path, or any detector object (``detector(image_bgr) -> Detections``).
     ``data``: a ``labels.json`` folder, a YOLO data YAML or folder (``split``), or a :class:`LabelledSet`.
-    ``conf``: operating threshold (default: fpblur's default for the target).  Outputs go to
+    ``conf``: operating threshold (default: fpblur's default for the target).  ``imgsz``, ``scales``, ``iou``,
+    ``max_side`` left None take the default profile's values (what ``fpblur image`` runs).  On a YOLO dataset
+    whose classes name both targets, only the target's classes are ground truth.  Outputs go to
     ``out_dir/name`` (default name ``<model>_<dataset>``): ``metrics.json``, ``pr_curve.csv``, ``PR_curve.png``
     and Ultralytics' curve plots.
     """
@@ -284,18 +335,26 @@ def evaluate_model(
     if not len(dataset):
         raise ValueError(f"{dataset.root}: no images to evaluate")
     target = infer_target(model, dataset, target)
+    keep = target_class_ids(dataset.names, target)
+    if keep is not None and dataset.classes is not None:
+        dataset = dataset.only_classes(keep)
     conf = DEFAULT_CONF[target] if conf is None else float(conf)
     if isinstance(model, (str, os.PathLike)):
         spec = model_spec(model, target, conf, iou, imgsz, device, half, scales, max_side)
         detector = build_detector(spec)
+        yolo = not spec.uses_centerface
+        imgsz_cell = "+".join(map(str, spec.effective_imgsz)) if yolo else ""
     else:
         detector = model
+        yolo = is_yolo_detector(detector)
+        sizes = [m.imgsz for m in getattr(detector, "members", [detector]) if hasattr(m, "imgsz")]
+        imgsz_cell = "+".join(map(str, sizes)) if yolo else ""
     if sweep_conf is None:
-        sweep_conf = SWEEP_CONF_YOLO if _is_yolo(detector) else SWEEP_CONF_OTHER
+        sweep_conf = SWEEP_CONF_YOLO if yolo else SWEEP_CONF_OTHER
     sweep_conf = min(float(sweep_conf), conf)
 
     dets, shapes = predict(detector, dataset.images, sweep_conf, progress)
-    dets = [d.filter(label=target) for d in dets]  # a two-class YOLO model may also find the other target
+    dets = [d.filter(label=target) for d in dets]  # a two-class YOLO model labels the other target's classes
     ignore = dataset.ignore_masks()
     regions = regions_at(dets, shapes, conf, pad)
     result = privacy_evaluate(dets, dataset.gts, ignore=ignore, regions=regions, threshold=conf)
@@ -319,7 +378,7 @@ def evaluate_model(
         dataset=dataset.name or str(dataset.root),
         split=split if dataset.format == "yolo" else "",
         target=target,
-        imgsz=imgsz if _is_yolo(detector) else "",
+        imgsz=imgsz_cell,
         conf=conf,
         n_images=len(dataset),
         n_boxes=result.n_gt,
@@ -334,12 +393,13 @@ def evaluate_model(
         wider_medium=wider["medium"] if wider else None,
         wider_hard=wider["hard"] if wider else None,
         ms_per_img=ms,
-        device=str(device or ("" if not _is_yolo(detector) else "auto")),
+        device=str(device or ("auto" if yolo else "")),
     )
-    log_path = append_row(row, log) if log is not None else None
-    run = EvalRun(row, result, wider, ultra, (recall, precision), dataset, dets, run_dir, log_path)
+    run = EvalRun(row, result, wider, ultra, (recall, precision), dataset, dets, run_dir, None)
     if run_dir is not None:
-        save_run(run, run_dir, plots)
+        save_run(run, run_dir, plots)  # the run's files first: a logged row always has its folder
+    if log is not None:
+        run.log_path = append_row(row, log)
     return run
 
 
@@ -360,10 +420,12 @@ def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
         "wider_ap": clean(run.wider) if run.wider else None,
         "ultralytics": clean(run.ultralytics),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(info, indent=2))
+    with atomic_output(run_dir / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2))
     recall, precision = run.pr
-    np.savetxt(run_dir / "pr_curve.csv", np.stack([recall, precision], 1), delimiter=",", header="recall,precision",
-               comments="", fmt="%.6f")
+    with atomic_output(run_dir / "pr_curve.csv") as tmp:
+        np.savetxt(tmp, np.stack([recall, precision], 1), delimiter=",", header="recall,precision",
+                   comments="", fmt="%.6f")
     if plots:
         from fpblur.eval.plots import close, plot_pr_curves
 

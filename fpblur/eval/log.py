@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fpblur.eval.metrics import BUCKET_NAMES
+from fpblur.files import atomic_output
 
 DEFAULT_LOG = Path("runs") / "eval_log.csv"
 
@@ -72,14 +73,12 @@ def append_row(row: Mapping[str, Any], path: str | os.PathLike = DEFAULT_LOG) ->
     if existing:
         with open(path, newline="") as fh:
             old_rows = list(csv.DictReader(fh))
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for old in old_rows:
             w.writerow([old.get(c) or "" for c in header])
         w.writerow(cells)
-    os.replace(tmp, path)
     return path
 
 

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from fpblur.eval.metrics import BUCKET_NAMES
+from fpblur.files import atomic_output
 
 LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 TRAIN_METRICS = ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)")
@@ -17,11 +18,8 @@ TRAIN_METRICS = ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)"
 
 def _save(fig, out: str | os.PathLike | None):
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, out)
+        with atomic_output(out) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
     return fig
 
 

@@ -257,13 +257,13 @@ class _Run:
         t0 = time.perf_counter()
         frame, raw, kind = delayed.payload
         dets = delayed.regions()
+        regions = self.anonymizer.regions(dets, frame.image.shape)
         if len(dets):
-            image = self.anonymizer.apply(frame.image, dets)
+            image = self.anonymizer.apply(frame.image, dets, regions)
             self.frames_with_regions += 1
         else:
             image = frame.image
         if self.on_frame is not None:
-            regions = self.anonymizer.regions(dets, image.shape)
             tb = self.reader.info.time_base
             self.on_frame({
                 "frame": frame.index,
