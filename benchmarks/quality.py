@@ -16,7 +16,7 @@ Variants:
   mask ``--mask-scale 1.3`` grows each box by 0.3 of its size per side (``deface.scale_bb``) and blurs the
   ellipse inside; ``deface-box15`` is the same detections with a plain box grown 0.15 per side.
 
-Metrics (``fpblur.eval``): AP at IoU 0.5 (VOC all-point, from a second run of the same detector at
+Metrics (``fpblur.training.eval``): AP at IoU 0.5 (VOC all-point, from a second run of the same detector at
 ``--ap-conf``; WIDER easy/medium/hard with the WIDER ignore rules for faces), and at the operating point (the
 variant's own thresholds, exactly what ``fpblur image`` blurs): recall, precision, false positives per image,
 coverage recall (share of boxes >= 80 % inside the union of the anonymized regions) overall and per box-height
@@ -70,7 +70,7 @@ def cli_anonymizer(target: str, extra: list[str]):
 
 def deface_anonymizer(pad: float):
     from fpblur import Anonymizer
-    from fpblur.detectors.centerface import CenterFaceDetector
+    from fpblur.detect.centerface import CenterFaceDetector
 
     detector = CenterFaceDetector(conf=0.2, iou=0.3, scales=(1.0,))
     return Anonymizer(targets=("face",), pad=pad, detectors={"face": detector})
@@ -94,8 +94,8 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
 
 
 def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, limit: int | None) -> dict:
-    from fpblur.eval import load_labelled
-    from fpblur.images import read_image
+    from fpblur.training.eval import load_labelled
+    from fpblur.media.images import read_image
 
     data = load_labelled(folder).head(limit)
     runs = {v.name: Run() for v in variants}
@@ -121,7 +121,7 @@ def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, 
 
 
 def score(data, run: Run, variant: Variant, target: str) -> dict:
-    from fpblur.eval import evaluate, wider_ap
+    from fpblur.training.eval import evaluate, wider_ap
 
     ignore = data.ignore_masks()
     op = evaluate(run.dets, data.gts, ignore=ignore, regions=run.regions, threshold=0.0,
@@ -150,7 +150,7 @@ def fmt(x: float, digits: int = 3) -> str:
 
 
 def table(name: str, rows: list[dict]) -> str:
-    from fpblur.eval import BUCKET_NAMES
+    from fpblur.training.eval import BUCKET_NAMES
 
     faces = "easy" in rows[0]["ap"]
     ap_cols = ["AP", "AP easy", "AP medium", "AP hard"] if faces else ["AP"]
@@ -172,7 +172,7 @@ def frame_speed(variants_by_target: dict[str, list[Variant]], repeats: int) -> s
     """ms per 1280×720 frame of each variant's detectors (zidane.jpg from the ultralytics wheel)."""
     import cv2
 
-    from fpblur.offline import import_ultralytics
+    from fpblur.models.offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils import ASSETS
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import onnxruntime
 
-    from fpblur.profiles import PROFILES
+    from fpblur.config.profiles import PROFILES
 
     onnxruntime.set_default_logger_severity(3)
     for name in ("default", "fast"):

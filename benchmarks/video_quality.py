@@ -47,7 +47,7 @@ class Tally:
     seconds: float = 0.0
 
     def add(self, gt: np.ndarray, regions: np.ndarray, shape: str) -> None:
-        from fpblur.eval.metrics import coverage_hits, height_bucket
+        from fpblur.training.eval.metrics import coverage_hits, height_bucket
 
         if not len(gt):
             return
@@ -57,7 +57,7 @@ class Tally:
         np.add.at(self.hits, buckets, hit.astype(float))
 
     def row(self, name: str) -> dict:
-        from fpblur.eval.metrics import BUCKET_NAMES
+        from fpblur.training.eval.metrics import BUCKET_NAMES
 
         with np.errstate(invalid="ignore", divide="ignore"):
             per = self.hits / self.total
@@ -92,7 +92,7 @@ def anonymizer_for(variant: str, target: str):
 
 
 def run_fpblur(clip: Path, out: Path, anonymizer, full_every) -> tuple[list[np.ndarray], float]:
-    from fpblur.video.pipeline import VideoSettings, anonymize_video
+    from fpblur.run.video import VideoSettings, anonymize_video
 
     records: list[dict] = []
     report = anonymize_video(clip, out, anonymizer, VideoSettings(progress=False, full_every=full_every),
@@ -102,7 +102,7 @@ def run_fpblur(clip: Path, out: Path, anonymizer, full_every) -> tuple[list[np.n
 
 
 def run_deface(clip: Path, detector) -> tuple[list[np.ndarray], float]:
-    from fpblur.video.io import Frame, VideoReader
+    from fpblur.media.video_io import Frame, VideoReader
 
     regions, start = [], time.perf_counter()
     with VideoReader(clip) as reader:
@@ -115,7 +115,7 @@ def run_deface(clip: Path, detector) -> tuple[list[np.ndarray], float]:
 
 
 def table(rows: list[dict]) -> str:
-    from fpblur.eval.metrics import BUCKET_NAMES
+    from fpblur.training.eval.metrics import BUCKET_NAMES
 
     head = f"{'variant':12s} {'fps':>6s} {'boxes':>7s} {'coverage':>8s} " + " ".join(f"{b:>7s}" for b in BUCKET_NAMES)
     lines = [head, "-" * len(head)]
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import cv2
 
-    from fpblur.detectors.centerface import CenterFaceDetector
-    from fpblur.eval import load_labelled, wider_ignore
-    from fpblur.video.synth import pan_clip
+    from fpblur.detect.centerface import CenterFaceDetector
+    from fpblur.training.eval import load_labelled, wider_ignore
+    from fpblur.media.synth import pan_clip
 
     target = SETS[args.set]
     names = [v for v in args.variants.split(",") if v and not (v == "deface" and target != "face")]

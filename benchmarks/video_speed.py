@@ -26,7 +26,7 @@ import cv2
 FPBLUR_RUNNER = """
 import json, sys
 from fpblur import Anonymizer
-from fpblur.video.pipeline import VideoSettings, anonymize_video
+from fpblur.run.video import VideoSettings, anonymize_video
 src, dst, targets = sys.argv[1], sys.argv[2], tuple(sys.argv[3].split(","))
 report = anonymize_video(src, dst, Anonymizer(targets=targets), VideoSettings(progress=False))
 print(json.dumps({"frames": report.frames, "seconds": report.seconds, "timings": report.timings,
@@ -35,8 +35,8 @@ print(json.dumps({"frames": report.frames, "seconds": report.seconds, "timings":
 
 
 def make_clip(path: Path, photo_name: str, seconds: float, fps: int, size: tuple[int, int]) -> int:
-    from fpblur.offline import import_ultralytics
-    from fpblur.video.synth import pan_clip
+    from fpblur.models.offline import import_ultralytics
+    from fpblur.media.synth import pan_clip
 
     import_ultralytics()
     from ultralytics.utils import ASSETS
@@ -55,7 +55,7 @@ def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:
 
 
 def describe(path: Path) -> str:
-    from fpblur.video.synth import probe
+    from fpblur.media.synth import probe
 
     p = probe(path)
     audio = f"{len(p.audio)} audio" if p.audio else "no audio"

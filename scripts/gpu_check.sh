@@ -57,8 +57,8 @@ def getaddrinfo(host, *a, **k):
 
 socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
 
-from fpblur.data.synthetic import make_yolo_dataset
-from fpblur import train as tr
+from fpblur.training.data.synthetic import make_yolo_dataset
+from fpblur.training import train as tr
 
 ds = make_yolo_dataset(out / "data" / "face", "face", n_train=16, n_val=8, size=(320, 320))
 cfg = tr.merge_config(tr.load_config("configs/face_train.yaml"), dict(
@@ -78,8 +78,8 @@ python - "$OUT" <<'PY'
 import os, sys
 from pathlib import Path
 import cv2
-from fpblur.offline import import_ultralytics
-from fpblur.video.synth import pan_zoom_frames, write_video
+from fpblur.models.offline import import_ultralytics
+from fpblur.media.synth import pan_zoom_frames, write_video
 
 import_ultralytics()
 from ultralytics.utils import ASSETS

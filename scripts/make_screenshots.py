@@ -244,7 +244,7 @@ def grab_window(root, display: str):
 
 
 def make_tk_screenshot(out: Path, workdir: Path) -> Path:
-    from fpblur.samples import sample_folder
+    from fpblur.models.samples import sample_folder
 
     shutil.copyfile(sample_folder() / "zidane.jpg", workdir / "zidane.jpg")
     cwd = Path.cwd()
@@ -259,7 +259,7 @@ def make_tk_screenshot(out: Path, workdir: Path) -> Path:
 def _tk_screenshot(out: Path, display: str) -> Path:
     import tkinter as tk
 
-    from fpblur.app import FpblurApp, RecordingDialogs
+    from fpblur.ui.app import FpblurApp, RecordingDialogs
 
     app = FpblurApp(tk.Tk(), dialogs=RecordingDialogs())
     try:

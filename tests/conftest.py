@@ -83,7 +83,7 @@ def no_network(monkeypatch):
 @pytest.fixture(scope="session")
 def ultralytics_assets() -> Path:
     """The sample photos (zidane.jpg, bus.jpg) that the ultralytics wheel ships."""
-    from fpblur.offline import import_ultralytics
+    from fpblur.models.offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils import ASSETS

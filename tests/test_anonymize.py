@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fpblur.anonymize import MODES, anonymize, strong_blur
-from fpblur.anonymizer import regions_for
-from fpblur.detections import Detections
+from fpblur.redact.modes import MODES, anonymize, strong_blur
+from fpblur.redact.anonymizer import regions_for
+from fpblur.core.detections import Detections
 
 
 def textured(h=200, w=300, channels=3, dtype=np.uint8):
@@ -90,8 +90,8 @@ def test_unknown_mode():
 
 def test_default_padding_follows_the_default_profile():
     """The Python API, the CLI, the front ends and evaluation pad with the same default (the profile's)."""
-    from fpblur.frontend import default_target_settings
-    from fpblur.profiles import get_profile
+    from fpblur.ui.session import default_target_settings
+    from fpblur.config.profiles import get_profile
 
     pads = get_profile("default").pad
     dets = Detections(np.array([[100, 100, 200, 200], [100, 100, 200, 200]], np.float32), [1, 1], ["face", "plate"])
@@ -105,8 +105,8 @@ def test_default_padding_follows_the_default_profile():
 
 def test_front_end_pad_none_means_the_profiles_pad():
     """``TargetSettings.pad`` left unset pads like the profile (faces 0.22, plates 0.25), not a fixed 0.18."""
-    from fpblur.frontend import Settings, TargetSettings
-    from fpblur.profiles import get_profile
+    from fpblur.ui.session import Settings, TargetSettings
+    from fpblur.config.profiles import get_profile
 
     pads = get_profile("default").pad
     assert TargetSettings().pad is None

@@ -34,14 +34,14 @@ def display():
 
 @pytest.fixture(scope="module")
 def cache():
-    from fpblur.frontend import AnonymizerCache
+    from fpblur.ui.session import AnonymizerCache
 
     return AnonymizerCache()  # shared: models load once for the module
 
 
 @pytest.fixture
 def app(display, cache):
-    from fpblur.app import FpblurApp, RecordingDialogs
+    from fpblur.ui.app import FpblurApp, RecordingDialogs
 
     a = FpblurApp(tk.Tk(), dialogs=RecordingDialogs(), cache=cache)
     a.root.update()
@@ -151,7 +151,7 @@ def test_video_types_the_writer_cannot_produce_default_to_mp4(app, tmp_path):
         (tmp_path / "out").mkdir(exist_ok=True)
         assert app.plan()[1] == tmp_path / "out" / expected  # an output folder gets the same name
     app.output_path.set(str(tmp_path / "x.avi"))
-    from fpblur.files import InputError
+    from fpblur.core.files import InputError
 
     with pytest.raises(InputError, match=r"x.avi: video output must end in one of .mp4, .m4v, .mov, .mkv"):
         app.plan()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from fpblur.cli import main
-from fpblur.samples import synthetic_car
+from fpblur.models.samples import synthetic_car
 
 FACE = (911, 102, 1053, 277)  # a face in zidane.jpg
 
@@ -185,7 +185,7 @@ def test_detect_json_in_original_pixels(tmp_path, ultralytics_assets, no_network
     data = json.loads(out.read_text())
     assert set(data) == {"big.jpg", "bus.jpg"}
     faces = [d["box"] for d in data["big.jpg"] if d["label"] == "face" and d["score"] > 0.5]
-    from fpblur.boxes import iou_matrix
+    from fpblur.core.boxes import iou_matrix
 
     iou = iou_matrix(np.array([FACE]) * 2, np.array(faces))
     assert iou.max() > 0.5
@@ -200,7 +200,7 @@ def test_exif_orientation_matches_pil(orientation):
 
     from PIL import ImageOps
 
-    from fpblur.images import apply_orientation
+    from fpblur.media.images import apply_orientation
 
     rgb = np.random.default_rng(orientation).integers(0, 255, (3, 5, 3), dtype=np.uint8)  # not square
     ex = Image.Exif()
@@ -216,7 +216,7 @@ def test_exif_orientation_matches_pil(orientation):
 def test_read_image_leaves_pil_global_setting_alone(tmp_path, monkeypatch):
     from PIL import ImageFile
 
-    from fpblur.images import read_image
+    from fpblur.media.images import read_image
 
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # a host application's choice
@@ -241,7 +241,7 @@ def _errors(capsys) -> list[str]:
 
 
 def test_two_inputs_with_one_output_are_refused(tmp_path, capsys, monkeypatch):
-    from fpblur.files import InputError, collect, plan_outputs
+    from fpblur.core.files import InputError, collect, plan_outputs
 
     img = np.zeros((8, 8, 3), np.uint8)
     for sub in ("a", "b"):
@@ -275,8 +275,8 @@ def test_unwritable_output_extension_is_refused_before_detection(tmp_path, capsy
 
 
 def test_encode_image_without_encoder_is_an_input_error(tmp_path):
-    from fpblur.files import InputError
-    from fpblur.images import encode_image, write_image
+    from fpblur.core.files import InputError
+    from fpblur.media.images import encode_image, write_image
 
     with pytest.raises(InputError, match=r"\.txt"):
         encode_image(np.zeros((4, 4, 3), np.uint8), ".txt")
@@ -314,7 +314,7 @@ def test_log_path_equal_to_an_input_is_refused(tmp_path, capsys, monkeypatch, co
 
 
 def test_sample_folder_writes_atomically_and_checks_imwrite(tmp_path, monkeypatch):
-    import fpblur.samples as samples
+    import fpblur.models.samples as samples
 
     monkeypatch.setattr(samples.cv2, "imwrite", lambda *a, **k: False)
     with pytest.raises(OSError, match="car_plate.png"):
@@ -336,7 +336,7 @@ def test_atomic_outputs_get_normal_file_permissions(tmp_path):
     import os
     import stat
 
-    from fpblur.files import atomic_output
+    from fpblur.core.files import atomic_output
 
     mask = os.umask(0o022)
     os.umask(mask)

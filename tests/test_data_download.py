@@ -1,4 +1,4 @@
-"""fpblur.data.download: skip-if-valid, resume with Range, checksum failures re-fetched, retries, mirrors, archives."""
+"""fpblur.training.data.download: skip-if-valid, resume with Range, checksum failures re-fetched, retries, mirrors, archives."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
-from fpblur.data.download import DownloadError, RemoteFile, download, extract_archive, link_or_copy, verify
-from fpblur.data.hashing import sha256_file
-from fpblur.data.server import serve
-from fpblur.files import InputError
+from fpblur.training.data.download import DownloadError, RemoteFile, download, extract_archive, link_or_copy, verify
+from fpblur.training.data.hashing import sha256_file
+from fpblur.training.data.server import serve
+from fpblur.core.files import InputError
 
 SIZE = 400_000
 

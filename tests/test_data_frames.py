@@ -1,11 +1,11 @@
-"""fpblur.data.frames: interval / scene-change sampling, near-duplicate drop, manifest, split by video."""
+"""fpblur.training.data.frames: interval / scene-change sampling, near-duplicate drop, manifest, split by video."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from fpblur.data import fixtures, frames, split
+from fpblur.training.data import fixtures, frames, split
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""fpblur.data.qa: every finding type on a crafted dataset, CSV/plots, and fix() into a new folder only."""
+"""fpblur.training.data.qa: every finding type on a crafted dataset, CSV/plots, and fix() into a new folder only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fpblur.data import fixtures, qa
+from fpblur.training.data import fixtures, qa
 
 
 @pytest.fixture(scope="module")

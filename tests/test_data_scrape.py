@@ -1,4 +1,4 @@
-"""fpblur.data.scrape: real headless Chromium on a lazy-loading page served from 127.0.0.1, plus the fetch rules."""
+"""fpblur.training.data.scrape: real headless Chromium on a lazy-loading page served from 127.0.0.1, plus the fetch rules."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import requests
 
-from fpblur.data import fixtures, scrape
-from fpblur.data.server import serve
+from fpblur.training.data import fixtures, scrape
+from fpblur.training.data.server import serve
 
 needs_chromium = pytest.mark.skipif(not Path("/usr/bin/chromium").is_file(),
                                     reason="/usr/bin/chromium not installed (apt-get install chromium chromium-driver)")

@@ -1,4 +1,4 @@
-"""fpblur.data.split and fpblur.data.hashing."""
+"""fpblur.training.data.split and fpblur.training.data.hashing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fpblur.data import fixtures, hashing, split
+from fpblur.training.data import fixtures, hashing, split
 
 
 def test_group_split_is_deterministic_grouped_and_order_free():
@@ -61,10 +61,10 @@ def test_one_sha256_file_and_cheap_hashing_import():
     import subprocess
     import sys
 
-    from fpblur import models
+    from fpblur.models import registry as models
 
-    assert models.sha256_file is hashing.sha256_file  # fpblur.models re-exports the data one, no second copy
-    code = "import sys, fpblur.models; print(sorted({'imagehash', 'PIL'} & set(sys.modules)))"
+    assert models.sha256_file is hashing.sha256_file  # fpblur.models.registry re-exports the data one, no second copy
+    code = "import sys, fpblur.models.registry; print(sorted({'imagehash', 'PIL'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 

@@ -1,4 +1,4 @@
-"""fpblur.data.voc: class map, wrong <size> detected and fixed from the image, flags, clipping, errors."""
+"""fpblur.training.data.voc: class map, wrong <size> detected and fixed from the image, flags, clipping, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fpblur.data import fixtures, voc
+from fpblur.training.data import fixtures, voc
 
 PLATE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "plate_data.yaml"
 

@@ -1,4 +1,4 @@
-"""fpblur.data.wider: annotation parsing, YOLO export, statistics, and the whole prepare() against 127.0.0.1."""
+"""fpblur.training.data.wider: annotation parsing, YOLO export, statistics, and the whole prepare() against 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from fpblur.data import fixtures, wider
-from fpblur.data.server import serve
+from fpblur.training.data import fixtures, wider
+from fpblur.training.data.server import serve
 
 GT = """0--Parade/0_Parade_marchingband_1_5.jpg
 0

@@ -1,11 +1,11 @@
-"""fpblur.data.yolo: data YAML reading errors and the box helpers."""
+"""fpblur.training.data.yolo: data YAML reading errors and the box helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fpblur.data import qa, yolo
+from fpblur.training.data import qa, yolo
 
 
 @pytest.mark.parametrize("text, what", [("", "empty YAML file"), ("names: {0: plate\n", "not valid YAML"), ("just text\n", "mapping")])

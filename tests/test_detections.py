@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fpblur.boxes import intersection_over_first, iou_matrix, nms
-from fpblur.detections import Detections
+from fpblur.core.boxes import intersection_over_first, iou_matrix, nms
+from fpblur.core.detections import Detections
 
 
 def make(n=3):

@@ -1,12 +1,14 @@
 import numpy as np
 import pytest
 
-from fpblur.boxes import iou_matrix
-from fpblur.detectors import DetectorSpec, build_detector
-from fpblur.detectors.centerface import CenterFaceDetector, prepare_model
-from fpblur.detectors.yolo import class_label_map
-from fpblur.models import model_path
-from fpblur.samples import synthetic_car
+from fpblur.core.boxes import iou_matrix
+from fpblur.config.spec import DetectorSpec
+from fpblur.detect.factory import build_detector
+from fpblur.detect.centerface import CenterFaceDetector
+from fpblur.detect.centerface_graph import prepare_model
+from fpblur.detect.yolo_torch import class_label_map
+from fpblur.models.registry import model_path
+from fpblur.models.samples import synthetic_car
 
 # Faces in ultralytics' zidane.jpg (1280×720), measured by hand.
 ZIDANE_FACES = np.array([[911, 102, 1053, 277], [552, 258, 667, 434]], np.float32)
@@ -84,7 +86,7 @@ def test_class_label_map():
 
 
 def test_yolo_rejects_bad_weights(tmp_path):
-    from fpblur.detectors.yolo import YoloDetector
+    from fpblur.detect.yolo_torch import YoloDetector
 
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         YoloDetector(tmp_path / "missing.pt")
@@ -115,11 +117,12 @@ def test_default_plate_model_runs_on_onnx_runtime_like_ultralytics(ultralytics_a
     import cv2
     import numpy as np
 
-    from fpblur.detectors.factory import DetectorSpec, build_detector
-    from fpblur.detectors.onnx_plate import onnx_plate_path
-    from fpblur.detectors.onnx_yolo import OnnxYoloDetector
-    from fpblur.detectors.yolo import YoloDetector
-    from fpblur.models import model_path
+    from fpblur.config.spec import DetectorSpec
+    from fpblur.detect.factory import build_detector
+    from fpblur.detect.plate_model import onnx_plate_path
+    from fpblur.detect.yolo_onnx import OnnxYoloDetector
+    from fpblur.detect.yolo_torch import YoloDetector
+    from fpblur.models.registry import model_path
 
     onnx = onnx_plate_path(model_path("plate-yolov8n"))
     found = 0
@@ -142,7 +145,7 @@ def test_default_plate_detector_does_not_import_torch():
     import sys
 
     code = ("import sys, numpy as np\n"
-            "from fpblur.detectors.factory import DetectorSpec, build_detector\n"
+            "from fpblur.config.spec import DetectorSpec\nfrom fpblur.detect.factory import build_detector\n"
             "d = build_detector(DetectorSpec('plate', device='cpu'))\n"
             "d.detect(np.zeros((720, 1280, 3), np.uint8))\n"
             "print('torch' in sys.modules, 'ultralytics' in sys.modules)\n")
@@ -152,7 +155,7 @@ def test_default_plate_detector_does_not_import_torch():
 
 
 def test_labelled_maps_class_ids_and_drops_unknown_classes():
-    from fpblur.detectors.yolo import labelled
+    from fpblur.detect.yolo_torch import labelled
 
     boxes = np.array([[0, 0, 10, 10], [1, 1, 5, 5], [2, 2, 8, 8]], np.float32)
     dets = labelled(boxes, np.array([0.9, 0.8, 0.7]), np.array([0.0, 1.0, 2.0]), {0: "plate", 2: "face"})
@@ -162,7 +165,7 @@ def test_labelled_maps_class_ids_and_drops_unknown_classes():
 
 
 def test_yolo_half_precision_follows_cuda_wanted(monkeypatch):
-    import fpblur.detectors.yolo as yolo
+    import fpblur.detect.yolo_torch as yolo
 
     weights = model_path("plate-yolov8n")
     assert not yolo.YoloDetector(weights, device="cpu", half=True).half
@@ -172,8 +175,8 @@ def test_yolo_half_precision_follows_cuda_wanted(monkeypatch):
 
 
 def test_pytorch_weights_at_several_sizes_share_one_model():
-    from fpblur.detectors.ensemble import MultiDetector
-    from fpblur.detectors.yolo import YoloDetector
+    from fpblur.detect.multipass import MultiDetector
+    from fpblur.detect.yolo_torch import YoloDetector
 
     det = build_detector(DetectorSpec("plate", weights=str(model_path("plate-yolov8n")), imgsz=(640, 480)))
     assert isinstance(det, MultiDetector)
@@ -185,7 +188,7 @@ def test_pytorch_weights_at_several_sizes_share_one_model():
 
 
 def test_plate_onnx_export_failure_falls_back_to_pytorch_weights(monkeypatch, capsys, tmp_path):
-    import fpblur.detectors.onnx_plate as onnx_plate
+    import fpblur.detect.plate_model as onnx_plate
 
     def fail(weights):
         raise RuntimeError("onnx exporter exploded\nwith a long traceback")

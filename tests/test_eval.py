@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from fpblur.cli import main
-from fpblur.data import synthetic as syn
-from fpblur.detections import Detections
-from fpblur.eval import datasets as ds
-from fpblur.eval import log as evlog
-from fpblur.eval.evaluation import evaluate_model, infer_target, match_predictions, ultralytics_metrics
+from fpblur.training.data import synthetic as syn
+from fpblur.core.detections import Detections
+from fpblur.training.eval import datasets as ds
+from fpblur.training.eval import log as evlog
+from fpblur.training.eval.evaluation import evaluate_model, infer_target, match_predictions, ultralytics_metrics
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_match_predictions_equals_ultralytics_validator():
     from ultralytics.engine.validator import BaseValidator
     from ultralytics.utils.metrics import box_iou
 
-    from fpblur.eval.evaluation import IOU_THRESHOLDS
+    from fpblur.training.eval.evaluation import IOU_THRESHOLDS
 
     validator = BaseValidator.__new__(BaseValidator)
     validator.iouv = torch.tensor(IOU_THRESHOLDS, dtype=torch.float32)
@@ -197,7 +197,7 @@ def test_evaluate_centerface_on_wider_format(no_network, tiny, tmp_path):
 
 
 def syn_buckets():
-    from fpblur.eval.metrics import BUCKET_NAMES
+    from fpblur.training.eval.metrics import BUCKET_NAMES
 
     return BUCKET_NAMES
 
@@ -237,7 +237,7 @@ def test_cli_eval_appends_rows(tiny, tmp_path, capsys):
 
 # -- plots -------------------------------------------------------------------------------------------------
 def test_plots_write_files(tmp_path, tiny):
-    from fpblur.eval import plots
+    from fpblur.training.eval import plots
 
     res = tmp_path / "run" / "results.csv"
     res.parent.mkdir()
@@ -287,8 +287,8 @@ def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, mod
     """``fpblur eval`` of a default model runs what ``fpblur image`` runs: DetectorSpec(target) (conf aside)."""
     from dataclasses import replace
 
-    from fpblur.detectors.factory import DetectorSpec
-    from fpblur.eval import evaluation as ev
+    from fpblur.config.spec import DetectorSpec
+    from fpblur.training.eval import evaluation as ev
 
     data = tiny["wider"] if target == "face" else tiny["plate"].data_yaml
     for model in models:
@@ -307,9 +307,9 @@ def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, mod
 
 
 def test_onnx_and_merged_plate_detectors_count_as_yolo(tiny):
-    from fpblur.detectors.ensemble import MultiDetector
-    from fpblur.detectors.onnx_yolo import OnnxYoloDetector
-    from fpblur.eval.evaluation import SWEEP_CONF_YOLO, is_yolo_detector
+    from fpblur.detect.multipass import MultiDetector
+    from fpblur.detect.yolo_onnx import OnnxYoloDetector
+    from fpblur.training.eval.evaluation import SWEEP_CONF_YOLO, is_yolo_detector
 
     confs = []
 
@@ -326,7 +326,7 @@ def test_onnx_and_merged_plate_detectors_count_as_yolo(tiny):
 
 
 def test_detect_at_decides_from_the_signature():
-    from fpblur.eval.evaluation import detect_at
+    from fpblur.training.eval.evaluation import detect_at
 
     class Broken:
         label = "face"
@@ -351,8 +351,8 @@ def test_detect_at_decides_from_the_signature():
 
 
 def test_label_from_class_name_is_the_detectors_rule():
-    from fpblur.detectors.yolo import class_label_map, label_from_class_name
-    from fpblur.eval.evaluation import target_class_ids, target_of_names
+    from fpblur.detect.yolo_torch import class_label_map, label_from_class_name
+    from fpblur.training.eval.evaluation import target_class_ids, target_of_names
 
     assert [label_from_class_name(n) for n in ("Face", "license_plate", "LICENCE", "numberplate", "person", "")] == \
         ["face", "plate", "plate", "plate", None, None]
@@ -381,8 +381,8 @@ def test_multiclass_yolo_set_scores_only_the_target_classes(tmp_path_factory, ta
 
 
 def test_weights_with_both_targets_keep_the_other_label(tmp_path, monkeypatch):
-    from fpblur.detectors.yolo import class_label_map
-    from fpblur.eval import evaluation as ev
+    from fpblur.detect.yolo_torch import class_label_map
+    from fpblur.training.eval import evaluation as ev
 
     w = tmp_path / "both.pt"
     w.write_bytes(b"")
@@ -456,7 +456,7 @@ def test_bad_yolo_yaml_is_a_one_line_error_naming_the_file(tmp_path):
 
 
 def test_read_mapping_is_shared_with_the_training_recipes(tmp_path):
-    from fpblur import train as tr
+    from fpblur.training import train as tr
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("epochs: [1\n")
@@ -473,7 +473,7 @@ def test_read_mapping_is_shared_with_the_training_recipes(tmp_path):
 
 
 def test_ignore_masks_are_the_wider_rule(monkeypatch, tiny):
-    from fpblur.eval import wider
+    from fpblur.training.eval import wider
 
     s = ds.load_labelled(tiny["wider"])
     s = ds.LabelledSet(s.root, s.images[:1], s.gts[:1], [[{"invalid": "1"}, {"invalid": 0}, {}]])
@@ -485,7 +485,7 @@ def test_ignore_masks_are_the_wider_rule(monkeypatch, tiny):
 
 
 def test_run_folder_is_saved_before_the_log_row(tiny, tmp_path, monkeypatch):
-    from fpblur.eval import evaluation as ev
+    from fpblur.training.eval import evaluation as ev
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -502,7 +502,7 @@ def test_eval_outputs_are_written_atomically(tmp_path, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    from fpblur.eval import plots
+    from fpblur.training.eval import plots
 
     path = tmp_path / "log.csv"
     evlog.append_row({"time": "t1", "model": "a"}, path)
@@ -535,7 +535,7 @@ def test_eval_outputs_are_written_atomically(tmp_path, monkeypatch):
 
 
 def test_eval_help_reads_the_profile(capsys):
-    from fpblur.profiles import get_profile
+    from fpblur.config.profiles import get_profile
 
     with pytest.raises(SystemExit):
         main(["eval", "--help"])

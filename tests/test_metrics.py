@@ -1,4 +1,4 @@
-"""Hand-made cases for fpblur.eval (metrics and WIDER protocol)."""
+"""Hand-made cases for fpblur.training.eval (metrics and WIDER protocol)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from fpblur.detections import Detections
-from fpblur.eval import (
+from fpblur.core.detections import Detections
+from fpblur.training.eval import (
     BUCKET_NAMES,
     average_precision,
     covered_fraction,

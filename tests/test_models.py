@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from fpblur import models
+from fpblur.models import registry as models
 
 
 def test_registry_lists_installed_defaults():

@@ -27,7 +27,7 @@ def test_notebook_is_committed_clean_and_thin():
     assert '"google.colab" in sys.modules' in colab and "%pip install" in colab  # Colab-only install first
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1 and "SMOKE = False" in "".join(params[0]["source"])
-    assert "from fpblur.widgets import" in "".join("".join(c["source"]) for c in code)
+    assert "from fpblur.ui.widgets import" in "".join("".join(c["source"]) for c in code)
 
 
 def test_colab_links_come_from_one_url():

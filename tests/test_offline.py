@@ -38,7 +38,7 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
     script = GUARD + textwrap.dedent(
         f'''
         from fpblur.cli import main
-        from fpblur.samples import sample_folder
+        from fpblur.models.samples import sample_folder
         folder = sample_folder({str(tmp_path / "samples")!r})
         rc = main(["image", str(folder), "-o", {str(tmp_path / "out")!r}, "--mode", "boxes"])
         print("RC", rc)
@@ -62,7 +62,7 @@ def test_local_fonts_are_copied_atomically(tmp_path, monkeypatch):
 
     import matplotlib
 
-    from fpblur import offline
+    from fpblur.models import offline
 
     def broken(src, dst, *args, **kwargs):
         Path(dst).write_bytes(b"half a font")

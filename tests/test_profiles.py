@@ -8,19 +8,20 @@ import cv2
 import numpy as np
 import pytest
 
-from fpblur.boxes import iou_matrix
-from fpblur.detections import Detections
-from fpblur.detectors import DetectorSpec, build_detector
-from fpblur.detectors.centerface import (
+from fpblur.core.boxes import iou_matrix
+from fpblur.core.detections import Detections
+from fpblur.config.spec import DetectorSpec
+from fpblur.detect.factory import build_detector
+from fpblur.detect.centerface import (
     CenterFaceDetector,
     ScalePass,
     apply_small_penalty,
     parse_passes,
     pass_ranges,
 )
-from fpblur.detectors.ensemble import MultiDetector, merge_boxes
-from fpblur.detectors.factory import DEFAULT_CONF
-from fpblur.profiles import PROFILES, get_profile
+from fpblur.detect.multipass import MultiDetector, merge_boxes
+from fpblur.config.spec import DEFAULT_CONF
+from fpblur.config.profiles import PROFILES, get_profile
 
 # zidane.jpg's right-hand face (1280×720 original), measured by hand
 ZIDANE_FACE = np.array([911, 102, 1053, 277], np.float32)
@@ -148,7 +149,7 @@ def test_upscaled_pass_scores_tiny_faces_higher(default_faces, full_res_faces, z
 
 
 def test_multi_size_plate_detector_merges(no_network):
-    from fpblur.samples import synthetic_car
+    from fpblur.models.samples import synthetic_car
 
     det = build_detector(DetectorSpec("plate"))
     assert isinstance(det, MultiDetector) and [m.imgsz for m in det.members] == list(get_profile().plate.imgsz)

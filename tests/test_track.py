@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fpblur.boxes import intersection_over_first
-from fpblur.detections import Detections
-from fpblur.track import Lookahead, Tracker, TrackerConfig, hold_frames, track_sequence
+from fpblur.core.boxes import intersection_over_first
+from fpblur.core.detections import Detections
+from fpblur.track.tracker import Lookahead, Tracker, TrackerConfig, hold_frames, track_sequence
 
 
 def det(*boxes_scores, label="face") -> Detections:

@@ -1,4 +1,4 @@
-"""Training recipes, config merging, offline behaviour and a CPU smoke training run (fpblur.train)."""
+"""Training recipes, config merging, offline behaviour and a CPU smoke training run (fpblur.training.train)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fpblur import train as tr
+from fpblur.training import train as tr
 from fpblur.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ COMMON = {"optimizer": "AdamW", "lrf": 0.1, "weight_decay": 0.0005, "cos_lr": Tr
 
 @pytest.fixture(scope="module")
 def face_data(tmp_path_factory):
-    from fpblur.data.synthetic import make_yolo_dataset
+    from fpblur.training.data.synthetic import make_yolo_dataset
 
     return make_yolo_dataset(tmp_path_factory.mktemp("syn") / "face", "face", n_train=16, n_val=8, size=(160, 160))
 
@@ -129,7 +129,7 @@ def test_resolve_paths_checks_data(tmp_path, monkeypatch):
 
 
 def test_weights_found_in_weights_dir(tmp_path, monkeypatch):
-    from fpblur.offline import import_ultralytics
+    from fpblur.models.offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils import SETTINGS
@@ -184,8 +184,8 @@ def test_smoke_train_then_val_and_export_offline(no_network, face_data, tmp_path
     args = yaml.safe_load((run / "args.yaml").read_text())
     assert (args["seed"], args["deterministic"], args["optimizer"], args["lr0"]) == (0, True, "AdamW", 0.0025)
 
-    from fpblur.eval.evaluation import evaluate_model
-    from fpblur.export import export_and_verify
+    from fpblur.training.eval.evaluation import evaluate_model
+    from fpblur.training.export import export_and_verify
 
     res = evaluate_model(str(run / "weights" / "best.pt"), face_data.data_yaml, imgsz=160, out_dir="runs/eval",
                          log="runs/eval_log.csv", timing_images=2)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fpblur.cli import main
-from fpblur.video.synth import pan_clip, probe
+from fpblur.media.synth import pan_clip, probe
 
 # The two faces in zidane.jpg (1280×720), photo pixels.
 FACES = np.array([[911, 102, 1053, 277], [552, 258, 667, 434]], float)
@@ -74,7 +74,7 @@ def test_every_frame_has_both_faces_anonymized(zidane_clip, tmp_path):
 
 def test_both_detectors_offline_python_api(zidane_clip, tmp_path, no_network):
     from fpblur import Anonymizer
-    from fpblur.video.pipeline import VideoSettings, anonymize_video
+    from fpblur.run.video import VideoSettings, anonymize_video
 
     src, crops = zidane_clip
     dst = tmp_path / "both.mkv"
@@ -88,7 +88,7 @@ def test_both_detectors_offline_python_api(zidane_clip, tmp_path, no_network):
 
 def test_batch_form_images_and_videos(zidane_clip, tmp_path, ultralytics_assets):
     """The original project's command line: ``merged_blur.py --faces … --plates … --in DIR --out DIR``."""
-    from fpblur.models import model_path
+    from fpblur.models.registry import model_path
 
     src, crops = zidane_clip
     folder = tmp_path / "in"
@@ -124,7 +124,7 @@ def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets, schedul
     the default video schedule, held boxes of faces leaving this fast zoom stay blurred a few frames longer than
     when every frame is detected, so only the orientation (upright much closer than upside down) is checked
     there; the faces must be blurred on every frame in both runs."""
-    from fpblur.video.synth import pan_zoom_frames, write_video
+    from fpblur.media.synth import pan_zoom_frames, write_video
 
     photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
     upright, crops = zip(*pan_zoom_frames(photo, (180, 320), 12, zoom=(1.0, 0.8)))

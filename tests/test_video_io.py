@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fpblur.cli import main
-from fpblur.video.synth import pattern_frame, probe, write_video
+from fpblur.media.synth import pattern_frame, probe, write_video
 
 FACE_ONLY = ["--targets", "face"]  # the I/O tests need a detector, not the slower plate model
 
@@ -174,7 +174,7 @@ class ExplodingDetector:
         self.calls = 0
 
     def __call__(self, image):
-        from fpblur.detections import Detections
+        from fpblur.core.detections import Detections
 
         self.calls += 1
         if self.calls == 5:
@@ -183,8 +183,8 @@ class ExplodingDetector:
 
 
 def test_failure_mid_video_leaves_no_output(tmp_path):
-    from fpblur.anonymizer import Anonymizer
-    from fpblur.video.pipeline import VideoError, VideoSettings, anonymize_video
+    from fpblur.redact.anonymizer import Anonymizer
+    from fpblur.run.video import VideoError, VideoSettings, anonymize_video
 
     src = write_video(tmp_path / "in.mp4", n=40, audio=("aac",))
     dst = tmp_path / "out.mp4"
@@ -229,7 +229,7 @@ def test_refuses_bad_output_extension_and_input_as_output(tmp_path, capsys):
 
 
 def test_settings_parse_frames_and_seconds():
-    from fpblur.video.pipeline import span_frames
+    from fpblur.run.video import span_frames
 
     assert span_frames("0.5s", 30) == 15
     assert span_frames("12", 30) == 12
@@ -244,8 +244,8 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
     """Bounded queues: peak memory for a 5× longer video is about the same."""
     import tracemalloc
 
-    from fpblur.anonymizer import Anonymizer
-    from fpblur.video.pipeline import VideoSettings, anonymize_video
+    from fpblur.redact.anonymizer import Anonymizer
+    from fpblur.run.video import VideoSettings, anonymize_video
 
     anon = Anonymizer(targets=("face",))
     peaks = []

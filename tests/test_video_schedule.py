@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fpblur.detections import Detections
-from fpblur.eval.metrics import coverage_hits
-from fpblur.track import Lookahead, Tracker, TrackerConfig, merge_by_track, track_sequence
-from fpblur.video.schedule import LightPasses, VideoSchedule, light_detector
+from fpblur.core.detections import Detections
+from fpblur.training.eval.metrics import coverage_hits
+from fpblur.track.tracker import Lookahead, Tracker, TrackerConfig, merge_by_track, track_sequence
+from fpblur.track.schedule import LightPasses, VideoSchedule, light_detector
 
 SIZE = (320, 180)
 SQUARE = 24
@@ -33,7 +33,7 @@ def test_schedule_kinds():
 
 def test_profile_schedule_follows_fps():
     from fpblur import Anonymizer
-    from fpblur.video.pipeline import VideoSettings, video_schedule
+    from fpblur.run.video import VideoSettings, video_schedule
 
     anon = Anonymizer(targets=("face",), detectors={"face": lambda im: Detections()})
     assert video_schedule(anon, VideoSettings(), 25)[0] == VideoSchedule(8, 2)  # 0.3 s / 0.08 s at 25 fps
@@ -44,8 +44,8 @@ def test_profile_schedule_follows_fps():
 
 
 def test_light_views_share_the_loaded_models():
-    from fpblur.detectors.centerface import CenterFaceDetector, ScalePass
-    from fpblur.detectors.ensemble import MultiDetector
+    from fpblur.detect.centerface import CenterFaceDetector, ScalePass
+    from fpblur.detect.multipass import MultiDetector
 
     face = CenterFaceDetector(scales=("2@4096", "640px"))
     light = light_detector(face, LightPasses(face_passes=("0.75",)))
@@ -126,7 +126,7 @@ class SquareFinder:
 
 
 def square_clip(tmp_path, n: int = 23, step: float = 10.0):
-    from fpblur.video.synth import write_video
+    from fpblur.media.synth import write_video
 
     frames, truth = [], []
     for i in range(n):
@@ -140,7 +140,7 @@ def square_clip(tmp_path, n: int = 23, step: float = 10.0):
 
 def run_square(tmp_path, **settings):
     from fpblur import Anonymizer
-    from fpblur.video.pipeline import VideoSettings, anonymize_video
+    from fpblur.run.video import VideoSettings, anonymize_video
 
     src, truth = square_clip(tmp_path)
     finder = SquareFinder()
@@ -208,8 +208,8 @@ def test_lookahead_bridge_pads_by_distance_from_detections():
 
 
 def test_camera_motion_matches_a_known_pan_and_zoom(ultralytics_assets):
-    from fpblur.video.motion import CameraMotion
-    from fpblur.video.synth import pan_zoom_frames
+    from fpblur.track.motion import CameraMotion
+    from fpblur.media.synth import pan_zoom_frames
 
     photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
     frames = list(pan_zoom_frames(photo, (640, 360), 10, zoom=(1.0, 0.8)))
@@ -232,7 +232,7 @@ def test_camera_motion_matches_a_known_pan_and_zoom(ultralytics_assets):
 
 
 def test_transform_boxes_and_held_tracks_follow_the_camera():
-    from fpblur.boxes import transform_boxes
+    from fpblur.core.boxes import transform_boxes
 
     shift_zoom = np.array([[2.0, 0.0, 10.0], [0.0, 2.0, -5.0]])
     assert transform_boxes(np.array([[0, 0, 10, 20]]), shift_zoom).tolist() == [[10, -5, 30, 35]]
@@ -247,7 +247,7 @@ def test_transform_boxes_and_held_tracks_follow_the_camera():
 
 
 def test_border_velocity_uses_the_unclipped_side():
-    from fpblur.track import border_velocity
+    from fpblur.track.tracker import border_velocity
 
     v = np.array([-30.0, 0.0, 5.0, 0.0])  # entering from the right: x2 stays clipped at the border
     assert border_velocity(v, np.array([150, 10, 180, 40]), 180, 100).tolist() == [-30, 0, -30, 0]

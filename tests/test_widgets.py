@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from fpblur.frontend import AnonymizerCache, Settings, TargetSettings  # noqa: E402
-from fpblur.widgets import BlurDemo, upload_value  # noqa: E402
+from fpblur.ui.session import AnonymizerCache, Settings, TargetSettings  # noqa: E402
+from fpblur.ui.widgets import BlurDemo, upload_value  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def test_other_errors_are_reported_and_ui_recovers(demo, tmp_path):
 
 
 def test_custom_weights_path_is_used(demo, tmp_path):
-    from fpblur.models import model_path
+    from fpblur.models.registry import model_path
 
     weights = tmp_path / "my_plates.pt"
     weights.write_bytes(model_path("plate-yolov8n").read_bytes())
@@ -227,9 +227,9 @@ def test_video_upload_shows_progress_and_result(demo, zidane):
 
 
 def test_weights_named_for_the_other_target_are_refused(demo, cache):
-    from fpblur.files import InputError
-    from fpblur.frontend import resolve_weights
-    from fpblur.models import weights_for
+    from fpblur.core.files import InputError
+    from fpblur.ui.session import resolve_weights
+    from fpblur.models.registry import weights_for
 
     assert resolve_weights("face", "centerface") is None and resolve_weights("plate", "default") is None
     assert weights_for("plate", " plate-yolov8n ") is None and weights_for("face", None) is None
@@ -252,7 +252,7 @@ def test_imgsz_tooltips_describe_the_profile_default(demo):
 
 
 def test_default_output_switches_unwritable_video_types_to_mp4():
-    from fpblur.frontend import default_output
+    from fpblur.ui.session import default_output
 
     assert default_output("/d/clip.avi") == Path("/d/clip_anon.mp4")
     assert default_output("/d/clip.webm", "/out") == Path("/out/clip_anon.mp4")
@@ -263,8 +263,8 @@ def test_default_output_switches_unwritable_video_types_to_mp4():
 
 
 def test_save_encodes_for_the_target_name_and_never_overwrites_the_input(demo, tmp_path, monkeypatch):
-    from fpblur import samples
-    from fpblur.widgets import sample_path
+    from fpblur.models import samples
+    from fpblur.ui.widgets import sample_path
 
     real_folder = samples.sample_folder  # a private sample folder: a regression must not hit the user's cache
     monkeypatch.setattr(samples, "sample_folder", lambda dest=None: real_folder(dest or tmp_path / "samples"))
@@ -291,7 +291,7 @@ def test_save_encodes_for_the_target_name_and_never_overwrites_the_input(demo, t
 def test_same_upload_copied_once_and_old_outputs_removed(demo, zidane, tmp_path, monkeypatch):
     import weakref
 
-    from fpblur.video import io as video_io
+    from fpblur.media import video_io
 
     ok, buf = cv2.imencode(".png", zidane[:200, :300])
     demo.upload.value = upload_value("crop.png", buf.tobytes(), "image/png")
@@ -336,6 +336,6 @@ def test_same_upload_copied_once_and_old_outputs_removed(demo, zidane, tmp_path,
 
 
 def test_colab_switch_is_a_no_op_elsewhere():
-    from fpblur.widgets import enable_colab_widgets
+    from fpblur.ui.widgets import enable_colab_widgets
 
     assert enable_colab_widgets() is False

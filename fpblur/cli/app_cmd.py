@@ -21,7 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from fpblur.app import launch
+        from fpblur.ui.app import launch
     except ImportError as exc:  # Python built without Tk
         from fpblur.cli.common import error
 

@@ -14,8 +14,8 @@ import sys
 
 from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
 from fpblur.cli.video_cmd import add_video_options, plan_video_outputs, run_videos, skip_existing, video_settings
-from fpblur.files import IMAGE_EXTS, VIDEO_EXTS, InputError, plan_outputs
-from fpblur.image_batch import run_images
+from fpblur.core.files import IMAGE_EXTS, VIDEO_EXTS, InputError, plan_outputs
+from fpblur.run.images import run_images
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.anonymize import MODES
-from fpblur.detectors.factory import DetectorSpec
+from fpblur.redact.modes import MODES
+from fpblur.config.spec import DetectorSpec
 
 
 def _targets(value: str) -> tuple[str, ...]:
@@ -19,7 +19,7 @@ def _targets(value: str) -> tuple[str, ...]:
 
 def _scales(value: str) -> tuple:
     """``1,2`` / ``2@4096,640px``: plain numbers stay floats, the other forms become ScalePass objects."""
-    from fpblur.detectors.centerface import ScalePass
+    from fpblur.detect.centerface import ScalePass
 
     out = []
     for item in (v.strip() for v in value.split(",")):
@@ -39,7 +39,7 @@ def _scales(value: str) -> tuple:
 
 
 def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> None:
-    from fpblur.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+    from fpblur.config.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
     prof = get_profile()
     g = p.add_argument_group("detection")
@@ -74,7 +74,7 @@ def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> 
 
 def profile_name(args: argparse.Namespace) -> str:
     """``--fast`` / ``--profile NAME`` → the profile name (``default`` when neither is given)."""
-    from fpblur.profiles import DEFAULT_PROFILE
+    from fpblur.config.profiles import DEFAULT_PROFILE
 
     if getattr(args, "fast", False):
         if getattr(args, "profile", None) not in (None, "fast"):
@@ -85,7 +85,7 @@ def profile_name(args: argparse.Namespace) -> str:
 
 def pad_from_args(args: argparse.Namespace) -> float | dict[str, float]:
     """``--pad`` when given, else the profile's per-target padding."""
-    from fpblur.profiles import get_profile
+    from fpblur.config.profiles import get_profile
 
     pad = getattr(args, "pad", None)
     return dict(get_profile(profile_name(args)).pad) if pad is None else float(pad)
@@ -109,7 +109,7 @@ def specs_from_args(args: argparse.Namespace, conf_override: float | None = None
 
 
 def build_anonymizer(args: argparse.Namespace, conf_override: float | None = None, mode: str | None = None):
-    from fpblur.anonymizer import Anonymizer
+    from fpblur.redact.anonymizer import Anonymizer
 
     return Anonymizer(
         targets=args.targets,
@@ -135,7 +135,7 @@ def exit_code(done: int, failed: int) -> int:
 
 def collect_or_report(inputs, exts, what: str | None = None):
     """Expand inputs into jobs, printing one error line per bad input; returns ``(jobs, n_errors)``."""
-    from fpblur.files import collect
+    from fpblur.core.files import collect
 
     jobs, errors = collect(inputs, exts, what)
     for e in errors:
@@ -148,7 +148,7 @@ def log_path_error(path, option: str, jobs) -> str | None:
     of ``jobs``; None when it is safe.  Checked before any work is done."""
     from pathlib import Path
 
-    from fpblur.files import same_file
+    from fpblur.core.files import same_file
 
     if not path:
         return None

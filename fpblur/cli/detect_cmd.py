@@ -7,9 +7,9 @@ import sys
 
 from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
                                log_path_error)
-from fpblur.files import IMAGE_EXTS
-from fpblur.images import DEFAULT_MAX_PIXELS
-from fpblur.image_batch import run_images, write_json_log
+from fpblur.core.files import IMAGE_EXTS
+from fpblur.media.images import DEFAULT_MAX_PIXELS
+from fpblur.run.images import run_images, write_json_log
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

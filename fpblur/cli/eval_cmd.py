@@ -7,14 +7,14 @@ import math
 import sys
 
 from fpblur.cli.common import _scales
-from fpblur.eval.log import DEFAULT_LOG
+from fpblur.training.eval.log import DEFAULT_LOG
 
 TABLE = ("model", "dataset", "n_images", "n_boxes", "P", "R", "mAP50", "mAP50-95", "recall", "fp_per_img",
          "coverage", "wider_hard", "ms_per_img")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from fpblur.profiles import get_profile
+    from fpblur.config.profiles import get_profile
 
     prof = get_profile()
     p = sub.add_parser(
@@ -75,7 +75,7 @@ def print_table(rows: list[dict], file=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fpblur.eval.evaluation import evaluate_model
+    from fpblur.training.eval.evaluation import evaluate_model
 
     rows = []
     for data in args.data:

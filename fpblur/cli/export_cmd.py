@@ -31,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fpblur.export import export_and_verify
+    from fpblur.training.export import export_and_verify
 
     res = export_and_verify(args.weights, format=args.format, imgsz=args.imgsz, half=args.half,
                             dynamic=args.dynamic, opset=args.opset, device=args.device, output=args.output,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpblur import models
+from fpblur.models import registry as models
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

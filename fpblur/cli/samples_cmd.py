@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpblur.samples import sample_folder
+from fpblur.models.samples import sample_folder
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -46,7 +46,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fpblur import train as tr
+    from fpblur.training import train as tr
 
     if isinstance(args.resume, str) and "=" in args.resume and not Path(args.resume).exists():
         args.overrides.append(args.resume)  # `--resume epochs=3`: a bare --resume followed by an override

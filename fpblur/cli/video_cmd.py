@@ -13,9 +13,9 @@ from pathlib import Path
 
 from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
                                log_path_error)
-from fpblur.files import VIDEO_EXTS, InputError, Job, atomic_output, output_is_file, plan_outputs
-from fpblur.video.io import CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET
-from fpblur.video.pipeline import VideoSettings, parse_span
+from fpblur.core.files import VIDEO_EXTS, InputError, Job, atomic_output, output_is_file, plan_outputs
+from fpblur.media.video_io import CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET
+from fpblur.run.video import VideoSettings, parse_span
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -94,7 +94,7 @@ class VideoBatch:
 
 def run_videos(jobs: list[Job], anonymizer, settings: VideoSettings, log_path: str | None = None) -> VideoBatch:
     """Anonymize every job; one failing video is reported and the others still run."""
-    from fpblur.video.pipeline import anonymize_video
+    from fpblur.run.video import anonymize_video
 
     batch = VideoBatch()
     with contextlib.ExitStack() as stack:

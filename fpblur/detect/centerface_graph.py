@@ -1,0 +1,35 @@
+"""The CenterFace ONNX graph as fpblur runs it: input/output names and :func:`prepare_model`.
+
+The stored graph has a fixed 32×32 input and lists every weight tensor as a graph input; ONNX Runtime then
+treats the weights as overridable and skips constant folding (about 2× slower).  :func:`prepare_model`
+removes those inputs and makes the spatial dimensions dynamic.  Shared by the fp32 detector
+(:mod:`fpblur.detect.centerface`) and the int8 build (:mod:`fpblur.detect.centerface_int8`).
+"""
+
+from __future__ import annotations
+
+import os
+
+INPUT_NAME = "input.1"
+OUTPUT_NAMES = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
+
+
+def prepare_model(path: str | os.PathLike) -> bytes:
+    """Load the CenterFace ONNX file, drop initializer graph inputs, make H/W dynamic; return bytes."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    model = onnx.load(str(path))
+    init_names = {t.name for t in model.graph.initializer}
+    real_inputs = [i for i in model.graph.input if i.name not in init_names]
+    del model.graph.input[:]
+    model.graph.input.extend(real_inputs)
+    dims_in = {INPUT_NAME: ["B", 3, "H", "W"]}
+    dims_out = {
+        OUTPUT_NAMES[0]: ["B", 1, "h", "w"],
+        OUTPUT_NAMES[1]: ["B", 2, "h", "w"],
+        OUTPUT_NAMES[2]: ["B", 2, "h", "w"],
+        OUTPUT_NAMES[3]: ["B", 10, "h", "w"],
+    }
+    model = update_inputs_outputs_dims(model, dims_in, dims_out)
+    return model.SerializeToString()

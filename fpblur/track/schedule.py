@@ -1,0 +1,82 @@
+"""Which detectors run on which video frame.
+
+The recall-first image profile costs about 4× what ``deface`` spends per frame (its ×2 upscaled pass finds
+the faces under 16 px).  Neighbouring frames of a video mostly show the same faces and plates, so
+``fpblur video`` runs it on some frames only and lets the tracker carry boxes in between:
+
+* **full** frames (every ``full_every`` frames, default every 0.3 s): the detectors exactly as ``fpblur image``
+  runs them, so every face or plate the image path finds is found here at least this often;
+* **light** frames (every ``light_every`` frames in between): cheap passes — CenterFace once at ×0.75, the
+  plate model at 480 px — that keep fast-moving, larger faces and plates locked;
+* the remaining frames run no detector.  Their regions come from the tracker: every live track's box,
+  extrapolated, grown and held (:class:`fpblur.track.tracker.Tracker`), plus the box interpolated between the
+  detections before and after the frame (:class:`fpblur.track.tracker.Lookahead` back-fills it).
+
+Hold and look-ahead are kept at least as long as the full-pass interval, so a track found on one full frame
+stays anonymized until the next one, and a face first found on a full frame is also anonymized on the frames
+since the previous one.  ``full_every=1`` runs the full detectors on every frame (the image path, frame by frame).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+from fpblur.config.profiles import LightPasses
+
+FrameKind = Literal["full", "light", "none"]
+
+
+@dataclass(frozen=True)
+class VideoSchedule:
+    """Frame cycle: full detectors every ``full_every`` frames; light ones every ``light_every`` frames in
+    between (0: none).  ``full_every=1`` means full detectors on every frame."""
+
+    full_every: int = 8
+    light_every: int = 2
+
+    def __post_init__(self) -> None:
+        if self.full_every < 1:
+            raise ValueError(f"full_every must be at least 1 frame, got {self.full_every}")
+        if self.light_every < 0:
+            raise ValueError(f"light_every must be 0 (none) or a number of frames, got {self.light_every}")
+
+    def kind(self, index: int) -> FrameKind:
+        """What runs on frame ``index`` (0-based, in decoding order)."""
+        phase = index % self.full_every
+        if phase == 0:
+            return "full"
+        if self.light_every and phase % self.light_every == 0:
+            return "light"
+        return "none"
+
+    def describe(self) -> str:
+        if self.full_every == 1:
+            return "full detectors on every frame"
+        light = f", light passes every {self.light_every} frames between" if self.light_every else ""
+        return f"full detectors every {self.full_every} frames{light}, tracker in between"
+
+
+def light_detector(detector, passes: LightPasses):
+    """A cheaper view of ``detector`` sharing its loaded model: CenterFace with ``passes.face_passes``, a
+    multi-size YOLO ensemble with only its members at ``passes.plate_imgsz`` (else its smallest one).  Any other
+    detector (user weights, custom callables) is returned unchanged: light frames run it in full."""
+    from fpblur.detect.centerface import CenterFaceDetector
+    from fpblur.detect.multipass import MultiDetector
+
+    if isinstance(detector, CenterFaceDetector):
+        return detector.with_passes(passes.face_passes)
+    if isinstance(detector, MultiDetector):
+        members = [m for m in detector.members if getattr(m, "imgsz", None) in passes.plate_imgsz]
+        if not members:
+            members = [min(detector.members, key=lambda m: getattr(m, "imgsz", 0) or 0)]
+        if len(members) == 1:
+            return members[0]
+        light = copy.copy(detector)
+        light.members = members
+        return light
+    return detector
+
+
+__all__ = ["FrameKind", "VideoSchedule", "LightPasses", "light_detector"]

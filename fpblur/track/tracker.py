@@ -1,0 +1,395 @@
+"""Frame-to-frame tracking of detections, so that anonymization does not flicker or pop in.
+
+:class:`Tracker` matches each frame's detections to tracks (IoU, Hungarian assignment, per label) and
+decides what to anonymize:
+
+* **Hysteresis** — a detection scoring at least ``conf`` starts a track, anonymized from that frame on;
+  one scoring between ``conf_low`` and ``conf`` only keeps an existing track alive.
+* **Matching** — IoU with the track's predicted box; small, fast objects whose boxes no longer overlap
+  still match when their centres are within ``max_distance`` box diagonals and their sizes are similar.
+* **Smoothing** — a track's box is an exponential moving average of its detections.  The region
+  anonymized on a frame with a detection is the union of the smoothed box and the detection itself, so
+  smoothing can never uncover part of a face.  A box shrinks at most ``max_shrink`` per frame, and not at
+  all while its detection touches the picture's border (a face leaving the picture is detected smaller
+  than it is).
+* **Hold** — a track that loses its detection stays anonymized for ``hold`` frames at its last box,
+  moved by its velocity (``velocity=True``) and grown by ``grow`` per missed frame (up to ``max_grow``).
+* Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
+
+:class:`Lookahead` delays frames by ``K`` so that when a track starts at frame ``t`` the frames
+``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection), and when a track is
+matched again after frames without a detection, those frames also get the box interpolated between the two
+detections (:class:`Bridge`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from fpblur.core.boxes import intersection_over_first, iou_matrix, transform_boxes
+from fpblur.core.detections import LABELS, Detections
+from fpblur.config.profiles import get_profile
+
+DEFAULT_CONF = {label: get_profile().conf(label) for label in LABELS}  # the detectors' own start thresholds
+LOW_FRACTION = 0.5  # default conf_low = conf × this
+MAX_REACH = 1.5  # the centre-distance gate grows with √(frames since the last match), up to this factor
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker parameters.  ``conf``/``conf_low`` are per label (a float applies to every label)."""
+
+    conf: dict[str, float] | float = field(default_factory=lambda: dict(DEFAULT_CONF))
+    conf_low: dict[str, float] | float | None = None  # default: conf × 0.5
+    iou: float = 0.2  # minimum IoU between a track's predicted box and a detection to match
+    max_distance: float = 1.0  # ... or centre distance (in track-box diagonals) for similar-sized boxes
+    hold: int = 15  # frames a track stays anonymized without a detection
+    smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
+    velocity: bool = True  # extrapolate held boxes with the track's velocity
+    velocity_smooth: float = 0.5
+    max_shrink: float = 0.1  # a matched track's box shrinks at most this fraction per frame (0 at the border)
+    grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
+    max_grow: float = 0.3
+    duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
+
+    def start_threshold(self, label: str) -> float:
+        if isinstance(self.conf, dict):
+            return float(self.conf.get(label, DEFAULT_CONF.get(label, max(DEFAULT_CONF.values()))))
+        return float(self.conf)
+
+    def keep_threshold(self, label: str) -> float:
+        low = self.conf_low
+        if low is None:
+            return self.start_threshold(label) * LOW_FRACTION
+        value = float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
+        return min(value, self.start_threshold(label))
+
+
+def hold_frames(seconds: float, fps: float) -> int:
+    """Frames in ``seconds`` of a video at ``fps`` (at least 1 when seconds > 0)."""
+    if seconds <= 0:
+        return 0
+    return max(1, int(round(seconds * (fps or 25.0))))
+
+
+def grow_box(box: np.ndarray, fraction: float) -> np.ndarray:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return box + np.array([-w, -h, w, h]) * fraction
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    box: np.ndarray  # smoothed box at the last matched detection (float64)
+    score: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    misses: int = 0  # frames since the last matched detection
+    hits: int = 1
+    age: int = 1
+    region: np.ndarray | None = None  # area anonymized at the last match (smoothed box ∪ raw detection)
+
+    def __post_init__(self) -> None:
+        if self.region is None:
+            self.region = self.box.copy()
+
+    def predicted(self, steps: int, use_velocity: bool) -> np.ndarray:
+        """Box expected ``steps`` frames after the last detection."""
+        return self.box + self.velocity * steps if use_velocity else self.box.copy()
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A track matched again after ``gap`` frames without a detection (missed, or frames the video schedule
+    ran no detector on): its region at the last match and its region now, to interpolate over the gap."""
+
+    gap: int
+    start: np.ndarray
+    end: np.ndarray
+    score: float
+    label: str
+    track_id: int
+
+    def box(self, back: int) -> np.ndarray:
+        """Linearly interpolated box ``back`` frames (1 … gap) before the re-match."""
+        f = back / (self.gap + 1)
+        return self.end + (self.start - self.end) * f
+
+
+@dataclass
+class TrackStep:
+    """What one frame gives: regions to anonymize now, the tracks that started on it, and the tracks matched
+    again after a gap."""
+
+    active: Detections  # boxes to anonymize on this frame, with track ids
+    started: Detections  # first boxes of tracks born on this frame (for look-back back-fill)
+    detections: Detections  # the raw detections the frame was matched with (after conf_low)
+    bridges: list[Bridge] = field(default_factory=list)
+
+
+class Tracker:
+    """Stateful per-video tracker.  Call :meth:`update` once per frame, in order."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.next_id = 0
+        self.frame = -1
+
+    def update(self, dets: Detections, width: int | None = None, height: int | None = None,
+               motion: np.ndarray | None = None) -> TrackStep:
+        """Match this frame's detections.  ``motion``: the camera's 2×3 transform from the previous frame to
+        this one (:class:`fpblur.track.motion.CameraMotion`); every track's box is moved by it first, so held
+        boxes follow the picture and velocities only describe the objects' own motion."""
+        cfg = self.config
+        self.frame += 1
+        if motion is not None and self.tracks:
+            moved = transform_boxes(np.array([t.box for t in self.tracks]), motion)
+            for t, box in zip(self.tracks, moved):
+                t.box = box
+        keep = np.array([s >= cfg.keep_threshold(str(l)) for s, l in zip(dets.scores, dets.labels)], dtype=bool)
+        dets = dets.filter(keep) if len(dets) else dets
+        active_boxes: list[np.ndarray] = []
+        active_meta: list[tuple[float, str, int]] = []
+        started: list[Track] = []
+        bridges: list[Bridge] = []
+        matched_tracks: set[int] = set()
+        for label in sorted(set(map(str, dets.labels)) | {t.label for t in self.tracks}):
+            tracks = [t for t in self.tracks if t.label == label]
+            idx = np.flatnonzero(dets.labels == label)
+            boxes = dets.boxes[idx].astype(np.float64)
+            scores = dets.scores[idx]
+            pairs = self._match(tracks, boxes)
+            used = set()
+            for ti, di in pairs:
+                t = tracks[ti]
+                gap, last_region = t.misses, t.region.copy()
+                self._correct(t, boxes[di], float(scores[di]), width, height)
+                matched_tracks.add(t.id)
+                used.add(di)
+                # Union with the raw detection: smoothing must never uncover part of the object.
+                region = np.concatenate([np.minimum(t.box[:2], boxes[di][:2]), np.maximum(t.box[2:], boxes[di][2:])])
+                t.region = region
+                active_boxes.append(region)
+                active_meta.append((t.score, label, t.id))
+                if gap:
+                    bridges.append(Bridge(gap, last_region, region, t.score, label, t.id))
+            all_boxes = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks]).reshape(-1, 4)
+            for di in range(len(boxes)):
+                if di in used or scores[di] < cfg.start_threshold(label):
+                    continue
+                if len(all_boxes) and iou_matrix(boxes[di : di + 1], all_boxes).max() >= cfg.duplicate_iou:
+                    continue
+                t = Track(self.next_id, label, boxes[di].copy(), float(scores[di]))
+                self.next_id += 1
+                self.tracks.append(t)
+                matched_tracks.add(t.id)
+                started.append(t)
+                active_boxes.append(t.box.copy())
+                active_meta.append((t.score, label, t.id))
+                all_boxes = np.vstack([all_boxes, t.box[None]])
+        survivors = []
+        for t in self.tracks:
+            t.age += 1
+            if t.id in matched_tracks:
+                survivors.append(t)
+                continue
+            t.misses += 1
+            if t.misses > cfg.hold:
+                continue
+            box = grow_box(t.predicted(t.misses, cfg.velocity), min(cfg.grow * t.misses, cfg.max_grow))
+            if width is not None and height is not None and _outside(box, width, height):
+                continue  # moved out of the picture: nothing left to hide
+            survivors.append(t)
+            active_boxes.append(box)
+            active_meta.append((t.score, t.label, t.id))
+        self.tracks = survivors
+        return TrackStep(_detections(active_boxes, active_meta), _detections(
+            [t.box for t in started], [(t.score, t.label, t.id) for t in started]), dets, bridges)
+
+    def _match(self, tracks: list[Track], boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not tracks or not len(boxes):
+            return []
+        from scipy.optimize import linear_sum_assignment
+
+        cfg = self.config
+        predicted = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks])
+        # An object can move further the more frames passed since its last detection (missed frames, or
+        # frames the video schedule ran no detector on): the centre-distance gate grows with them.
+        # The growth is capped: a gate that is too wide joins different objects (and a bridge between them
+        # would span the picture).
+        reach = cfg.max_distance * np.minimum(np.sqrt([t.misses + 1.0 for t in tracks]), MAX_REACH)
+        sim = match_similarity(predicted, boxes, cfg.iou, reach)
+        rows, cols = linear_sum_assignment(-sim)
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if sim[r, c] > 0]
+
+    def _correct(self, t: Track, box: np.ndarray, score: float, width: int | None, height: int | None) -> None:
+        cfg = self.config
+        steps = t.misses + 1
+        prediction = t.predicted(steps, cfg.velocity)
+        new_box = cfg.smooth * box + (1.0 - cfg.smooth) * prediction
+        # A detector sees only part of an object leaving the picture (or partly hidden) and reports a
+        # smaller box; the object did not shrink.  Limit how fast a track's box may shrink, and do not let
+        # it shrink at all while its detection touches the picture's border.
+        at_border = width is not None and height is not None and touches_border(box, width, height)
+        new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
+        v = (new_box - t.box) / steps
+        if at_border:  # a side clipped by the border does not move with its object: use the opposite side's motion
+            v = border_velocity(v, box, width, height)
+        t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
+        t.box = new_box
+        t.score = score
+        t.misses = 0
+        t.hits += 1
+
+
+def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
+    return bool(box[0] <= margin or box[1] <= margin or box[2] >= width - margin or box[3] >= height - margin)
+
+
+def border_velocity(v: np.ndarray, det: np.ndarray, width: int, height: int, margin: float = 2.0) -> np.ndarray:
+    """``v`` (x1, y1, x2, y2 per frame) with each coordinate of ``det`` that lies on the picture's border given
+    the velocity of the opposite side (both when both are clipped: no information, 0)."""
+    v = v.copy()
+    clipped = [det[0] <= margin, det[1] <= margin, det[2] >= width - margin, det[3] >= height - margin]
+    for a, b in ((0, 2), (1, 3)):
+        if clipped[a] and clipped[b]:
+            v[a] = v[b] = 0.0
+        elif clipped[a]:
+            v[a] = v[b]
+        elif clipped[b]:
+            v[b] = v[a]
+    return v
+
+
+def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np.ndarray:
+    """Grow ``box`` about its centre so that its width/height are at least ``(1 - max_shrink)`` × the
+    previous box's."""
+    size = box[2:] - box[:2]
+    floor = (previous[2:] - previous[:2]) * (1.0 - max_shrink)
+    if np.all(size >= floor):
+        return box
+    half = np.maximum(size, floor) / 2
+    center = (box[:2] + box[2:]) / 2
+    return np.concatenate([center - half, center + half])
+
+
+def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float | np.ndarray) -> np.ndarray:
+    """Track × detection affinity: the IoU where it reaches ``min_iou``; otherwise a tiny positive value
+    when the centres are within ``max_distance`` (per track, or one value) × the track box's diagonal and the
+    sizes are similar
+    (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next) or when
+    the detection lies inside the track's box (only part of the object is visible); else 0."""
+    iou = iou_matrix(tracks, dets)
+    ct = (tracks[:, :2] + tracks[:, 2:]) / 2
+    cd = (dets[:, :2] + dets[:, 2:]) / 2
+    diag = np.hypot(*(tracks[:, 2:] - tracks[:, :2]).T).clip(min=1e-6)
+    dist = np.linalg.norm(ct[:, None] - cd[None], axis=2) / diag[:, None]
+    area_t = np.prod((tracks[:, 2:] - tracks[:, :2]).clip(min=1e-6), axis=1)
+    area_d = np.prod((dets[:, 2:] - dets[:, :2]).clip(min=1e-6), axis=1)
+    ratio = area_d[None, :] / area_t[:, None]
+    reach = np.broadcast_to(np.asarray(max_distance, dtype=np.float64), (len(tracks),))[:, None]
+    near = (dist <= reach) & (ratio > 0.5) & (ratio < 2.0)
+    # ... or a detection lying inside the track's box: the visible part of a partly hidden/leaving object
+    near |= (intersection_over_first(dets, tracks).T >= 0.9) & (ratio >= 0.1)
+    fallback = np.where(near, 1e-3 * (1.0 - dist / np.maximum(reach, 1e-6)).clip(0) + 1e-6, 0.0)
+    return np.where(iou >= min_iou, iou, fallback)
+
+
+def _outside(box: np.ndarray, width: int, height: int) -> bool:
+    return box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
+
+
+def _detections(boxes: list[np.ndarray], meta: list[tuple[float, str, int]]) -> Detections:
+    if not boxes:
+        return Detections(track_ids=np.zeros((0,), np.int64))
+    scores, labels, ids = zip(*meta)
+    return Detections(np.array(boxes, dtype=np.float32), np.array(scores), np.array(labels), np.array(ids))
+
+
+@dataclass
+class Delayed:
+    """A frame waiting in the look-ahead buffer with the regions it will be anonymized at."""
+
+    payload: Any
+    active: Detections
+    extra: list[Detections] = field(default_factory=list)
+
+    def regions(self) -> Detections:
+        """The frame's regions, one per track: boxes added for the same track (held, back-filled, interpolated)
+        are merged into the box enclosing all of them."""
+        return merge_by_track(Detections.concat([self.active, *self.extra])) if self.extra else self.active
+
+
+def merge_by_track(dets: Detections) -> Detections:
+    """Replace the boxes that share a track id (>= 0) by their enclosing box (highest score kept)."""
+    if dets.track_ids is None or len(dets) < 2:
+        return dets
+    ids = dets.track_ids
+    tracked = ids >= 0
+    if len(np.unique(ids[tracked])) == int(tracked.sum()):
+        return dets
+    keep = [i for i in range(len(dets)) if not tracked[i]]
+    boxes = dets.boxes.copy()
+    scores = dets.scores.copy()
+    for tid in np.unique(ids[tracked]):
+        rows = np.flatnonzero(ids == tid)
+        boxes[rows[0]] = np.concatenate([boxes[rows, :2].min(axis=0), boxes[rows, 2:].max(axis=0)])
+        scores[rows[0]] = scores[rows].max()
+        keep.append(int(rows[0]))
+    keep.sort()
+    return Detections(boxes[keep], scores[keep], dets.labels[keep], ids[keep])
+
+
+class Lookahead:
+    """Delay frames by ``k`` and back-fill the first box of every new track into the frames before it.
+
+    A back-filled box is grown by ``grow`` per frame of distance (up to ``max_grow``), because the object
+    was somewhere near, not exactly at, its first detected box.
+    """
+
+    def __init__(self, k: int, grow: float = 0.03, max_grow: float = 0.3) -> None:
+        self.k = max(0, int(k))
+        self.grow = grow
+        self.max_grow = max_grow
+        self.buffer: deque[Delayed] = deque()
+
+    def push(self, payload: Any, step: TrackStep) -> list[Delayed]:
+        if len(step.started):
+            for distance, item in enumerate(reversed(self.buffer), start=1):
+                frac = min(self.grow * distance, self.max_grow)
+                item.extra.append(step.started.pad(frac))
+        for bridge in step.bridges:
+            # The frames of the gap get the box interpolated between the detections either side, on top of
+            # the tracker's held (extrapolated) box: the union is what they are anonymized at.
+            for back, item in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
+                frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
+                item.extra.append(Detections(bridge.box(back)[None].astype(np.float32), [bridge.score],
+                                             [bridge.label], [bridge.track_id]).pad(frac))
+        self.buffer.append(Delayed(payload, step.active))
+        out = []
+        while len(self.buffer) > self.k:
+            out.append(self.buffer.popleft())
+        return out
+
+    def flush(self) -> list[Delayed]:
+        out = list(self.buffer)
+        self.buffer.clear()
+        return out
+
+
+def track_sequence(
+    frames: Iterable[Detections], config: TrackerConfig | None = None, lookahead: int = 0,
+    width: int | None = None, height: int | None = None,
+) -> list[Detections]:
+    """Run tracker + look-ahead over a whole sequence of per-frame detections (tests, offline use)."""
+    tracker, delay = Tracker(config), Lookahead(lookahead, (config or TrackerConfig()).grow)
+    out: list[Detections] = []
+    for i, dets in enumerate(frames):
+        out.extend(d.regions() for d in delay.push(i, tracker.update(dets, width, height)))
+    out.extend(d.regions() for d in delay.flush())
+    return out

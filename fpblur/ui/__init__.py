@@ -1,0 +1,1 @@
+"""Front ends: the session shared by the desktop app (Tk) and the notebook widget demo."""

@@ -1,0 +1,386 @@
+"""Desktop app (Tkinter): pick weights, an image or a video, tune the detectors, Run — work happens off the UI
+thread with a progress bar and Cancel.  Start it with ``fpblur app`` or ``python face_plate_tool.py``.
+
+Message boxes and file pickers go through a :class:`Dialogs` object so tests (and scripts) can replace them
+with ones that do not block.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import tkinter as tk
+from dataclasses import dataclass, field
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+
+from fpblur.core.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
+from fpblur.ui.session import (
+    TARGETS,
+    AnonymizerCache,
+    Cancelled,
+    ImageResult,
+    Settings,
+    TargetSettings,
+    VideoResult,
+    anonymize_image_file,
+    anonymize_video_file,
+    counts_text,
+    default_output,
+    default_target_settings,
+    display_rgb,
+    media_kind,
+)
+from fpblur.models.registry import DEFAULTS
+from fpblur.media.video_io import CONTAINERS
+
+OPERATIONS = (("Bounding Box", "boxes"), ("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"))
+PARAMS = ("conf", "iou", "imgsz", "pad")
+POLL_MS = 40
+
+
+class Dialogs:
+    """Tk's blocking message boxes and file pickers."""
+
+    def error(self, title: str, message: str) -> None:
+        messagebox.showerror(title, message)
+
+    def info(self, title: str, message: str) -> None:
+        messagebox.showinfo(title, message)
+
+    def open_file(self, title: str, filetypes: list[tuple[str, str]]) -> str:
+        return filedialog.askopenfilename(title=title, filetypes=filetypes) or ""
+
+    def save_file(self, title: str, filetypes: list[tuple[str, str]], default_ext: str) -> str:
+        return filedialog.asksaveasfilename(title=title, filetypes=filetypes, defaultextension=default_ext) or ""
+
+
+@dataclass
+class RecordingDialogs(Dialogs):
+    """Non-blocking dialogs: messages are recorded, pickers return queued answers ("" when none)."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    infos: list[tuple[str, str]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+
+    def error(self, title: str, message: str) -> None:
+        self.errors.append((title, message))
+
+    def info(self, title: str, message: str) -> None:
+        self.infos.append((title, message))
+
+    def open_file(self, title, filetypes) -> str:
+        return self.answers.pop(0) if self.answers else ""
+
+    def save_file(self, title, filetypes, default_ext) -> str:
+        return self.answers.pop(0) if self.answers else ""
+
+
+def _patterns(exts) -> str:
+    return " ".join(f"*{e}" for e in exts)
+
+
+class FpblurApp:
+    """The app's widgets and logic inside a Tk root (created when not given)."""
+
+    def __init__(self, root: tk.Tk | None = None, dialogs: Dialogs | None = None,
+                 cache: AnonymizerCache | None = None) -> None:
+        self.root = root or tk.Tk()
+        self.dialogs = dialogs or Dialogs()
+        self.cache = cache or AnonymizerCache()
+        self.root.title("fpblur — Face & Plate anonymizer")
+        style = ttk.Style(self.root)
+        if style.theme_use() == "default" and "clam" in style.theme_names():
+            style.theme_use("clam")  # X11's default theme looks dated
+            style.configure("Horizontal.TProgressbar", background="#3b7dd8")
+        self.root.geometry("1000x760")
+        self.root.minsize(820, 600)
+
+        self.weights = {t: tk.StringVar(value=DEFAULTS[t]) for t in TARGETS}
+        self.use = {t: tk.BooleanVar(value=True) for t in TARGETS}
+        self.media = tk.StringVar(value="image")
+        self.operation = tk.StringVar(value="blur")
+        self.params: dict[str, dict[str, tk.StringVar]] = {}
+        for t in TARGETS:
+            d = default_target_settings(t)
+            self.params[t] = {"conf": tk.StringVar(value=f"{d.conf:g}"), "iou": tk.StringVar(value=f"{d.iou:g}"),
+                              "imgsz": tk.StringVar(value=str(d.imgsz)), "pad": tk.StringVar(value=f"{d.pad:g}")}
+        self.input_path = tk.StringVar(value="")
+        self.output_path = tk.StringVar(value="")
+        self.status = tk.StringVar(value="Ready. Choose an image or a video, then Run.")
+
+        self._events: queue.Queue = queue.Queue()
+        self._cancel = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._photo = None  # keep a reference to the preview image
+        self.last_result: ImageResult | VideoResult | None = None
+        self.last_output: Path | None = None
+        self._build()
+
+    # ---------- UI ----------
+    def _build(self) -> None:
+        pad = {"padx": 6, "pady": 3}
+        main = ttk.Frame(self.root, padding=8)
+        main.pack(fill="both", expand=True)
+
+        models = ttk.LabelFrame(main, text="Models (registry name or .pt/.onnx file)", padding=6)
+        models.pack(fill="x", **pad)
+        for row, t in enumerate(TARGETS):
+            ttk.Checkbutton(models, text=t.capitalize(), variable=self.use[t]).grid(row=row, column=0, sticky="w")
+            ttk.Entry(models, textvariable=self.weights[t], width=70).grid(row=row, column=1, sticky="we", padx=4)
+            ttk.Button(models, text="Browse…", command=lambda t=t: self.choose_weights(t)).grid(row=row, column=2)
+        models.columnconfigure(1, weight=1)
+
+        opts = ttk.Frame(main)
+        opts.pack(fill="x", **pad)
+        ttk.Label(opts, text="Mode:").pack(side="left")
+        for text, value in (("Image", "image"), ("Video", "video")):
+            ttk.Radiobutton(opts, text=text, variable=self.media, value=value).pack(side="left", padx=2)
+        ttk.Label(opts, text="   Operation:").pack(side="left")
+        for text, value in OPERATIONS:
+            ttk.Radiobutton(opts, text=text, variable=self.operation, value=value).pack(side="left", padx=2)
+
+        grid = ttk.LabelFrame(main, text="Detection (imgsz 0 = the default profile's sizes; for CenterFace faces "
+                                         "a non-zero imgsz caps the long side)", padding=6)
+        grid.pack(fill="x", **pad)
+        for col, name in enumerate(PARAMS, start=1):
+            ttk.Label(grid, text=name).grid(row=0, column=col)
+        self.param_entries: dict[str, dict[str, ttk.Entry]] = {}
+        for row, t in enumerate(TARGETS, start=1):
+            ttk.Label(grid, text=t.capitalize()).grid(row=row, column=0, sticky="w", padx=(0, 8))
+            self.param_entries[t] = {}
+            for col, name in enumerate(PARAMS, start=1):
+                e = ttk.Entry(grid, textvariable=self.params[t][name], width=8)
+                e.grid(row=row, column=col, padx=3, pady=1)
+                self.param_entries[t][name] = e
+
+        files = ttk.Frame(main)
+        files.pack(fill="x", **pad)
+        ttk.Label(files, text="Input:").grid(row=0, column=0, sticky="w")
+        ttk.Entry(files, textvariable=self.input_path).grid(row=0, column=1, sticky="we", padx=4)
+        ttk.Button(files, text="Choose…", command=self.choose_input).grid(row=0, column=2)
+        ttk.Label(files, text="Output (optional):").grid(row=1, column=0, sticky="w")
+        ttk.Entry(files, textvariable=self.output_path).grid(row=1, column=1, sticky="we", padx=4)
+        ttk.Button(files, text="Choose…", command=self.choose_output).grid(row=1, column=2)
+        files.columnconfigure(1, weight=1)
+
+        actions = ttk.Frame(main)
+        actions.pack(fill="x", **pad)
+        self.run_button = ttk.Button(actions, text="Run", command=self.run)
+        self.run_button.pack(side="left")
+        self.cancel_button = ttk.Button(actions, text="Cancel", command=self.cancel, state="disabled")
+        self.cancel_button.pack(side="left", padx=6)
+        self.progress = ttk.Progressbar(actions, orient="horizontal", mode="determinate", maximum=1)
+        self.progress.pack(side="left", fill="x", expand=True, padx=6)
+
+        self.preview = ttk.Label(main, anchor="center", text="The result preview appears here.", relief="sunken")
+        self.preview.pack(fill="both", expand=True, **pad)
+        ttk.Label(main, textvariable=self.status, anchor="w").pack(fill="x", **pad)
+
+    # ---------- pickers ----------
+    def choose_weights(self, target: str) -> None:
+        p = self.dialogs.open_file(f"{target.capitalize()} weights", [("Model weights", "*.pt *.onnx"), ("All", "*")])
+        if p:
+            self.weights[target].set(p)
+
+    def choose_input(self) -> None:
+        video = self.media.get() == "video"
+        types = [("Videos", _patterns(VIDEO_EXTS))] if video else [("Images", _patterns(IMAGE_EXTS))]
+        p = self.dialogs.open_file("Choose a video" if video else "Choose an image", types + [("All", "*")])
+        if p:
+            self.input_path.set(p)
+            self.status.set(f"Input: {p}")
+
+    def choose_output(self) -> None:
+        video = self.media.get() == "video"
+        types = ([(ext.lstrip(".").upper(), f"*{ext}") for ext in CONTAINERS] if video
+                 else [("JPEG", "*.jpg"), ("PNG", "*.png")])
+        p = self.dialogs.save_file("Save the result as", types, ".mp4" if video else ".jpg")
+        if p:
+            self.output_path.set(p)
+
+    # ---------- reading the form ----------
+    def _number(self, target: str, name: str, kind=float):
+        raw = self.params[target][name].get().strip()
+        try:
+            return kind(raw)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise InputError(f"{target} {name} must be {what} (got {raw!r})") from None
+
+    def settings(self) -> Settings:
+        per = {t: TargetSettings(weights=self.weights[t].get().strip() or None, conf=self._number(t, "conf"),
+                                 iou=self._number(t, "iou"), imgsz=self._number(t, "imgsz", int),
+                                 pad=self._number(t, "pad"))
+               for t in TARGETS}
+        targets = tuple(t for t in TARGETS if self.use[t].get())
+        settings = Settings(targets=targets, mode=self.operation.get(), per_target=per)
+        settings.check()
+        for t in targets:
+            settings.target(t).spec(t)  # weights paths exist
+        return settings
+
+    def plan(self) -> tuple[Path, Path, str]:
+        """Validate the input/output fields: ``(src, dst, kind)`` or :class:`InputError`."""
+        raw = self.input_path.get().strip()
+        if not raw:
+            raise InputError("choose an input file first")
+        src = Path(raw).expanduser()
+        if not src.is_file():
+            raise InputError(f"{src}: no such file")
+        kind = media_kind(src)
+        if kind != self.media.get():
+            raise InputError(f"{src.name} is a{'n' if kind == 'image' else ''} {kind}; switch the mode to "
+                             f"{kind.capitalize()} or choose a{'n' if self.media.get() == 'image' else ''} "
+                             f"{self.media.get()}")
+        out = self.output_path.get().strip()
+        if out:
+            dst = Path(out).expanduser()
+            if dst.is_dir():
+                dst = default_output(src, dst)
+        else:
+            dst = default_output(src)
+        if kind == "video" and dst.suffix.lower() not in CONTAINERS:
+            raise InputError(f"{dst}: video output must end in one of {', '.join(CONTAINERS)}")
+        if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:
+            raise InputError(f"{dst}: image output must end in one of {', '.join(IMAGE_EXTS)}")
+        if same_file(dst, src):
+            raise InputError(f"{src}: output path equals the input; refusing to overwrite an input")
+        return src, dst, kind
+
+    # ---------- run / cancel ----------
+    @property
+    def busy(self) -> bool:
+        return (self._worker is not None and self._worker.is_alive()) or not self._events.empty()
+
+    def run(self) -> bool:
+        """Validate the form and start the work in a thread; False (and an error dialog) if the form is bad."""
+        if self._worker is not None and self._worker.is_alive():
+            self.dialogs.error("Busy", "A job is already running; wait for it or press Cancel.")
+            return False
+        try:
+            settings = self.settings()
+            src, dst, kind = self.plan()
+        except InputError as exc:
+            self.status.set(f"Error: {exc}")
+            self.dialogs.error("Cannot run", str(exc))
+            return False
+        self._cancel.clear()
+        self.progress.configure(maximum=1, value=0)
+        self.run_button.state(["disabled"])
+        self.cancel_button.state(["!disabled"])
+        self.status.set(f"Working on {src.name}… (loading models)" if not self.cache.builds else f"Working on {src.name}…")
+        self._worker = threading.Thread(target=self._work, args=(settings, src, dst, kind), daemon=True,
+                                        name="fpblur-app-worker")
+        self._worker.start()
+        self.root.after(POLL_MS, self._poll)
+        return True
+
+    def cancel(self) -> None:
+        if self._worker is not None and self._worker.is_alive():
+            self._cancel.set()
+            self.status.set("Cancelling…")
+
+    def _work(self, settings: Settings, src: Path, dst: Path, kind: str) -> None:
+        """Worker thread: never touches Tk; reports through the event queue."""
+        try:
+            anonymizer = self.cache.get(settings)
+            if self._cancel.is_set():
+                raise Cancelled()
+            if kind == "image":  # refuses dst == src itself, writes atomically
+                result = anonymize_image_file(anonymizer, src, dst)
+            else:
+                result = anonymize_video_file(anonymizer, src, dst, progress=self._report_progress, cancel=self._cancel)
+            self._events.put(("done", result, dst))
+        except Cancelled:
+            self._events.put(("cancelled",))
+        except InputError as exc:
+            self._events.put(("error", str(exc)))
+        except Exception as exc:  # a model or codec failure: shown in a dialog, the app stays usable
+            first = str(exc).strip().splitlines()
+            self._events.put(("error", f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__))
+
+    def _report_progress(self, done: int, total: int | None) -> None:
+        self._events.put(("progress", done, total))
+
+    def _poll(self) -> None:
+        try:
+            while True:
+                self._handle(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        if self._worker is not None and (self._worker.is_alive() or not self._events.empty()):
+            self.root.after(POLL_MS, self._poll)
+
+    def _handle(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "progress":
+            done, total = event[1], event[2]
+            self.progress.configure(maximum=max(total or 0, done, 1), value=done)
+            self.status.set(f"Frame {done}" + (f" / {total}" if total else ""))
+            return
+        self.run_button.state(["!disabled"])
+        self.cancel_button.state(["disabled"])
+        if kind == "done":
+            result, dst = event[1], event[2]
+            self.last_result, self.last_output = result, dst
+            self.progress.configure(maximum=1, value=1)
+            self.status.set(f"Done: {counts_text(result.counts)} → {dst} ({result.seconds:.1f} s)")
+            frame = result.output if isinstance(result, ImageResult) else result.first_frame
+            if frame is not None:
+                self.show_preview(frame)
+        elif kind == "cancelled":
+            self.progress.configure(value=0)
+            self.status.set("Cancelled; no output was written.")
+        else:
+            self.progress.configure(value=0)
+            self.status.set(f"Error: {event[1]}")
+            self.dialogs.error("fpblur", event[1])
+
+    def show_preview(self, pixels) -> None:
+        from PIL import Image, ImageTk
+
+        self.root.update_idletasks()
+        w = max(self.preview.winfo_width(), 320)
+        h = max(self.preview.winfo_height(), 240)
+        rgb = display_rgb(pixels)
+        img = Image.fromarray(rgb)
+        img.thumbnail((w - 8, h - 8))
+        self._photo = ImageTk.PhotoImage(img)
+        self.preview.configure(image=self._photo, text="")
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Process Tk events until the current job finished (for scripts and tests)."""
+        end = time.monotonic() + timeout
+        while self.busy:
+            if time.monotonic() > end:
+                raise TimeoutError("the job did not finish in time")
+            self.root.update()
+            time.sleep(0.01)
+        self.root.update()
+
+
+def launch(args) -> int:
+    """Open the window with ``fpblur app``'s arguments preselected; run until it is closed."""
+    try:
+        app = FpblurApp()
+    except tk.TclError as exc:
+        from fpblur.cli.common import error
+
+        error(f"cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)")
+        return 2
+    if getattr(args, "faces", None):
+        app.weights["face"].set(args.faces)
+    if getattr(args, "plates", None):
+        app.weights["plate"].set(args.plates)
+    if getattr(args, "input", None):
+        app.input_path.set(args.input)
+        try:
+            app.media.set(media_kind(args.input))
+        except InputError:
+            pass
+    if getattr(args, "output", None):
+        app.output_path.set(args.output)
+    app.root.mainloop()
+    return 0

@@ -1,0 +1,394 @@
+"""Interactive blur demo for Jupyter, Voilà and Colab (ipywidgets).
+
+>>> from fpblur.ui.widgets import show_demo
+>>> demo = show_demo()          # upload a photo or short video, or pick a sample, then click "Anonymize"
+
+:class:`BlurDemo` holds plain ipywidgets (``demo.sample``, ``demo.mode``, ``demo.controls["face"]["conf"]``,
+``demo.run_button`` …) so it can be driven from code and tested without a kernel.  Every callback reports
+errors in the widget itself (``demo.message``) instead of raising, so the UI never goes dead.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import functools
+import shutil
+import sys
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Callable
+
+import ipywidgets as W
+
+from fpblur.redact.modes import MODES
+from fpblur.core.files import IMAGE_EXTS, InputError, atomic_output, same_file
+from fpblur.ui.session import (
+    TARGETS,
+    AnonymizerCache,
+    ImageResult,
+    Settings,
+    TargetSettings,
+    VideoResult,
+    anonymize_image_file,
+    anonymize_video_file,
+    counts_text,
+    default_target_settings,
+    media_kind,
+    preview_jpeg,
+    probe_video,
+)
+from fpblur.media.images import encode_image
+from fpblur.models.registry import DEFAULTS
+from fpblur.media.video_io import CONTAINERS
+
+SAMPLES = {
+    "zidane.jpg": "zidane.jpg — two faces (ultralytics sample)",
+    "bus.jpg": "bus.jpg — street scene (ultralytics sample)",
+    "car_plate.png": "car_plate.png — licence plate (generated)",
+}
+UPLOAD = ""  # sample dropdown value meaning "use the uploaded file"
+PREVIEW_SIDE = 720
+MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024  # bigger results are only saved to disk, not inlined as a link
+
+
+def enable_colab_widgets() -> bool:
+    """Switch Colab to the custom widget manager (ipywidgets 8 needs it); no-op elsewhere."""
+    if "google.colab" not in sys.modules:
+        return False
+    from google.colab import output  # type: ignore[import-not-found]
+
+    output.enable_custom_widget_manager()
+    return True
+
+
+def sample_path(name: str) -> Path:
+    """A bundled sample (ultralytics' photos, a generated car) as a file on disk."""
+    from fpblur.models.samples import sample_folder
+
+    path = sample_folder() / name
+    if not path.is_file():
+        raise InputError(f"{name}: no such sample; choose one of {', '.join(SAMPLES)}")
+    return path
+
+
+IMGSZ_TIPS = {
+    "face": "0 = the default profile's CenterFace passes (×2 upscaled + 640 px); non-zero caps CenterFace's long "
+            "side (custom YOLO weights: inference size, 0 = 640)",
+    "plate": "inference size; 0 = the default profile's sizes (640 + 480 px for the default plate model, 640 for "
+             "custom weights)",
+}
+
+
+def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
+    style = {"description_width": "56px"}
+    lay = W.Layout(width="260px")
+    return {
+        "conf": W.FloatSlider(value=defaults.conf, min=0.01, max=0.95, step=0.01, description="conf",
+                              style=style, layout=lay, continuous_update=False),
+        "iou": W.FloatSlider(value=defaults.iou, min=0.05, max=0.95, step=0.05, description="iou",
+                             style=style, layout=lay, continuous_update=False),
+        "pad": W.FloatSlider(value=defaults.pad, min=0.0, max=1.0, step=0.02, description="pad",
+                             style=style, layout=lay, continuous_update=False),
+        "imgsz": W.IntSlider(value=defaults.imgsz, min=0, max=2560, step=32, description="imgsz",
+                             style=style, layout=lay, continuous_update=False,
+                             tooltip=IMGSZ_TIPS[target]),
+        "weights": W.Text(value="", placeholder=f"default: {DEFAULTS[target]}", description="weights",
+                          style=style, layout=W.Layout(width="260px"),
+                          tooltip="optional custom .pt/.onnx weights path"),
+    }
+
+
+class BlurDemo:
+    """Upload or pick an input, tune the detectors, anonymize, compare, download."""
+
+    def __init__(self, cache: AnonymizerCache | None = None, save_dir: str | Path = "out") -> None:
+        self.cache = cache or AnonymizerCache()
+        self.save_dir = Path(save_dir)
+        self.result: ImageResult | VideoResult | None = None
+        self.result_name: str | None = None
+        self.result_input: Path | None = None  # the file the result was made from (Save never overwrites it)
+        self._work = Path(tempfile.mkdtemp(prefix="fpblur-widgets-"))
+        # Voilà and Jupyter never call close(): the temp folder goes at the latest when the kernel exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._work, True)
+        self._upload_key: tuple | None = None  # the upload self._upload_copy holds (name, size, last modified)
+        self._upload_copy: Path | None = None
+        self._out_dir: Path | None = None  # the last video run's output folder
+        self._video_data: bytes | None = None  # the last video result's bytes, read once per run
+
+        self.upload = W.FileUpload(accept="image/*,video/*", multiple=False, description="Upload image/video",
+                                   layout=W.Layout(width="190px"))
+        self.sample = W.Dropdown(options=[("— use uploaded file —", UPLOAD)] + [(v, k) for k, v in SAMPLES.items()],
+                                 value="zidane.jpg", description="Sample", layout=W.Layout(width="420px"))
+        self.targets = {t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="80px"))
+                        for t in TARGETS}
+        self.mode = W.ToggleButtons(options=list(MODES), value="blur", description="Mode",
+                                    style={"button_width": "80px"})
+        self.controls = {t: _slider_row(t, default_target_settings(t)) for t in TARGETS}
+        self.run_button = W.Button(description="Anonymize", button_style="primary", icon="eye-slash")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="Video", layout=W.Layout(visibility="hidden"))
+        self.message = W.HTML()
+        self.counts = W.HTML()
+        self.before = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
+        self.after = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
+        self.after_video = W.Video(format="mp4", autoplay=False, controls=True, loop=False,
+                                   layout=W.Layout(max_width="100%", display="none"))
+        self.download = W.HTML()
+        self.save_path = W.Text(value="", placeholder="path to save the result", description="Save to",
+                                layout=W.Layout(width="420px"))
+        self.save_button = W.Button(description="Save", icon="save")
+
+        for name, w in (("upload", self.upload), ("sample", self.sample), ("mode", self.mode),
+                        ("run", self.run_button), ("progress", self.progress), ("message", self.message),
+                        ("counts", self.counts), ("before", self.before), ("after", self.after),
+                        ("after-video", self.after_video), ("download", self.download),
+                        ("save-path", self.save_path), ("save", self.save_button)):
+            w.add_class(f"fpblur-{name}")
+
+        self.upload.observe(self._guard(self._on_upload), names="value")
+        self.run_button.on_click(self._guard(lambda _b: self.run()))
+        self.save_button.on_click(self._guard(lambda _b: self.save()))
+        self.widget = self._layout()
+
+    # ----- layout -----
+    def _layout(self) -> W.Widget:
+        per_target = []
+        for t in TARGETS:
+            c = self.controls[t]
+            per_target.append(W.VBox([self.targets[t], c["conf"], c["iou"], c["pad"], c["imgsz"], c["weights"]],
+                                     layout=W.Layout(border="1px solid #ddd", padding="4px", margin="2px")))
+        source = W.HBox([self.upload, self.sample])
+        panes = W.HBox([
+            W.VBox([W.HTML("<b>Before</b>"), self.before], layout=W.Layout(width="50%")),
+            W.VBox([W.HTML("<b>After</b>"), self.after, self.after_video], layout=W.Layout(width="50%")),
+        ])
+        actions = W.HBox([self.run_button, self.progress, self.counts])
+        save = W.HBox([self.save_path, self.save_button, self.download])
+        box = W.VBox([source, self.mode, W.HBox(per_target), actions, self.message, panes, save])
+        box.add_class("fpblur-demo")
+        return box
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # ----- error handling: a callback never raises into the widget machinery -----
+    def _guard(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # shown in the UI; the widget stays usable
+                self.show_error(exc)
+            return None
+
+        return wrapper
+
+    def show_error(self, exc: BaseException | str) -> None:
+        if isinstance(exc, (InputError, str)):
+            text = str(exc)
+        else:
+            first = str(exc).strip().splitlines()
+            text = f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__
+        self.message.value = f'<span class="fpblur-error" style="color:#b00020">⚠ {_escape(text)}</span>'
+
+    def show_status(self, text: str) -> None:
+        self.message.value = f'<span class="fpblur-status">{_escape(text)}</span>'
+
+    @property
+    def error(self) -> str | None:
+        """The error currently shown, if any (plain text)."""
+        v = self.message.value
+        return _unescape(v.split("⚠ ", 1)[1].rsplit("</span>", 1)[0]) if "fpblur-error" in v else None
+
+    # ----- state → settings -----
+    def settings(self) -> Settings:
+        per = {}
+        for t in TARGETS:
+            c = self.controls[t]
+            per[t] = TargetSettings(weights=c["weights"].value.strip() or None, conf=float(c["conf"].value),
+                                    iou=float(c["iou"].value), imgsz=int(c["imgsz"].value), pad=float(c["pad"].value))
+        targets = tuple(t for t in TARGETS if self.targets[t].value)
+        return Settings(targets=targets, mode=self.mode.value, per_target=per)
+
+    def _on_upload(self, change) -> None:
+        if change["new"]:
+            self.sample.value = UPLOAD
+            self.show_status(f"uploaded {change['new'][0]['name']}")
+
+    def input_file(self) -> Path:
+        """The file to process: the chosen sample, else the uploaded file (copied once to a temp folder)."""
+        if self.sample.value != UPLOAD:
+            return sample_path(self.sample.value)
+        if not self.upload.value:
+            raise InputError("upload an image or video, or choose a sample")
+        item = self.upload.value[0]
+        name = Path(str(item.get("name") or "upload")).name or "upload"
+        media_kind(name)  # unsupported types fail before anything is written
+        content = item["content"]
+        key = (name, len(content), str(item.get("last_modified", "")))
+        if key == self._upload_key and self._upload_copy is not None and self._upload_copy.is_file():
+            return self._upload_copy  # another click on the same upload: no second copy
+        if self._upload_copy is not None:  # a new upload replaces the previous copy
+            shutil.rmtree(self._upload_copy.parent, ignore_errors=True)
+            self._upload_key = self._upload_copy = None
+        folder = Path(tempfile.mkdtemp(prefix="in-", dir=self._work))
+        path = folder / name
+        path.write_bytes(bytes(content))
+        self._upload_key, self._upload_copy = key, path
+        return path
+
+    # ----- actions -----
+    def run(self) -> ImageResult | VideoResult:
+        """Process the current input with the current settings (what the button does)."""
+        self.run_button.disabled = True
+        self.message.value = ""
+        try:
+            settings = self.settings()
+            src = self.input_file()
+            kind = media_kind(src)
+            self._drop_video_output()  # a new run: the previous video output leaves the disk (Save keeps its bytes)
+            self.show_status("loading models…" if not self.cache.builds else "working…")
+            anonymizer = self.cache.get(settings)
+            try:
+                result = self._run_image(anonymizer, src) if kind == "image" else self._run_video(anonymizer, settings, src)
+            except InputError as exc:  # name the uploaded file, not its temporary copy
+                raise InputError(str(exc).replace(str(src), src.name)) from None
+        finally:
+            self.run_button.disabled = False
+        self.result, self.result_name, self.result_input = result, _result_name(src, settings.mode), src
+        if not isinstance(result, VideoResult):
+            self._video_data = None
+        self.counts.value = f'<span class="fpblur-counts">{counts_text(result.counts)}</span>'
+        self.save_path.value = str(self.save_dir / self.result_name)
+        self._set_download()
+        self.show_status(f"done in {result.seconds:.1f} s")
+        return result
+
+    def _run_image(self, anonymizer, src: Path) -> ImageResult:
+        self.progress.layout.visibility = "hidden"
+        result = anonymize_image_file(anonymizer, src)
+        self.before.value = preview_jpeg(result.original, PREVIEW_SIDE)
+        self.after.value = preview_jpeg(result.output, PREVIEW_SIDE)
+        self.after.layout.display = None
+        self.after_video.layout.display = "none"
+        return result
+
+    def _run_video(self, anonymizer, settings: Settings, src: Path) -> VideoResult:
+        first, expected_frames = probe_video(src)  # the only extra open of the input: preview + frame count
+        self.before.value = preview_jpeg(first, PREVIEW_SIDE)
+        self.progress.value, self.progress.max = 0, 1
+        self.progress.bar_style = ""
+        self.progress.layout.visibility = "visible"
+
+        def on_progress(done: int, total: int | None) -> None:
+            self.progress.max = max(total or 0, done, 1)
+            self.progress.value = done
+
+        self._out_dir = Path(tempfile.mkdtemp(prefix="out-", dir=self._work))
+        dst = self._out_dir / f"{src.stem}_{settings.mode}.mp4"
+        try:
+            result = anonymize_video_file(anonymizer, src, dst, progress=on_progress, expected_frames=expected_frames)
+        except BaseException:
+            self.progress.bar_style = "danger"
+            raise
+        self.progress.bar_style = "success"
+        if result.first_frame is not None:
+            self.after.value = preview_jpeg(result.first_frame, PREVIEW_SIDE)
+        self._video_data = result.path.read_bytes()  # once: the player, the download link and Save share it
+        self.after_video.value = self._video_data
+        self.after_video.layout.display = None
+        return result
+
+    def _drop_video_output(self) -> None:
+        """Delete the previous video run's output folder (its bytes stay in memory for Save)."""
+        if self._out_dir is not None:
+            shutil.rmtree(self._out_dir, ignore_errors=True)
+            self._out_dir = None
+
+    def result_bytes(self, suffix: str | None = None) -> bytes:
+        """The last result as a file's bytes; images encoded for ``suffix`` (default: the result name's)."""
+        if self.result is None or self.result_name is None:
+            raise InputError("nothing to save yet: click Anonymize first")
+        if isinstance(self.result, VideoResult):
+            return self._video_data if self._video_data is not None else self.result.path.read_bytes()
+        return encode_image(self.result.output, suffix or Path(self.result_name).suffix)
+
+    def _set_download(self) -> None:
+        data = self.result_bytes()
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            self.download.value = "<i>result too large for a download link: use Save</i>"
+            return
+        mime = "video/mp4" if isinstance(self.result, VideoResult) else _image_mime(self.result_name or "")
+        b64 = base64.b64encode(data).decode("ascii")
+        self.download.value = (f'<a class="fpblur-download-link" download="{_escape(self.result_name or "")}" '
+                               f'href="data:{mime};base64,{b64}">⬇ Download {_escape(self.result_name or "")}</a>')
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the last result to ``path`` (default: the "Save to" field), atomically.
+
+        Images are encoded for the target's extension (``x.png`` gets a PNG even when the input was a JPEG);
+        a video result is an MP4 file, so it needs ``.mp4``/``.m4v``; the input the result came from is never
+        overwritten.
+        """
+        if self.result is None or self.result_name is None:
+            raise InputError("nothing to save yet: click Anonymize first")
+        dst = Path(path or self.save_path.value.strip() or self.save_dir / self.result_name).expanduser()
+        if dst.is_dir():
+            dst = dst / self.result_name
+        suffix = dst.suffix.lower()
+        if isinstance(self.result, VideoResult):
+            container = CONTAINERS[self.result.path.suffix.lower()]
+            same_kind = [ext for ext, fmt in CONTAINERS.items() if fmt == container]
+            if CONTAINERS.get(suffix) != container:
+                raise InputError(f"{dst}: the video result is {container.upper()}; save it as "
+                                 f"{' or '.join(same_kind)}")
+        elif suffix not in IMAGE_EXTS:
+            raise InputError(f"{dst}: an image result must be saved as one of {', '.join(IMAGE_EXTS)}")
+        if self.result_input is not None and same_file(dst, self.result_input):
+            raise InputError(f"{dst}: output path equals the input; refusing to overwrite an input")
+        data = self.result_bytes(suffix)
+        with atomic_output(dst) as tmp:
+            tmp.write_bytes(data)
+        self.show_status(f"saved {dst}")
+        return dst
+
+    def close(self) -> None:
+        self._cleanup()  # removes the temp folder (once; also runs on garbage collection or at exit)
+        self.widget.close()
+
+
+def upload_value(name: str, content: bytes, mime: str = "application/octet-stream") -> tuple[dict, ...]:
+    """A ``FileUpload.value`` as the browser would send it (for driving the demo from code)."""
+    return ({"name": name, "type": mime, "size": len(content), "content": memoryview(content),
+             "last_modified": _dt.datetime.now(_dt.timezone.utc)},)
+
+
+def show_demo(**kwargs) -> BlurDemo:
+    """Enable Colab's widget manager when needed, build the demo and display it."""
+    from IPython.display import display
+
+    enable_colab_widgets()
+    demo = BlurDemo(**kwargs)
+    display(demo.widget)
+    return demo
+
+
+def _result_name(src: Path, mode: str) -> str:
+    suffix = ".mp4" if media_kind(src) == "video" else src.suffix.lower()
+    return f"{src.stem}_{mode}{suffix}"
+
+
+def _image_mime(name: str) -> str:
+    ext = Path(name).suffix.lower().lstrip(".")
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "tif": "image/tiff"}.get(ext, f"image/{ext}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
