@@ -11,7 +11,7 @@ recall only, so its precision and FP/img count unlabelled plates as false positi
 
 Variants:
 * ``default`` / ``fast``: the detectors and padding ``fpblur image`` builds (the CLI's own parser and
-  ``build_anonymizer``; ``fast`` adds ``--fast``).
+  ``config_from_args``, the resolved configuration; ``fast`` adds ``--fast``).
 * ``deface``: CenterFace at full resolution, threshold 0.2, NMS 0.3 (deface 1.5.0's defaults, faces only).  Its
   mask ``--mask-scale 1.3`` grows each box by 0.3 of its size per side (``deface.scale_bb``) and blurs the
   ellipse inside; ``deface-box15`` is the same detections with a plain box grown 0.15 per side.
@@ -60,12 +60,13 @@ class Run:
 
 
 def cli_anonymizer(target: str, extra: list[str]):
-    """The Anonymizer ``fpblur image IN -o OUT --targets TARGET EXTRA...`` would build."""
+    """The Anonymizer ``fpblur image IN -o OUT --targets TARGET EXTRA...`` would build (its resolved configuration)."""
+    from fpblur import Anonymizer
     from fpblur.cli import build_parser
-    from fpblur.cli.common import build_anonymizer
+    from fpblur.cli.common import config_from_args
 
     args = build_parser().parse_args(["image", "in.jpg", "-o", "out", "--targets", target, *extra])
-    return build_anonymizer(args)
+    return Anonymizer(config_from_args(args))
 
 
 def deface_anonymizer(pad: float):
@@ -94,8 +95,8 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
 
 
 def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, limit: int | None) -> dict:
-    from fpblur.training.eval import load_labelled
     from fpblur.media.images import read_image
+    from fpblur.training.eval import load_labelled
 
     data = load_labelled(folder).head(limit)
     runs = {v.name: Run() for v in variants}
@@ -193,7 +194,7 @@ def frame_speed(variants_by_target: dict[str, list[Variant]], repeats: int) -> s
                 t0 = time.perf_counter()
                 det(frame)
                 times.setdefault((v.name, target), []).append(time.perf_counter() - t0)
-    lines = ["### detector time on one 1280×720 frame (median of %d, ms)" % repeats, "",
+    lines = [f"### detector time on one 1280×720 frame (median of {repeats}, ms)", "",
              "| variant | face | plate | both |", "|---|---|---|---|"]
     for name in names:
         f = times.get((name, "face"))

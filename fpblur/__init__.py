@@ -1,15 +1,11 @@
-"""fpblur: find faces and licence plates in images and videos and anonymize them."""
+"""fpblur: find faces and licence plates in images and videos and anonymize them.
+
+The public API at the top: :class:`~fpblur.core.detections.Detections` (what detectors return) and
+:class:`~fpblur.redact.anonymizer.Anonymizer` (detectors + padding + an anonymization mode).
+"""
 
 from fpblur.core.detections import Detections
+from fpblur.redact.anonymizer import Anonymizer
 
 __version__ = "0.1.0"
 __all__ = ["Detections", "Anonymizer", "__version__"]
-
-
-def __getattr__(name: str):
-    # Lazy: importing fpblur must stay cheap (no onnxruntime / torch until a detector is built).
-    if name == "Anonymizer":
-        from fpblur.redact.anonymizer import Anonymizer
-
-        return Anonymizer
-    raise AttributeError(name)

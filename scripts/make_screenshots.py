@@ -21,8 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_blur_demo.ipynb"
@@ -256,10 +257,33 @@ def make_tk_screenshot(out: Path, workdir: Path) -> Path:
         os.chdir(cwd)
 
 
+@dataclass
+class RecordingDialogs:
+    """Non-blocking stand-ins for the Tk app's message boxes and file pickers (``fpblur.ui.app.Dialogs``), for
+    driving the app from code (this script and ``tests/test_app_tk.py``): messages are recorded, pickers return
+    queued answers ("" when none)."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    infos: list[tuple[str, str]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+
+    def error(self, title: str, message: str) -> None:
+        self.errors.append((title, message))
+
+    def info(self, title: str, message: str) -> None:
+        self.infos.append((title, message))
+
+    def open_file(self, title, filetypes) -> str:
+        return self.answers.pop(0) if self.answers else ""
+
+    def save_file(self, title, filetypes, default_ext) -> str:
+        return self.answers.pop(0) if self.answers else ""
+
+
 def _tk_screenshot(out: Path, display: str) -> Path:
     import tkinter as tk
 
-    from fpblur.ui.app import FpblurApp, RecordingDialogs
+    from fpblur.ui.app import FpblurApp
 
     app = FpblurApp(tk.Tk(), dialogs=RecordingDialogs())
     try:

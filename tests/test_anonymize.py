@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fpblur.redact.modes import MODES, anonymize, strong_blur
-from fpblur.redact.anonymizer import regions_for
 from fpblur.core.detections import Detections
+from fpblur.redact.anonymizer import regions_for
+from fpblur.redact.modes import MODES, anonymize, strong_blur
 
 
 def textured(h=200, w=300, channels=3, dtype=np.uint8):
@@ -47,10 +47,58 @@ def test_blur_strength_scales_with_size():
         assert lap_out / lap_in < 0.002, size
 
 
-def test_pixelate_blocks():
-    img = textured(100, 100)
+def runs(roi: np.ndarray, axis: int) -> list[int]:
+    """Lengths of the runs of equal pixels along ``axis`` (a new run starts where any pixel across it changes)."""
+    other = tuple(a for a in range(roi.ndim) if a != axis)
+    change = (np.diff(roi.astype(np.int64), axis=axis) != 0).any(axis=other)
+    edges = np.concatenate([[0], np.flatnonzero(change) + 1, [roi.shape[axis]]])
+    return np.diff(edges).tolist()
+
+
+def assert_cells(roi: np.ndarray, cell_w: list[int], cell_h: list[int]) -> None:
+    """``roi`` is a mosaic: cells of exactly these widths and heights, each one colour, neighbours different."""
+    assert runs(roi, 1) == cell_w and runs(roi, 0) == cell_h
+    ys, xs = np.cumsum([0, *cell_h]), np.cumsum([0, *cell_w])
+    for y1, y2 in zip(ys[:-1], ys[1:]):
+        for x1, x2 in zip(xs[:-1], xs[1:]):
+            cell = roi[y1:y2, x1:x2].reshape(-1, *roi.shape[2:])
+            assert (cell == cell[0]).all(), (y1, x1)
+
+
+@pytest.mark.parametrize("blocks,cell", [(8, 20), (16, 10), (4, 40)])
+def test_pixelate_cells_have_the_documented_size(blocks, cell):
+    """About ``blocks`` cells along the longer side: a 160×80 region gives ``160 / blocks`` px square cells,
+    counted from the region's own corner (not the image's)."""
+    img = textured(200, 300)
+    out = anonymize(img, region(50, 40, 210, 120), "pixelate", pixel_blocks=blocks)
+    assert_cells(out[40:120, 50:210], [cell] * blocks, [cell] * (blocks // 2))
+    assert np.array_equal(out[:40], img[:40]) and np.array_equal(out[:, 210:], img[:, 210:])
+
+
+def test_pixelate_cells_on_a_portrait_region_and_uneven_sizes():
+    img = textured(200, 300)
+    # portrait 60×120: the longer side is the height → 8 rows of 15 px, 4 columns of 15 px
+    out = anonymize(img, region(10, 20, 70, 140), "pixelate")
+    assert_cells(out[20:140, 10:70], [15] * 4, [15] * 8)
+    # 100×100 with 8 blocks: 12.5 px cells, so 8 cells of 12 or 13 px that add up to the side
     out = anonymize(img, region(0, 0, 100, 100), "pixelate")
-    assert len(np.unique(out.reshape(-1, 3), axis=0)) <= 64
+    widths = runs(out[:100, :100], 1)
+    assert len(widths) == 8 and set(widths) == {12, 13} and sum(widths) == 100
+    assert_cells(out[:100, :100], widths, runs(out[:100, :100], 0))
+
+
+def test_pixelate_cells_are_at_least_two_pixels():
+    """A tiny region (10×6 px, 8 blocks → 1.25 px) still gets 2 px cells: never the original pixels."""
+    img = textured(50, 50)
+    out = anonymize(img, region(4, 4, 14, 10), "pixelate")
+    assert_cells(out[4:10, 4:14], [2] * 5, [2] * 3)
+    # gray, BGRA (alpha untouched) and 16-bit images get the same cells
+    for image in (textured(channels=0), textured(channels=4), textured(dtype=np.uint16)):
+        out = anonymize(image, region(50, 40, 210, 120), "pixelate")
+        color = out[40:120, 50:210, :3] if image.ndim == 3 else out[40:120, 50:210]
+        assert_cells(color, [20] * 8, [20] * 4)
+        if image.ndim == 3 and image.shape[2] == 4:
+            assert np.array_equal(out[..., 3], image[..., 3])
 
 
 def test_solid_fills_black():
@@ -90,8 +138,9 @@ def test_unknown_mode():
 
 def test_default_padding_follows_the_default_profile():
     """The Python API, the CLI, the front ends and evaluation pad with the same default (the profile's)."""
-    from fpblur.ui.session import default_target_settings
     from fpblur.config.profiles import get_profile
+    from fpblur.config.settings import resolve_config
+    from fpblur.ui.session import default_target_settings
 
     pads = get_profile("default").pad
     dets = Detections(np.array([[100, 100, 200, 200], [100, 100, 200, 200]], np.float32), [1, 1], ["face", "plate"])
@@ -100,13 +149,13 @@ def test_default_padding_follows_the_default_profile():
     for target in ("face", "plate"):
         settings = default_target_settings(target)
         assert settings.pad == pads[target]
-        assert settings.spec(target).effective_imgsz == get_profile("default").spec(target).effective_imgsz
+        assert settings.spec(target).effective_imgsz == resolve_config("default").spec(target).effective_imgsz
 
 
 def test_front_end_pad_none_means_the_profiles_pad():
     """``TargetSettings.pad`` left unset pads like the profile (faces 0.22, plates 0.25), not a fixed 0.18."""
-    from fpblur.ui.session import Settings, TargetSettings
     from fpblur.config.profiles import get_profile
+    from fpblur.ui.session import Settings, TargetSettings
 
     pads = get_profile("default").pad
     assert TargetSettings().pad is None

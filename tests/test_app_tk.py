@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -41,9 +41,9 @@ def cache():
 
 @pytest.fixture
 def app(display, cache):
-    from fpblur.ui.app import FpblurApp, RecordingDialogs
+    from fpblur.ui.app import FpblurApp
 
-    a = FpblurApp(tk.Tk(), dialogs=RecordingDialogs(), cache=cache)
+    a = FpblurApp(tk.Tk(), dialogs=_load_harness().RecordingDialogs(), cache=cache)
     a.root.update()
     yield a
     a.cancel()

@@ -14,7 +14,8 @@ from PIL import Image
 from fpblur.cli import main
 from fpblur.models.samples import synthetic_car
 
-FACE = (911, 102, 1053, 277)  # a face in zidane.jpg
+ZIDANE_FACES = np.array([[911, 102, 1053, 277], [552, 258, 667, 434]], np.float32)  # zidane.jpg, by hand
+FACE = tuple(int(v) for v in ZIDANE_FACES[0])  # the larger face
 
 
 def run_cli(*args):
@@ -66,7 +67,7 @@ def test_folder_mirrors_structure_and_reports_bad_files(folder_run, messy_folder
     assert produced == ["car.png", "deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg"]
     err = proc.stderr
     for bad, reason in (("empty.jpg", "empty file"), ("truncated.jpg", "truncated"), ("notes.jpg", "not a readable image")):
-        line = next(l for l in err.splitlines() if bad in l)
+        line = next(ln for ln in err.splitlines() if bad in ln)
         assert reason in line and str(messy_folder) in line
     assert "5 images" in err and "3 failed" in err
     assert not list(out.rglob("*.part*")), "temporary files left behind"
@@ -95,15 +96,30 @@ def test_outputs_are_anonymized_and_keep_format(folder_run, messy_folder):
 
 
 def test_log_has_regions_and_plate(folder_run):
+    """The log names the right things at the right places: the drawn plate and zidane's two faces (in every
+    pixel format), each with the padded region the anonymizer covered."""
+    from fpblur.config.profiles import get_profile
+    from fpblur.core.boxes import iou_matrix
+
     _, _, log = folder_run
     data = json.loads(log.read_text())
     assert set(data) == {"car.png", "deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg"}
     assert [d["label"] for d in data["car.png"]] == ["plate"]
-    faces = [d for d in data["sub/zidane.jpg"] if d["label"] == "face"]
-    assert len(faces) == 2
-    for d in faces:
-        bx, rg = d["box"], d["region"]
-        assert rg[0] <= bx[0] and rg[1] <= bx[1] and rg[2] >= bx[2] and rg[3] >= bx[3]
+    _, plate_box = synthetic_car()
+    assert iou_matrix(np.array([plate_box]), np.array([data["car.png"][0]["box"]]))[0, 0] > 0.7, data["car.png"]
+    pads = get_profile("default").pad
+    sizes = {"car.png": (640, 480), **{name: (1280, 720) for name in ("deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg")}}
+    for name, records in data.items():
+        faces = np.array([d["box"] for d in records if d["label"] == "face"]).reshape(-1, 4)
+        if name != "car.png":
+            assert len(faces) == 2, (name, records)
+            assert (iou_matrix(ZIDANE_FACES, faces).max(axis=1) > 0.5).all(), (name, faces)
+        w, h = sizes[name]
+        for d in records:  # the region is the box grown by the profile's pad on each side, clipped to the image
+            bx = np.array(d["box"])
+            grow = np.array([-1, -1, 1, 1]) * np.tile(bx[2:] - bx[:2], 2) * pads[d["label"]]
+            expected = np.clip(bx + grow, 0, [w, h, w, h])
+            assert np.allclose(d["region"], expected, atol=0.02), (name, d)
 
 
 def test_single_file_to_file_and_targets(tmp_path, ultralytics_assets):
@@ -226,8 +242,8 @@ def test_read_image_leaves_pil_global_setting_alone(tmp_path, monkeypatch):
 
 def _no_detection(monkeypatch):
     """Make building the detectors fail loudly: the refusals below must happen before any work."""
-    import fpblur.cli.image_cmd as image_cmd
     import fpblur.cli.detect_cmd as detect_cmd
+    import fpblur.cli.image_cmd as image_cmd
 
     def boom(*a, **k):
         raise AssertionError("detectors were built")

@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
+from fpblur.core.files import InputError
 from fpblur.training.data.download import DownloadError, RemoteFile, download, extract_archive, link_or_copy, verify
 from fpblur.training.data.hashing import sha256_file
 from fpblur.training.data.server import serve
-from fpblur.core.files import InputError
 
 SIZE = 400_000
 

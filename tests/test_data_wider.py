@@ -9,6 +9,7 @@ import yaml
 from fpblur.training.data import fixtures, wider
 from fpblur.training.data.server import serve
 
+# box lines end in a space, as in the real wider_face_*_bbx_gt.txt files
 GT = """0--Parade/0_Parade_marchingband_1_5.jpg
 0
 0 0 0 0 0 0 0 0 0 0 
@@ -20,7 +21,7 @@ GT = """0--Parade/0_Parade_marchingband_1_5.jpg
 1--Handshaking/1_Handshaking_7.jpg
 0
 0 0 0 0 0 0 0 0 0 0 
-"""
+"""  # noqa: W291
 
 
 def test_parser_zero_face_images_and_attributes(tmp_path):

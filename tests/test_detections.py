@@ -40,9 +40,30 @@ def test_scale_shift_clip_pad():
 
 
 def test_records_round():
-    d = make(2).with_track_ids([4, 7])
-    rec = d.to_records(d.pad(0.1))
-    assert rec[0]["label"] == "face" and rec[0]["track_id"] == 4 and len(rec[0]["region"]) == 4
+    """Boxes and regions are rounded to 2 decimals and scores to 4, as plain JSON numbers (short log lines)."""
+    import json
+    import re
+
+    boxes = np.array([[911.0371, 102.3449, 1052.9251, 277.4158], [0.0049, 9.9961, 100.123456, 50.5678]])
+    d = Detections(boxes, [0.87654321, 0.123456789], ["face", "plate"]).with_track_ids([4, 7])
+    regions = Detections(np.array([[885.5549, 70.6651, 1078.4049, 309.0151], [-1.23456, 0.006, 99.9949, 60.111]]),
+                         [1, 1], ["face", "plate"])
+    rec = d.to_records(regions)
+    assert rec == [
+        {"box": [911.04, 102.34, 1052.93, 277.42], "score": 0.8765, "label": "face", "track_id": 4,
+         "region": [885.55, 70.67, 1078.4, 309.02]},
+        {"box": [0.0, 10.0, 100.12, 50.57], "score": 0.1235, "label": "plate", "track_id": 7,
+         "region": [-1.23, 0.01, 99.99, 60.11]},
+    ]
+    for r in rec:  # JSON-ready Python types, not numpy scalars, and no float32 digits left in the text
+        assert all(type(v) is float for v in r["box"] + r["region"]) and type(r["score"]) is float
+        assert type(r["track_id"]) is int and type(r["label"]) is str
+    text = json.dumps(rec)
+    assert '"box": [911.04, 102.34, 1052.93, 277.42], "score": 0.8765' in text and "0.0049" not in text
+    assert max(len(decimals) for decimals in re.findall(r"\d\.(\d+)", text)) == 4
+    # without regions or track ids there are no such keys
+    plain = Detections(boxes[:1], [0.5], ["face"]).to_records()
+    assert plain == [{"box": [911.04, 102.34, 1052.93, 277.42], "score": 0.5, "label": "face"}]
 
 
 def test_box_ops():

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from fpblur.core.boxes import iou_matrix
 from fpblur.config.spec import DetectorSpec
-from fpblur.detect.factory import build_detector
+from fpblur.core.boxes import iou_matrix
+from fpblur.core.labels import class_label_map
 from fpblur.detect.centerface import CenterFaceDetector
 from fpblur.detect.centerface_graph import prepare_model
-from fpblur.detect.yolo_torch import class_label_map
+from fpblur.detect.factory import build_detector
 from fpblur.models.registry import model_path
 from fpblur.models.samples import synthetic_car
 
@@ -80,7 +80,9 @@ def test_yolo_batch_predict(plates):
 def test_class_label_map():
     assert class_label_map({0: "license_plate"}, "plate", None) == {0: "plate"}
     assert class_label_map({0: "face", 1: "plate"}, None, None) == {0: "face", 1: "plate"}
-    assert class_label_map({0: "face", 1: "plate"}, "face", None) == {0: "face", 1: "face"}
+    # a class named after a label keeps it whatever the detector's target (plates of a two-class face model)
+    assert class_label_map({0: "face", 1: "plate"}, "face", None) == {0: "face", 1: "plate"}
+    assert class_label_map({0: "a", 1: "plate"}, "face", None) == {0: "face", 1: "plate"}  # unnamed: the target
     assert class_label_map({0: "person"}, None, None) == {}
     assert class_label_map({0: "a", 1: "b"}, None, {"b": "plate"}) == {1: "plate"}
 
@@ -119,12 +121,11 @@ def test_default_plate_model_runs_on_onnx_runtime_like_ultralytics(ultralytics_a
 
     from fpblur.config.spec import DetectorSpec
     from fpblur.detect.factory import build_detector
-    from fpblur.detect.plate_model import onnx_plate_path
     from fpblur.detect.yolo_onnx import OnnxYoloDetector
     from fpblur.detect.yolo_torch import YoloDetector
     from fpblur.models.registry import model_path
 
-    onnx = onnx_plate_path(model_path("plate-yolov8n"))
+    onnx = model_path("plate-yolov8n")  # the ONNX export shipped with fpblur
     found = 0
     for name in ("bus.jpg", "zidane.jpg"):
         image = cv2.imread(str(ultralytics_assets / name))
@@ -144,18 +145,24 @@ def test_default_plate_detector_does_not_import_torch():
     import subprocess
     import sys
 
+    # the detector really runs (and finds the drawn car's plate) without PyTorch or Ultralytics being imported
     code = ("import sys, numpy as np\n"
             "from fpblur.config.spec import DetectorSpec\nfrom fpblur.detect.factory import build_detector\n"
+            "from fpblur.core.boxes import iou_matrix\nfrom fpblur.models.samples import synthetic_car\n"
             "d = build_detector(DetectorSpec('plate', device='cpu'))\n"
-            "d.detect(np.zeros((720, 1280, 3), np.uint8))\n"
+            "img, box = synthetic_car(size=(1280, 720))\n"
+            "dets = d.predict([img])[0]\n"
+            "print(len(dets), float(iou_matrix(np.array([box]), dets.boxes).max(initial=0)))\n"
             "print('torch' in sys.modules, 'ultralytics' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    n_found, best_iou = done.stdout.split()[-4:-2]
+    assert int(n_found) >= 1 and float(best_iou) > 0.7, done.stdout
     assert done.stdout.split()[-2:] == ["False", "False"]
 
 
 def test_labelled_maps_class_ids_and_drops_unknown_classes():
-    from fpblur.detect.yolo_torch import labelled
+    from fpblur.core.labels import labelled
 
     boxes = np.array([[0, 0, 10, 10], [1, 1, 5, 5], [2, 2, 8, 8]], np.float32)
     dets = labelled(boxes, np.array([0.9, 0.8, 0.7]), np.array([0.0, 1.0, 2.0]), {0: "plate", 2: "face"})
@@ -167,7 +174,7 @@ def test_labelled_maps_class_ids_and_drops_unknown_classes():
 def test_yolo_half_precision_follows_cuda_wanted(monkeypatch):
     import fpblur.detect.yolo_torch as yolo
 
-    weights = model_path("plate-yolov8n")
+    weights = model_path("plate-yolov8n-pt")
     assert not yolo.YoloDetector(weights, device="cpu", half=True).half
     monkeypatch.setattr(yolo, "cuda_wanted", lambda device: True)  # the one CUDA check fpblur has
     assert yolo.YoloDetector(weights, device="cpu", half=True).half
@@ -178,7 +185,7 @@ def test_pytorch_weights_at_several_sizes_share_one_model():
     from fpblur.detect.multipass import MultiDetector
     from fpblur.detect.yolo_torch import YoloDetector
 
-    det = build_detector(DetectorSpec("plate", weights=str(model_path("plate-yolov8n")), imgsz=(640, 480)))
+    det = build_detector(DetectorSpec("plate", weights=str(model_path("plate-yolov8n-pt")), imgsz=(640, 480)))
     assert isinstance(det, MultiDetector)
     assert all(isinstance(m, YoloDetector) for m in det.members)
     assert [m.imgsz for m in det.members] == [640, 480]
@@ -187,15 +194,155 @@ def test_pytorch_weights_at_several_sizes_share_one_model():
     assert iou_matrix(np.array([box]), det(img).boxes).max() > 0.7
 
 
-def test_plate_onnx_export_failure_falls_back_to_pytorch_weights(monkeypatch, capsys, tmp_path):
-    import fpblur.detect.plate_model as onnx_plate
+def test_default_plate_model_runs_the_shipped_onnx_unless_cuda_and_pytorch_are_there(monkeypatch, capsys):
+    """The shipped ONNX file runs on CPU; on CUDA the .pt runs (Ultralytics) when torch, Ultralytics and the
+    .pt are installed, else the ONNX file with one line naming the [train] extra (there is no runtime export)."""
+    import fpblur.detect.plate_model as plate_model
 
-    def fail(weights):
-        raise RuntimeError("onnx exporter exploded\nwith a long traceback")
-
-    monkeypatch.setattr(onnx_plate, "onnx_plate_path", fail)
-    monkeypatch.setattr(onnx_plate, "cuda_wanted", lambda device: False)
-    weights = tmp_path / "best.pt"
-    assert onnx_plate.plate_weights(str(weights), "cpu") == weights
+    onnx = model_path("plate-yolov8n")
+    assert onnx.suffix == ".onnx" and plate_model.plate_weights(onnx, "cpu") == onnx
+    monkeypatch.setattr(plate_model, "cuda_wanted", lambda device: True)
+    assert plate_model.plate_weights(onnx, "0") == model_path("plate-yolov8n-pt")  # today's CUDA behaviour
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(plate_model, "pytorch_available", lambda: False)  # the core install
+    assert plate_model.plate_weights(onnx, "0") == onnx
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "ONNX export failed (onnx exporter exploded)" in err[0], err
+    assert len(err) == 1 and "[train] extra" in err[0], err
+
+
+# -- the detector contract (fpblur.detect.base) ---------------------------------------------------------------
+class _Fixed:
+    """Builds a Detector returning fixed boxes and recording what its backend received."""
+
+    @staticmethod
+    def make(boxes, labels, scores=None, conf=0.25, sizes=()):
+        from fpblur.core.detections import Detections
+        from fpblur.detect.base import Detector
+
+        class Fixed(Detector):
+            def __init__(self):
+                self.labels = tuple(dict.fromkeys(labels))
+                self.conf = conf
+                self.seen: list[tuple] = []
+
+            @property
+            def input_sizes(self):
+                return tuple(sizes)
+
+            def _predict(self, images, conf):
+                self.seen.extend((im.shape, im.dtype, conf) for im in images)
+                b = np.asarray(boxes, np.float32).reshape(-1, 4)
+                s = np.full(len(b), 0.9, np.float32) if scores is None else np.asarray(scores, np.float32)
+                return [Detections(b, s, np.asarray(labels)) for _ in images]
+
+        return Fixed()
+
+
+def test_every_backend_subclasses_the_contract(centerface, plates):
+    from fpblur.detect.base import Detector
+    from fpblur.detect.multipass import MultiDetector
+
+    assert isinstance(centerface, Detector) and centerface.labels == ("face",) and centerface.backend == "centerface"
+    assert centerface.input_sizes == () and centerface.conf == 0.2
+    assert isinstance(plates, MultiDetector) and plates.labels == ("plate",) and plates.backend == "yolo"
+    assert plates.input_sizes == (640, 480) and all(isinstance(m, Detector) for m in plates.members)
+    assert plates.conf == plates.members[0].conf
+
+
+def test_images_are_validated_once_at_the_boundary(monkeypatch):
+    import fpblur.detect.base as base
+    from fpblur.detect.multipass import MultiDetector
+
+    calls = []
+    real = base.check_image
+    monkeypatch.setattr(base, "check_image", lambda im: calls.append(np.shape(im)) or real(im))
+    a, b = _Fixed.make([], []), _Fixed.make([], [])
+    multi = MultiDetector([a, b], iou=0.45)
+    gray16 = np.zeros((30, 40), np.uint16)
+    assert [len(d) for d in multi.predict([gray16, np.zeros((20, 10, 4), np.uint8)])] == [0, 0]
+    assert calls == [(30, 40), (20, 10, 4)]  # once per image, not again per member
+    assert a.seen == b.seen == [((30, 40, 3), np.uint8, 0.25), ((20, 10, 3), np.uint8, 0.25)]
+    multi.predict([gray16], conf=0.05)
+    assert a.seen[-1][2] == 0.05  # the call's threshold reaches every member
+    with pytest.raises(ValueError, match="numpy image"):
+        multi.predict(["not an image"])
+
+
+def test_multi_detector_merges_per_label():
+    """A two-class model at several sizes keeps faces as faces and plates as plates (no relabelling by the first
+    member), and merges overlapping boxes of one label."""
+    from fpblur.detect.multipass import MultiDetector
+
+    face, plate = [10, 10, 50, 50], [12, 12, 52, 52]  # overlapping boxes of different labels
+    big = _Fixed.make([face, plate], ["face", "plate"], [0.9, 0.8], sizes=(640,))
+    small = _Fixed.make([[11, 11, 51, 51], plate], ["face", "plate"], [0.7, 0.6], sizes=(480,))
+    multi = MultiDetector([big, small], iou=0.45)
+    assert multi.labels == ("face", "plate") and multi.input_sizes == (640, 480)
+    dets = multi(np.zeros((64, 64, 3), np.uint8))
+    assert dets.labels.tolist() == ["face", "plate"]
+    assert dets.boxes.tolist() == [face, plate] and dets.scores.tolist() == pytest.approx([0.9, 0.8])
+    plates_only = MultiDetector([_Fixed.make([plate], ["plate"])], iou=0.45)
+    assert plates_only(np.zeros((64, 64, 3), np.uint8)).labels.tolist() == ["plate"]
+
+
+def test_callable_adapter():
+    from fpblur.core.detections import Detections
+    from fpblur.detect.base import CallableDetector, as_detector
+
+    seen = []
+
+    def fn(image):
+        seen.append((image.shape, image.dtype))
+        return Detections.from_arrays([[1, 1, 5, 5]], [0.5], "face")
+
+    det = as_detector(fn, "face", conf=0.3)
+    assert isinstance(det, CallableDetector) and det.labels == ("face",) and det.conf == 0.3
+    assert det.backend == "callable" and det.input_sizes == ()
+    assert as_detector(det) is det  # a Detector is used as it is
+    out = det.predict([np.zeros((8, 9), np.uint8)], conf=0.9)  # the callable keeps its own threshold
+    assert len(out[0]) == 1 and seen == [((8, 9, 3), np.uint8)]
+    assert as_detector(fn).labels == ()  # unknown label
+
+    def broken(image):
+        raise TypeError("a bug inside the detector")
+
+    with pytest.raises(TypeError, match="a bug inside the detector"):  # not swallowed or retried
+        as_detector(broken)(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match="callable"):
+        as_detector(object())
+
+
+def test_anonymizer_detect_batch_is_what_images_and_frames_use():
+    from fpblur import Anonymizer
+    from fpblur.config.profiles import LightPasses
+    from fpblur.detect.base import Detector
+
+    class Light(Detector):
+        """A detector with a light variant that reports which one ran."""
+
+        def __init__(self, name="full", runs=None):
+            self.labels, self.conf, self.name = ("plate",), 0.15, name
+            self.runs = [] if runs is None else runs
+
+        def light(self, passes):
+            return Light(f"light {passes.plate_imgsz}", self.runs)
+
+        def _predict(self, images, conf):
+            self.runs.append((self.name, conf))
+            return [Detections.from_arrays([[0, 0, 4, 4]], [0.5], "plate") for _ in images]
+
+    from fpblur.core.detections import Detections
+
+    faces = _Fixed.make([[1, 1, 3, 3]], ["face"])
+    plates_det = Light()
+    anon = Anonymizer(targets=("face", "plate"), detectors={"face": faces, "plate": plates_det})
+    img = np.zeros((16, 16, 3), np.uint8)
+    timings: dict[str, float] = {}
+    out = anon.detect_batch([img, img], conf={"face": 0.1}, timings=timings)
+    assert [d.labels.tolist() for d in out] == [["face", "plate"]] * 2  # target order
+    assert [c for *_, c in faces.seen] == [0.1, 0.1] and plates_det.runs == [("full", 0.15)]  # one call per target
+    assert set(timings) == {"detect face", "detect plate"} and all(v >= 0 for v in timings.values())
+    assert anon.detect(img).labels.tolist() == ["face", "plate"]
+    light = anon.detect_batch([img], light=LightPasses(plate_imgsz=(320,)))
+    assert light[0].labels.tolist() == ["face", "plate"] and plates_det.runs[-1] == ("light (320,)", 0.15)
+    assert anon.detect_batch([]) == []

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from doubles import ScriptedDetector
 
 from fpblur.cli import main
-from fpblur.training.data import synthetic as syn
 from fpblur.core.detections import Detections
+from fpblur.detect.base import as_detector
+from fpblur.training.data import synthetic as syn
 from fpblur.training.eval import datasets as ds
 from fpblur.training.eval import log as evlog
 from fpblur.training.eval.evaluation import evaluate_model, infer_target, match_predictions, ultralytics_metrics
@@ -103,16 +105,17 @@ def test_missing_dataset_errors(tmp_path):
 
 
 # -- Ultralytics metrics -----------------------------------------------------------------------------------
-def test_match_predictions_equals_ultralytics_validator():
-    """Our numpy port gives exactly what BaseValidator.match_predictions gives, on random crowded scenes."""
+def test_match_predictions_equals_ultralytics_validator(tmp_path):
+    """Our numpy port gives exactly what Ultralytics' detection validator gives (its own IoU thresholds and
+    ``match_predictions``), on random crowded scenes."""
     import torch
-    from ultralytics.engine.validator import BaseValidator
+    from ultralytics.models.yolo.detect import DetectionValidator
     from ultralytics.utils.metrics import box_iou
 
     from fpblur.training.eval.evaluation import IOU_THRESHOLDS
 
-    validator = BaseValidator.__new__(BaseValidator)
-    validator.iouv = torch.tensor(IOU_THRESHOLDS, dtype=torch.float32)
+    validator = DetectionValidator(save_dir=tmp_path)
+    assert np.allclose(validator.iouv.numpy(), IOU_THRESHOLDS)
     rng = np.random.default_rng(1)
     for _ in range(30):
         def boxes(n):
@@ -216,8 +219,9 @@ def test_target_inference(tiny):
     assert infer_target("plate-yolov8n", plain) == "face"  # WIDER flags mean faces
     bare = ds.LabelledSet(plain.root, plain.images, plain.gts)
     assert infer_target("plate-yolov8n", bare) == "plate"
-    with pytest.raises(ValueError, match="--target"):
-        infer_target(object(), bare)
+    assert infer_target(ScriptedDetector(label="plate"), bare) == "plate"  # a detector's first label
+    with pytest.raises(ValueError, match="--target"):  # a wrapped plain callable says nothing
+        infer_target(as_detector(lambda image: Detections.empty()), bare)
     with pytest.raises(ValueError, match="detects plates"):
         evaluate_model("plate-yolov8n", tiny["wider"], log=None, out_dir=None)
 
@@ -265,40 +269,25 @@ def test_plots_write_files(tmp_path, tiny):
 
 
 # -- review fixes: the default profile, multi-class sets, bad input, atomic outputs ----------------------------
-class _Recorder:
-    """A detector object: ``detect(image, conf)`` returns ``boxes[i]`` for the i-th call, records ``conf``."""
-
-    def __init__(self, boxes=None, label="face"):
-        self.boxes, self.label, self.confs, self.i = boxes, label, [], 0
-
-    def detect(self, image, conf=None):
-        self.confs.append(conf)
-        if self.boxes is None:
-            return Detections.empty()
-        b = self.boxes[self.i]
-        self.i += 1
-        return Detections.from_arrays(b, np.full(len(b), 0.9), self.label)
-
-    __call__ = detect
-
-
 @pytest.mark.parametrize("target,models", [("face", ("centerface", "default")), ("plate", ("plate-yolov8n", "default"))])
 def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, models):
     """``fpblur eval`` of a default model runs what ``fpblur image`` runs: DetectorSpec(target) (conf aside)."""
     from dataclasses import replace
 
+    from fpblur.config.profiles import get_profile
+    from fpblur.config.settings import resolve_config
     from fpblur.config.spec import DetectorSpec
     from fpblur.training.eval import evaluation as ev
 
     data = tiny["wider"] if target == "face" else tiny["plate"].data_yaml
     for model in models:
         built = []
-        rec = _Recorder(label=target)
-        monkeypatch.setattr(ev, "build_detector", lambda spec: built.append(spec) or rec)
+        rec = ScriptedDetector(label=target)
+        monkeypatch.setattr(ev, "build_detector", lambda spec, built=built, rec=rec: built.append(spec) or rec)
         run = ev.evaluate_model(model, data, target=target, out_dir=None, log=None, timing_images=0)
         (spec,) = built
-        assert replace(spec, conf=None) == DetectorSpec(target), spec
-        assert spec.effective_conf == ev.DEFAULT_CONF[target] == run.row["conf"]
+        assert replace(spec, conf=None) == replace(resolve_config(targets=target).spec(target), conf=None), spec
+        assert spec.effective_conf == get_profile().conf(target) == run.row["conf"]
         if target == "plate":  # the profile's plate sizes, logged; YOLO sweep threshold for the ONNX/merged model
             assert run.row["imgsz"] == "+".join(map(str, DetectorSpec("plate").effective_imgsz)) == "640+480"
             assert set(rec.confs) == {ev.SWEEP_CONF_YOLO} and run.row["device"] == "auto"
@@ -307,51 +296,62 @@ def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, mod
 
 
 def test_onnx_and_merged_plate_detectors_count_as_yolo(tiny):
+    """A detector object (not a model name) that runs YOLO weights, here the real default plate detector (the
+    model's ONNX export at 640 and 480 px, merged), is evaluated as YOLO: swept from the YOLO threshold, its
+    sizes and device logged."""
+    from fpblur.config.spec import DetectorSpec
+    from fpblur.detect.factory import build_detector
     from fpblur.detect.multipass import MultiDetector
     from fpblur.detect.yolo_onnx import OnnxYoloDetector
-    from fpblur.training.eval.evaluation import SWEEP_CONF_YOLO, is_yolo_detector
+    from fpblur.training.eval.evaluation import SWEEP_CONF_OTHER, SWEEP_CONF_YOLO, is_yolo_detector
 
-    confs = []
+    merged = build_detector(DetectorSpec("plate", device="cpu"))
+    assert isinstance(merged, MultiDetector) and [type(m) for m in merged.members] == [OnnxYoloDetector] * 2
+    assert is_yolo_detector(merged) and is_yolo_detector(merged.members[0])
+    assert not is_yolo_detector(ScriptedDetector()) and not is_yolo_detector(build_detector(DetectorSpec("face")))
+    run = evaluate_model(merged, tiny["plate"].data_yaml, out_dir=None, log=None, timing_images=0)
+    assert run.row["imgsz"] == "640+480" and run.row["device"] == "auto" and run.row["model"] == "MultiDetector"
+    # swept at the YOLO threshold: the model's boxes below the generic sweep threshold are kept
+    scores = np.concatenate([d.scores for d in run.detections])
+    assert SWEEP_CONF_YOLO <= scores.min() < SWEEP_CONF_OTHER, np.sort(scores)
+    # and the plates were found where they are: at the operating conf every box is on a plate (IoU > 0.5) and
+    # all but at most one of the 15 plates has a box
+    from fpblur.core.boxes import iou_matrix
 
-    def member(size):
-        m = OnnxYoloDetector.__new__(OnnxYoloDetector)  # no model file needed: predict is replaced
-        m.label, m.conf, m.imgsz = "plate", 0.15, size
-        m.predict = lambda images, conf=None: confs.append(conf) or [Detections.empty() for _ in images]
-        return m
-
-    merged = MultiDetector([member(640), member(480)], iou=0.45)
-    assert is_yolo_detector(merged) and is_yolo_detector(member(640)) and not is_yolo_detector(_Recorder())
-    run = evaluate_model(merged, tiny["plate"].data_yaml, out_dir=None, log=None, timing_images=0, max_images=2)
-    assert set(confs) == {SWEEP_CONF_YOLO} and run.row["imgsz"] == "640+480" and run.row["device"] == "auto"
+    hits = []
+    for i, gt in enumerate(run.dataset.gts):
+        found = run.at_conf(i).boxes
+        assert len(found) and (iou_matrix(found, gt).max(axis=1) > 0.5).all(), (i, gt, found)
+        hits.extend(iou_matrix(gt, found).max(axis=1) > 0.5)
+    assert len(hits) == run.row["n_boxes"] == 15 and sum(hits) >= 14
+    assert run.row["precision"] == 1.0 and run.row["recall"] == sum(hits) / 15
 
 
-def test_detect_at_decides_from_the_signature():
-    from fpblur.training.eval.evaluation import detect_at
+def test_plain_callables_keep_their_threshold_and_detector_bugs_propagate(tiny):
+    """A plain ``callable(image) -> Detections`` is evaluated through the detector contract (called once per
+    image, with the image only: it keeps its own threshold), and an error inside a detector is not swallowed."""
+    data = ds.load_yolo(tiny["plate"].data_yaml)
+    calls = []
 
-    class Broken:
-        label = "face"
+    def finder(image):  # finds exactly the ground truth of each image, in order
+        gt = data.gts[len(calls)]
+        calls.append(image.shape)
+        return Detections.from_arrays(gt, np.full(len(gt), 0.9), "plate")
 
-        def detect(self, image, conf=None):
-            raise TypeError("a bug inside detect")
+    run = evaluate_model(finder, tiny["plate"].data_yaml, target="plate", out_dir=None, log=None, timing_images=0)
+    assert len(calls) == len(data) == run.row["n_images"] and all(shape[2] == 3 for shape in calls)
+    assert run.row["recall"] == 1.0 and run.row["precision"] == 1.0 and run.row["imgsz"] == ""
 
-        def __call__(self, image):
-            return Detections.empty()
+    class Broken(ScriptedDetector):
+        def _predict(self, images, conf):
+            raise TypeError("a bug inside the detector")
 
-    with pytest.raises(TypeError, match="a bug inside detect"):  # not swallowed and retried without conf
-        detect_at(Broken(), np.zeros((8, 8, 3), np.uint8), 0.1)
-
-    class NoConf:
-        def detect(self, image):
-            raise AssertionError("detect() has no conf: __call__ should be used")
-
-        def __call__(self, image):
-            return Detections.empty()
-
-    assert len(detect_at(NoConf(), np.zeros((8, 8, 3), np.uint8), 0.1)) == 0
+    with pytest.raises(TypeError, match="a bug inside the detector"):  # not swallowed and retried another way
+        evaluate_model(Broken(label="plate"), tiny["plate"].data_yaml, out_dir=None, log=None, timing_images=0)
 
 
 def test_label_from_class_name_is_the_detectors_rule():
-    from fpblur.detect.yolo_torch import class_label_map, label_from_class_name
+    from fpblur.core.labels import class_label_map, label_from_class_name
     from fpblur.training.eval.evaluation import target_class_ids, target_of_names
 
     assert [label_from_class_name(n) for n in ("Face", "license_plate", "LICENCE", "numberplate", "person", "")] == \
@@ -373,7 +373,7 @@ def test_multiclass_yolo_set_scores_only_the_target_classes(tmp_path_factory, ta
     mine = ds.load_yolo(data.data_yaml, classes={cls})
     assert 0 < mine.n_boxes < every.n_boxes
     # a perfect detector of the target: every box of the target's class, nothing else
-    run = evaluate_model(_Recorder(mine.gts, target), data.data_yaml, target=target, out_dir=None, log=None,
+    run = evaluate_model(ScriptedDetector(mine.gts, target), data.data_yaml, target=target, out_dir=None, log=None,
                          timing_images=0)
     assert run.row["n_boxes"] == mine.n_boxes and run.row["recall"] == 1.0 and run.row["coverage"] == 1.0
     assert run.row["mAP50"] == pytest.approx(0.995)
@@ -381,7 +381,7 @@ def test_multiclass_yolo_set_scores_only_the_target_classes(tmp_path_factory, ta
 
 
 def test_weights_with_both_targets_keep_the_other_label(tmp_path, monkeypatch):
-    from fpblur.detect.yolo_torch import class_label_map
+    from fpblur.core.labels import class_label_map
     from fpblur.training.eval import evaluation as ev
 
     w = tmp_path / "both.pt"
@@ -493,7 +493,7 @@ def test_run_folder_is_saved_before_the_log_row(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(ev, "save_run", broken)
     log = tmp_path / "log.csv"
     with pytest.raises(OSError, match="disk full"):
-        ev.evaluate_model(_Recorder(), tiny["wider"], out_dir=tmp_path / "ev", log=log, timing_images=0,
+        ev.evaluate_model(ScriptedDetector(), tiny["wider"], out_dir=tmp_path / "ev", log=log, timing_images=0,
                           max_images=2, plots=False)
     assert not log.exists()  # no row pointing at a run that has no files
 

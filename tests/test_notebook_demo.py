@@ -28,6 +28,11 @@ def test_notebook_is_committed_clean_and_thin():
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1 and "SMOKE = False" in "".join(params[0]["source"])
     assert "from fpblur.ui.widgets import" in "".join("".join(c["source"]) for c in code)
+    # thin: short cells, no function, class or long loop in a cell (the widget lives in fpblur.ui.widgets)
+    import nbformat
+    from notebook_checks import thinness_problems
+
+    assert thinness_problems(nbformat.reads(NOTEBOOK.read_text(), as_version=4)) == []
 
 
 def test_colab_links_come_from_one_url():

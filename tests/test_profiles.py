@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from fpblur.config.profiles import PROFILES, get_profile
+from fpblur.config.settings import resolve_config
+from fpblur.config.spec import DetectorSpec
 from fpblur.core.boxes import iou_matrix
 from fpblur.core.detections import Detections
-from fpblur.config.spec import DetectorSpec
-from fpblur.detect.factory import build_detector
 from fpblur.detect.centerface import (
     CenterFaceDetector,
     ScalePass,
@@ -19,9 +20,8 @@ from fpblur.detect.centerface import (
     parse_passes,
     pass_ranges,
 )
+from fpblur.detect.factory import build_detector
 from fpblur.detect.multipass import MultiDetector, merge_boxes
-from fpblur.config.spec import DEFAULT_CONF
-from fpblur.config.profiles import PROFILES, get_profile
 
 # zidane.jpg's right-hand face (1280×720 original), measured by hand
 ZIDANE_FACE = np.array([911, 102, 1053, 277], np.float32)
@@ -50,14 +50,14 @@ def test_profiles_exist_and_unknown_name_fails():
 
 def test_spec_resolves_unset_fields_from_the_profile():
     default, fast = get_profile("default"), get_profile("fast")
-    assert DetectorSpec("plate").effective_conf == default.plate.conf == DEFAULT_CONF["plate"]
+    assert DetectorSpec("plate").effective_conf == default.plate.conf == resolve_config().spec("plate").conf
     assert DetectorSpec("plate", profile="fast").effective_conf == fast.plate.conf
     assert DetectorSpec("plate").effective_imgsz == default.plate.imgsz
     assert DetectorSpec("plate", imgsz=320).effective_imgsz == (320,)
     assert DetectorSpec("plate", imgsz=(640, 320)).effective_imgsz == (640, 320)
     assert DetectorSpec("plate", weights="my.pt").effective_imgsz == (640,)  # user weights: one size
     assert DetectorSpec("face", conf=0.5).effective_conf == 0.5
-    assert get_profile("default").spec("face", conf=None, iou=0.4).effective_iou == 0.4
+    assert resolve_config(detectors={"face": {"conf": None, "iou": 0.4}}).spec("face").effective_iou == 0.4
 
 
 def test_scale_pass_text_forms():
@@ -132,7 +132,7 @@ def test_downscaled_pass_finds_a_huge_close_up(default_faces, full_res_faces, zi
     assert iou_matrix(truth[None], full_res_faces(big).boxes).max(initial=0) < 0.5
     assert iou_matrix(truth[None], default_faces(big).boxes).max() > 0.6
     # the per-call override runs only the full-resolution pass
-    assert iou_matrix(truth[None], default_faces.detect(big, passes=["1"]).boxes).max(initial=0) < 0.5
+    assert iou_matrix(truth[None], default_faces.with_passes(["1"])(big).boxes).max(initial=0) < 0.5
 
 
 def test_upscaled_pass_scores_tiny_faces_higher(default_faces, full_res_faces, zidane):
@@ -170,21 +170,23 @@ def _parse(*argv):
 
 
 def test_cli_profile_options():
-    from fpblur.cli.common import pad_from_args, profile_name, specs_from_args
+    from fpblur.cli.common import config_from_args, profile_name
 
     args = _parse()
     assert profile_name(args) == "default" and args.face_scales is None and args.imgsz is None
-    assert pad_from_args(args) == get_profile().pad
-    assert specs_from_args(args)["face"].profile == "default"
+    assert config_from_args(args).redact.pad == get_profile().pad
+    assert config_from_args(args).spec("face").profile == "default"
     args = _parse("--fast")
-    assert profile_name(args) == "fast" and specs_from_args(args)["plate"].effective_imgsz == (480,)
+    assert profile_name(args) == "fast" and config_from_args(args).spec("plate").effective_imgsz == (480,)
     assert profile_name(_parse("--profile", "fast")) == "fast"
     with pytest.raises(ValueError, match="--fast contradicts"):
         profile_name(_parse("--fast", "--profile", "default"))
+    with pytest.raises(ValueError, match="--fast contradicts"):
+        config_from_args(_parse("--fast", "--profile", "default"))
     args = _parse("--pad", "0.1", "--face-scales", "1,640px", "--imgsz", "320")
-    assert pad_from_args(args) == 0.1
-    spec = specs_from_args(args)["face"]
-    assert spec.scales == (1.0, ScalePass(side=640)) and specs_from_args(args)["plate"].effective_imgsz == (320,)
+    assert config_from_args(args).redact.pad == {"face": 0.1, "plate": 0.1}
+    spec = config_from_args(args).spec("face")
+    assert spec.scales == (1.0, ScalePass(side=640)) and config_from_args(args).spec("plate").effective_imgsz == (320,)
     with pytest.raises(SystemExit):
         _parse("--face-scales", "fast")
 

@@ -113,14 +113,14 @@ def test_crossing_objects_keep_their_ids():
     tracker = Tracker(CFG)
     ids_a, ids_b = set(), set()
     for i, d in enumerate(seq):
-        step = tracker.update(d)
+        active = tracker.update(d)
         xa = 10 + 10 * i
         if i == 10:  # at the crossing both boxes nearly coincide: which is which is not observable
             continue
-        for box, tid in zip(step.active.boxes, step.active.track_ids):
+        for box, tid in zip(active.boxes, active.track_ids):
             center = (box[0] + box[2]) / 2
             (ids_a if abs(center - (xa + 20)) < abs(center - (230 - 10 * i)) else ids_b).add(int(tid))
-        assert len(step.active) == 2
+        assert len(active) == 2
     assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
 
 
@@ -131,8 +131,8 @@ def test_smoothing_reduces_jitter_but_always_covers_the_detection():
     smooth = Tracker(TrackerConfig(conf=0.5, smooth=0.4, velocity=False))
     centers = []
     for d in seq:
-        step = smooth.update(d)
-        assert covered(step.active, d.boxes[0])  # region ⊇ raw detection
+        active = smooth.update(d)
+        assert covered(active, d.boxes[0])  # region ⊇ raw detection
         centers.append(smooth.tracks[0].box[0])
     assert np.std(np.diff(centers)) < 0.7 * np.std(np.diff(xs))
 
@@ -177,8 +177,8 @@ def test_lookahead_keeps_order_and_payloads():
     tracker = Tracker(CFG)
     out = []
     for i in range(5):
-        out += [d.payload for d in la.push(i, tracker.update(Detections()))]
-    out += [d.payload for d in la.flush()]
+        out += [item for item, _ in la.push(i, tracker.update(Detections()), tracker.started, tracker.bridges)]
+    out += [item for item, _ in la.flush()]
     assert out == [0, 1, 2, 3, 4]
 
 
@@ -205,3 +205,17 @@ def test_shrink_is_gradual_in_the_middle_of_the_picture():
     assert len(out[1]) == 1
     w = out[1].boxes[0, 2] - out[1].boxes[0, 0]
     assert w == pytest.approx(90, abs=0.5)  # 10 % smaller, not 30 %
+
+
+def test_update_returns_the_regions_and_exposes_started_tracks():
+    """``Tracker.update(dets) -> Detections`` (with track ids); what started on the frame is ``tracker.started``."""
+    tracker = Tracker(CFG)
+    first = tracker.update(moving(10))
+    assert isinstance(first, Detections) and first.track_ids.tolist() == [0]
+    assert tracker.started.track_ids.tolist() == [0] and tracker.bridges == []
+    second = tracker.update(moving(12))
+    assert second.track_ids.tolist() == [0] and len(tracker.started) == 0
+    assert len(tracker.update(Detections())) == 1 and len(tracker.started) == 0  # held
+    tracker.update(moving(16))
+    assert [b.gap for b in tracker.bridges] == [1]  # matched again after one frame without a detection
+    assert CFG.keep(moving(50, score=0.1)).scores.tolist() == []  # under conf_low: what update ignores

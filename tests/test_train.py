@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fpblur.training import train as tr
 from fpblur.cli import main
+from fpblur.training import train as tr
 
 REPO = Path(__file__).resolve().parents[1]
 FACE = REPO / "configs" / "face_train.yaml"

@@ -74,7 +74,8 @@ def test_every_frame_has_both_faces_anonymized(zidane_clip, tmp_path):
 
 def test_both_detectors_offline_python_api(zidane_clip, tmp_path, no_network):
     from fpblur import Anonymizer
-    from fpblur.run.video import VideoSettings, anonymize_video
+    from fpblur.config.settings import VideoSettings
+    from fpblur.run.video import anonymize_video
 
     src, crops = zidane_clip
     dst = tmp_path / "both.mkv"
@@ -96,7 +97,7 @@ def test_batch_form_images_and_videos(zidane_clip, tmp_path, ultralytics_assets)
     (folder / "clips" / "pan.mp4").write_bytes(src.read_bytes())
     (folder / "zidane.jpg").write_bytes((ultralytics_assets / "zidane.jpg").read_bytes())
     out = tmp_path / "blurred"
-    plates = model_path("plate-yolov8n")  # a real .pt plate model, passed the way the seed did
+    plates = model_path("plate-yolov8n-pt")  # a real .pt plate model, passed the way the seed did
     cmd = [sys.executable, str(REPO / "merged_blur.py"), "--plates", str(plates), "--in", str(folder),
            "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)

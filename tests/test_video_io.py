@@ -183,8 +183,9 @@ class ExplodingDetector:
 
 
 def test_failure_mid_video_leaves_no_output(tmp_path):
+    from fpblur.config.settings import VideoSettings
     from fpblur.redact.anonymizer import Anonymizer
-    from fpblur.run.video import VideoError, VideoSettings, anonymize_video
+    from fpblur.run.video import VideoError, anonymize_video
 
     src = write_video(tmp_path / "in.mp4", n=40, audio=("aac",))
     dst = tmp_path / "out.mp4"
@@ -244,8 +245,9 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
     """Bounded queues: peak memory for a 5× longer video is about the same."""
     import tracemalloc
 
+    from fpblur.config.settings import VideoSettings
     from fpblur.redact.anonymizer import Anonymizer
-    from fpblur.run.video import VideoSettings, anonymize_video
+    from fpblur.run.video import anonymize_video
 
     anon = Anonymizer(targets=("face",))
     peaks = []
@@ -271,3 +273,32 @@ def test_two_inputs_to_one_output_and_log_over_input_refused(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and "refusing to overwrite an input" in err[0]
     assert (tmp_path / "clip.mp4").read_bytes() == b"x" and not (tmp_path / "out").exists()
+
+
+def test_cancel_raises_cancelled_and_leaves_no_output(tmp_path):
+    """Setting ``cancel`` stops every stage; the one cancellation type comes out unchanged (not a VideoError)."""
+    import threading
+
+    from fpblur.config.settings import VideoSettings
+    from fpblur.core.detections import Detections
+    from fpblur.redact.anonymizer import Anonymizer
+    from fpblur.run.video import Cancelled, VideoError, anonymize_video
+
+    src = write_video(tmp_path / "in.mp4", n=60, audio=("aac",))
+    anon = Anonymizer(targets=("face",), detectors={"face": lambda image: Detections()})
+    cancel = threading.Event()
+    seen = []
+
+    def on_frame(record):
+        seen.append(record["frame"])
+        if len(seen) == 5:
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        anonymize_video(src, tmp_path / "out.mp4", anon, VideoSettings(queue_size=2, lookahead=0), on_frame=on_frame,
+                        cancel=cancel)
+    assert not isinstance(info.value, VideoError) and len(seen) < 60
+    assert list(tmp_path.iterdir()) == [src]  # neither the output nor its temporary file
+    with pytest.raises(Cancelled):  # already set: nothing is done
+        anonymize_video(src, tmp_path / "out.mp4", anon, VideoSettings(), cancel=cancel)
+    assert list(tmp_path.iterdir()) == [src]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from fpblur.core.detections import Detections
-from fpblur.training.eval.metrics import coverage_hits
+from fpblur.detect.base import Detector, as_detector
+from fpblur.track.schedule import LightPasses, VideoSchedule
 from fpblur.track.tracker import Lookahead, Tracker, TrackerConfig, merge_by_track, track_sequence
-from fpblur.track.schedule import LightPasses, VideoSchedule, light_detector
+from fpblur.training.eval.metrics import coverage_hits
 
 SIZE = (320, 180)
 SQUARE = 24
@@ -33,14 +34,16 @@ def test_schedule_kinds():
 
 def test_profile_schedule_follows_fps():
     from fpblur import Anonymizer
-    from fpblur.run.video import VideoSettings, video_schedule
+    from fpblur.config.settings import VideoSettings
+    from fpblur.run.video import video_schedule
 
     anon = Anonymizer(targets=("face",), detectors={"face": lambda im: Detections()})
-    assert video_schedule(anon, VideoSettings(), 25)[0] == VideoSchedule(8, 2)  # 0.3 s / 0.08 s at 25 fps
-    assert video_schedule(anon, VideoSettings(), 12)[0] == VideoSchedule(4, 1)  # low fps: light on every frame
-    assert video_schedule(anon, VideoSettings(full_every="1"), 25)[0].full_every == 1
-    assert video_schedule(anon, VideoSettings(full_every="0"), 25)[0].full_every == 1  # 0 also means every frame
-    assert video_schedule(anon, VideoSettings(light_every="0"), 25)[0].light_every == 0
+    assert video_schedule(anon.config.video, 25)[0] == VideoSchedule(8, 2)  # 0.3 s / 0.08 s at 25 fps
+    assert video_schedule(VideoSettings(), 25)[0] == VideoSchedule(8, 2)
+    assert video_schedule(VideoSettings(), 12)[0] == VideoSchedule(4, 1)  # low fps: light on every frame
+    assert video_schedule(VideoSettings(full_every="1"), 25)[0].full_every == 1
+    assert video_schedule(VideoSettings(full_every="0"), 25)[0].full_every == 1  # 0 also means every frame
+    assert video_schedule(VideoSettings(light_every="0"), 25)[0].light_every == 0
 
 
 def test_light_views_share_the_loaded_models():
@@ -48,23 +51,30 @@ def test_light_views_share_the_loaded_models():
     from fpblur.detect.multipass import MultiDetector
 
     face = CenterFaceDetector(scales=("2@4096", "640px"))
-    light = light_detector(face, LightPasses(face_passes=("0.75",)))
+    light = face.light(LightPasses(face_passes=("0.75",)))
     assert light.session is face.session and light.passes == (ScalePass(0.75),)
     assert face.passes == (ScalePass(2.0, max_side=4096), ScalePass(side=640))  # the original is untouched
 
-    class Sized:
-        label = "plate"
+    class Sized(Detector):
+        labels = ("plate",)
 
         def __init__(self, imgsz):
             self.imgsz = imgsz
 
+        @property
+        def input_sizes(self):
+            return (self.imgsz,)
+
+        def _predict(self, images, conf):
+            return [Detections() for _ in images]
+
     multi = MultiDetector([Sized(640), Sized(480)], iou=0.45)
-    assert light_detector(multi, LightPasses(plate_imgsz=(480,))).imgsz == 480
-    assert light_detector(multi, LightPasses(plate_imgsz=(320,))).imgsz == 480  # none matches: the smallest
-    both = light_detector(multi, LightPasses(plate_imgsz=(640, 480)))
+    assert multi.light(LightPasses(plate_imgsz=(480,))).imgsz == 480
+    assert multi.light(LightPasses(plate_imgsz=(320,))).imgsz == 480  # none matches: the smallest
+    both = multi.light(LightPasses(plate_imgsz=(640, 480)))
     assert isinstance(both, MultiDetector) and len(both.members) == 2 and len(multi.members) == 2
-    custom = object()
-    assert light_detector(custom, LightPasses()) is custom  # unknown detectors run in full on light frames
+    custom = as_detector(lambda image: Detections(), "face")
+    assert custom.light(LightPasses()) is custom  # unknown detectors run in full on light frames
 
 
 def box_at(x: float, y: float = 60, size: float = SQUARE) -> tuple:
@@ -94,9 +104,9 @@ def test_match_reach_grows_with_the_gap():
     tracker.update(Detections(np.array([box_at(10, size=10)], np.float32), [0.9], "face"))
     tracker.update(Detections())
     tracker.update(Detections())
-    step = tracker.update(Detections(np.array([box_at(28, size=10)], np.float32), [0.9], "face"))
-    assert step.active.track_ids.tolist() == [0] and len(step.started) == 0
-    assert len(step.bridges) == 1 and step.bridges[0].gap == 2
+    active = tracker.update(Detections(np.array([box_at(28, size=10)], np.float32), [0.9], "face"))
+    assert active.track_ids.tolist() == [0] and len(tracker.started) == 0
+    assert len(tracker.bridges) == 1 and tracker.bridges[0].gap == 2
 
 
 def test_merge_by_track_encloses_boxes_of_one_track():
@@ -140,7 +150,8 @@ def square_clip(tmp_path, n: int = 23, step: float = 10.0):
 
 def run_square(tmp_path, **settings):
     from fpblur import Anonymizer
-    from fpblur.run.video import VideoSettings, anonymize_video
+    from fpblur.config.settings import VideoSettings
+    from fpblur.run.video import anonymize_video
 
     src, truth = square_clip(tmp_path)
     finder = SquareFinder()
@@ -199,8 +210,9 @@ def test_lookahead_bridge_pads_by_distance_from_detections():
            Detections(np.array([box_at(30, size=20)], np.float32), [0.9], "face")]
     out = []
     for i, d in enumerate(seq):
-        out.extend(x.regions() for x in la.push(i, tracker.update(d)))
-    out.extend(x.regions() for x in la.flush())
+        active = tracker.update(d)
+        out.extend(regions for _, regions in la.push(i, active, tracker.started, tracker.bridges))
+    out.extend(regions for _, regions in la.flush())
     # frame 1 is a third of the way: interpolated box x 10–30, padded 10 % of 20 px (one frame from a
     # detection), enclosed with the held box at x 0–20 (no smoothing, velocity or growth here)
     assert out[1].boxes[0].tolist() == pytest.approx([0, 58, 32, 82], abs=0.01)
@@ -208,8 +220,8 @@ def test_lookahead_bridge_pads_by_distance_from_detections():
 
 
 def test_camera_motion_matches_a_known_pan_and_zoom(ultralytics_assets):
-    from fpblur.track.motion import CameraMotion
     from fpblur.media.synth import pan_zoom_frames
+    from fpblur.track.motion import CameraMotion
 
     photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
     frames = list(pan_zoom_frames(photo, (640, 360), 10, zoom=(1.0, 0.8)))
@@ -239,11 +251,11 @@ def test_transform_boxes_and_held_tracks_follow_the_camera():
     tracker = Tracker(TrackerConfig(conf=0.5, hold=5, velocity=False, grow=0.0, max_grow=0.0))
     tracker.update(Detections(np.array([box_at(100)], np.float32), [0.9], "face"))
     pan = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, 4.0]])  # the picture moved 30 px left, 4 px down
-    held = tracker.update(Detections(), motion=pan).active
+    held = tracker.update(Detections(), motion=pan)
     assert held.boxes.tolist() == [[70, 64, 94, 88]]
     # the re-detection at the moved place is the same track, not a new one
     again = tracker.update(Detections(np.array([box_at(40, 68)], np.float32), [0.9], "face"), motion=pan)
-    assert again.active.track_ids.tolist() == [0] and len(again.started) == 0
+    assert again.track_ids.tolist() == [0] and len(tracker.started) == 0
 
 
 def test_border_velocity_uses_the_unclipped_side():

@@ -12,8 +12,10 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from fpblur.ui.session import AnonymizerCache, Settings, TargetSettings  # noqa: E402
-from fpblur.ui.widgets import BlurDemo, upload_value  # noqa: E402
+from doubles import upload_value
+
+from fpblur.ui.session import AnonymizerCache, Settings, TargetSettings
+from fpblur.ui.widgets import BlurDemo
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,7 @@ def test_settings_map_to_detector_specs(demo):
     demo.controls["face"]["imgsz"].value = 640
     s = demo.settings()
     specs = s.specs()
-    assert specs["plate"].imgsz == 320 and specs["plate"].effective_iou == pytest.approx(0.3)
+    assert specs["plate"].imgsz == (320,) and specs["plate"].effective_iou == pytest.approx(0.3)  # resolved: a tuple
     assert specs["face"].max_side == 640 and specs["face"].weights is None  # CenterFace: imgsz caps the side
     assert Settings(per_target={"face": TargetSettings(imgsz=0)}).specs()["face"].max_side is None
 
@@ -174,13 +176,13 @@ def test_custom_weights_path_is_used(demo, tmp_path):
     from fpblur.models.registry import model_path
 
     weights = tmp_path / "my_plates.pt"
-    weights.write_bytes(model_path("plate-yolov8n").read_bytes())
+    weights.write_bytes(model_path("plate-yolov8n-pt").read_bytes())
     demo.sample.value = "car_plate.png"
     demo.targets["face"].value = False
     demo.controls["plate"]["weights"].value = str(weights)
     demo.run_button.click()
     assert demo.error is None, demo.error
-    assert demo.cache.get(demo.settings()).config.specs["plate"].weights == str(weights)
+    assert demo.cache.get(demo.settings()).config.spec("plate").weights == str(weights)
     assert "1 plate" in demo.counts.value
 
 
@@ -228,8 +230,8 @@ def test_video_upload_shows_progress_and_result(demo, zidane):
 
 def test_weights_named_for_the_other_target_are_refused(demo, cache):
     from fpblur.core.files import InputError
-    from fpblur.ui.session import resolve_weights
     from fpblur.models.registry import weights_for
+    from fpblur.ui.session import resolve_weights
 
     assert resolve_weights("face", "centerface") is None and resolve_weights("plate", "default") is None
     assert weights_for("plate", " plate-yolov8n ") is None and weights_for("face", None) is None

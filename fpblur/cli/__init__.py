@@ -7,6 +7,8 @@ import importlib
 import importlib.util
 import sys
 
+from fpblur import __version__
+
 # name -> module; a module that is not present in this installation is simply not offered.
 COMMANDS = {
     "image": "fpblur.cli.image_cmd",
@@ -23,8 +25,14 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fpblur import __version__
+    """The ``fpblur`` argument parser: one subcommand per module of :data:`COMMANDS` present in this installation.
 
+    Imports every command module (so none of them may import an optional dependency at its top: ``fpblur --help``
+    must work in the core install).
+
+    Returns:
+        The parser; each subcommand's defaults carry ``_run``, the module's ``run(args) -> int``.
+    """
     parser = argparse.ArgumentParser(
         prog="fpblur",
         description="Find faces and licence plates in images and videos and anonymize them (offline).",
@@ -32,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fpblur {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         if importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)
@@ -42,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``fpblur`` command line.
+
+    Args:
+        argv: the arguments without the program name (None: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: the command's own (0 done, 1 some inputs failed, 2 nothing could be done), 130 after
+        Ctrl-C, and 2 for an exception the command did not handle, printed as one ``fpblur: error: <first line>``
+        on stderr without a traceback (a hidden ``--debug`` option re-raises it instead).
+
+    Raises:
+        SystemExit: from argparse, for ``--help``/``--version`` (status 0) and usage errors (status 2).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

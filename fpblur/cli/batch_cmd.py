@@ -12,13 +12,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.cli.common import add_detector_options, build_anonymizer, collect_or_report, error, exit_code
-from fpblur.cli.video_cmd import add_video_options, plan_video_outputs, run_videos, skip_existing, video_settings
+from fpblur.cli.common import (
+    add_detector_options,
+    build_anonymizer,
+    collect_or_report,
+    config_from_args,
+    error,
+    exit_code,
+)
+from fpblur.cli.video_cmd import add_video_options
 from fpblur.core.files import IMAGE_EXTS, VIDEO_EXTS, InputError, plan_outputs
 from fpblur.run.images import run_images
+from fpblur.run.videos import plan_video_outputs, run_videos, skip_existing
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``fpblur batch`` subcommand and its options.
+
+    Args:
+        sub: the top-level parser's ``add_subparsers()`` object.
+
+    Returns:
+        The subcommand's parser.
+    """
     p = sub.add_parser("batch", help="anonymize every image and video in a folder (merged_blur.py form)",
                        description="Anonymize all images and videos under --in into --out (structure mirrored). "
                                    "Same flags as the original merged_blur.py; weights default to the built-in "
@@ -31,6 +47,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Anonymize the images and videos under ``--in`` into ``--out`` (structure mirrored).
+
+    Images go through :func:`fpblur.run.images.run_images`, videos through :func:`fpblur.run.videos.run_videos`;
+    outputs that exist are skipped unless ``--overwrite``.  Each bad input is one ``fpblur: error:`` line.
+
+    Args:
+        args: the parsed ``fpblur batch`` command line.
+
+    Returns:
+        0 when everything worked (or every output existed already), 1 when some inputs failed, 2 when nothing
+        could be done (no inputs, outputs that cannot be planned).
+
+    Raises:
+        ValueError: contradicting or out-of-range options (before any work); :func:`fpblur.cli.main` prints it
+            as one line.
+    """
+    config = config_from_args(args)  # bad options fail before any work
     jobs, n_errors = collect_or_report(args.inputs, IMAGE_EXTS + VIDEO_EXTS, what="images or videos")
     # the extension decides; a file given by name with an unknown one fails as an image
     videos = [j for j in jobs if j.src.suffix.lower() in VIDEO_EXTS]
@@ -50,13 +83,14 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     done = failed = 0
     if images or videos:
-        anonymizer = build_anonymizer(args)
+        anonymizer = build_anonymizer(config)
         if images:
-            report = run_images(images, anonymizer, on_error=error)
+            report = run_images(images, anonymizer, keep_metadata=config.image.keep_metadata,
+                                max_pixels=config.image.max_pixels, on_error=error)
             print(report.summary(), file=sys.stderr)
             done, failed = done + report.done, failed + report.failed
         if videos:
-            batch = run_videos(videos, anonymizer, video_settings(args))
+            batch = run_videos(videos, anonymizer, config.video, on_error=error)
             print(batch.summary(), file=sys.stderr)
             done, failed = done + batch.done, failed + batch.failed
     failed += n_errors

@@ -5,45 +5,62 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
-from fpblur.cli.common import _scales
-from fpblur.training.eval.log import DEFAULT_LOG
+from fpblur.cli.common import _scales, _sizes, pad_text
+from fpblur.config.profiles import DEFAULT_PROFILE, PROFILES
+from fpblur.config.settings import default_config
+from fpblur.models.extras import TRAIN_MODULES, require
+
+# = fpblur.training.eval.log.DEFAULT_LOG, not imported: fpblur.training needs the [train] extra and `fpblur --help`
+# must work in the core install (tests/test_offline.py checks that the two agree)
+DEFAULT_LOG = Path("runs") / "eval_log.csv"
 
 TABLE = ("model", "dataset", "n_images", "n_boxes", "P", "R", "mAP50", "mAP50-95", "recall", "fp_per_img",
          "coverage", "wider_hard", "ms_per_img")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from fpblur.config.profiles import get_profile
+    """Register the ``fpblur eval`` subcommand and its options.
 
-    prof = get_profile()
+    Args:
+        sub: the top-level parser's ``add_subparsers()`` object.
+
+    Returns:
+        The subcommand's parser.
+    """
+    base = default_config()
+    face, plate = base.spec("face"), base.spec("plate")
     p = sub.add_parser(
         "eval", help="evaluate detectors on labelled data (mAP, coverage recall, FP/img) and log a CSV row",
         description="For each --model on each --data: P, R, mAP50, mAP50-95 (Ultralytics' metric code on fpblur's "
                     "detections), AP50, recall, precision, FP/img and coverage recall by face size at --conf (fpblur's "
                     "privacy metrics), WIDER easy/medium/hard AP when the data has WIDER flags, ms/img.  Appends "
                     "one row per run to the CSV log and saves PR curves under --out.  The default models run with "
-                    "the default profile's settings, as in fpblur image; options given here win.")
+                    f"the profile's settings (--profile; default {DEFAULT_PROFILE}), as in fpblur image; options given "
+                    "here win.")
     p.add_argument("--model", action="append", required=True, metavar="M",
                    help="centerface, plate-yolov8n, default, or a .pt/.onnx weights file (repeatable)")
     p.add_argument("--data", action="append", required=True, metavar="D",
                    help="labels.json folder (WIDER format), YOLO data YAML or YOLO dataset folder (repeatable)")
     p.add_argument("--target", choices=("face", "plate"), help="what the data labels (default: guessed)")
     p.add_argument("--split", default="val", help="split of a YOLO dataset (default val)")
+    p.add_argument("--profile", choices=tuple(PROFILES), default=None,
+                   help=f"detector settings and padding of the default models (default {DEFAULT_PROFILE}); "
+                        "options below win")
     p.add_argument("--conf", type=float, default=None,
-                   help=f"operating threshold (default: {prof.conf('face'):g} faces, {prof.conf('plate'):g} plates)")
+                   help=f"operating threshold (default: {face.conf:g} faces, {plate.conf:g} plates)")
     p.add_argument("--sweep-conf", type=float, default=None,
                    help="threshold of the detection pass AP/mAP come from (default: 0.001 YOLO, 0.01 CenterFace)")
-    p.add_argument("--iou", type=float, default=None, help=f"NMS IoU (default: the profile's, {prof.iou('face'):g} faces, {prof.iou('plate'):g} plates)")
+    p.add_argument("--iou", type=float, default=None, help=f"NMS IoU (default: the profile's, {face.iou:g} faces, {plate.iou:g} plates)")
     p.add_argument("--imgsz", type=int, default=None,
                    help="inference size of YOLO models (default: the profile's, "
-                        f"{'+'.join(map(str, prof.plate.imgsz))} merged for the default plate model; 640 for others)")
+                        f"{_sizes(plate.imgsz)} merged for the default plate model; 640 for others)")
     p.add_argument("--pad", type=float, default=None,
-                   help="region padding for coverage (default: the anonymizer's, "
-                        + ", ".join(f"{k}s {v:g}" for k, v in prof.pad.items()) + ")")
+                   help=f"region padding for coverage (default: the anonymizer's, {pad_text(base, 's')})")
     p.add_argument("--face-scales", type=_scales, default=None, metavar="S[,S..]",
                    help="CenterFace passes merged by NMS: scale factors, Npx or S@MAX "
-                        f"(default: the profile's, {','.join(map(str, prof.face.passes))})")
+                        f"(default: the profile's, {','.join(map(str, face.scales))})")
     p.add_argument("--device", default=None, help="YOLO device: cpu, 0 … (default: CUDA if available)")
     p.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
@@ -66,6 +83,13 @@ def _fmt(v) -> str:
 
 
 def print_table(rows: list[dict], file=None) -> None:
+    """Print eval-log rows as an aligned text table of the :data:`TABLE` columns.
+
+    Args:
+        rows: rows as :func:`fpblur.training.eval.evaluation.evaluate_model` logs them.
+        file: where to print (default: stdout).  Floats are shown with 3 decimals (none from 100 on), missing
+            values and NaN as ``-``.
+    """
     file = file or sys.stdout
     cells = [[_fmt(r.get(c)) for c in TABLE] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(TABLE)]
@@ -75,6 +99,22 @@ def print_table(rows: list[dict], file=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate each ``--model`` on each ``--data`` (:func:`~fpblur.training.eval.evaluation.evaluate_model`),
+    append one CSV-log row per pair and print the table.
+
+    Args:
+        args: the parsed ``fpblur eval`` command line.
+
+    Returns:
+        0.
+
+    Raises:
+        fpblur.models.extras.MissingExtra: the ``[train]`` extra is not installed.
+        FileNotFoundError, ValueError: unreadable data or weights, an unknown target, a model for the other
+            target (all printed by :func:`fpblur.cli.main` as one line).
+    """
+    require("fpblur eval", "train", *TRAIN_MODULES)
+    # optional: [train] extra (fpblur.training.eval imports pyyaml; it scores with Ultralytics' metrics)
     from fpblur.training.eval.evaluation import evaluate_model
 
     rows = []
@@ -83,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             res = evaluate_model(model, data, target=args.target, split=args.split, conf=args.conf, iou=args.iou,
                                  imgsz=args.imgsz, pad=args.pad, device=args.device, half=args.half,
                                  scales=args.face_scales, max_images=args.max_images, sweep_conf=args.sweep_conf,
-                                 timing_images=args.timing_images, out_dir=args.out,
+                                 timing_images=args.timing_images, out_dir=args.out, profile=args.profile,
                                  log=None if args.no_log else args.log, plots=not args.no_plots)
             rows.append(res.row)
             where = f"; row appended to {res.log_path}" if res.log_path else ""

@@ -5,8 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fpblur.models.extras import TRAIN_MODULES, require
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``fpblur export`` subcommand and its options.
+
+    Args:
+        sub: the top-level parser's ``add_subparsers()`` object.
+
+    Returns:
+        The subcommand's parser.
+    """
     p = sub.add_parser(
         "export", help="export trained YOLO weights (ONNX) and verify them against torch",
         description="Exports with Ultralytics (offline), then for ONNX compares ONNX Runtime's raw outputs with "
@@ -31,6 +41,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export ``--weights`` with Ultralytics and, for ONNX, verify the export
+    (:func:`~fpblur.training.export.export_and_verify`); prints the checks' summaries.
+
+    Args:
+        args: the parsed ``fpblur export`` command line.
+
+    Returns:
+        0 when the export matches the ``.pt`` weights (or was not verified), 1 when a check fails.
+
+    Raises:
+        fpblur.models.extras.MissingExtra: the ``[train]`` extra is not installed.
+        FileNotFoundError, ValueError, fpblur.core.files.InputError: missing or non-``.pt`` weights, an output
+            equal to the weights (printed by :func:`fpblur.cli.main` as one line).
+    """
+    require("fpblur export", "train", *TRAIN_MODULES)
+    # optional: [train] extra (fpblur.training.export imports pyyaml; it exports with torch and Ultralytics)
     from fpblur.training.export import export_and_verify
 
     res = export_and_verify(args.weights, format=args.format, imgsz=args.imgsz, half=args.half,

@@ -5,14 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpblur.cli.common import (add_detector_options, build_anonymizer, collect_or_report, error, exit_code,
-                               log_path_error)
+from fpblur.cli.common import (
+    add_detector_options,
+    build_anonymizer,
+    collect_or_report,
+    config_from_args,
+    error,
+    exit_code,
+    log_path_error,
+    max_pixels_option,
+)
 from fpblur.core.files import IMAGE_EXTS, InputError, plan_outputs
-from fpblur.media.images import DEFAULT_MAX_PIXELS, can_write_image
+from fpblur.media.images import can_write_image
 from fpblur.run.images import run_images, write_json_log
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``fpblur image`` subcommand and its options.
+
+    Args:
+        sub: the top-level parser's ``add_subparsers()`` object.
+
+    Returns:
+        The subcommand's parser.
+    """
     p = sub.add_parser("image", help="anonymize images (files or folders, recursive)",
                        description="Anonymize faces and plates in images. Folders are searched recursively and "
                                    "their structure is mirrored under OUT.")
@@ -22,11 +38,27 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_detector_options(p)
     p.add_argument("--log", metavar="JSON", help="also write the detection log (boxes, scores, regions) here")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF/ICC metadata (stripped by default; GPS!)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 100 MP)")
+    max_pixels_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    """Anonymize the image files and folders of ``inputs`` into ``--output`` (folders mirrored).
+
+    Outputs are planned before any detection runs: an output that would replace an input, an extension OpenCV
+    cannot encode or a ``--log`` path equal to an input or output is one ``fpblur: error:`` line.
+
+    Args:
+        args: the parsed ``fpblur image`` command line.
+
+    Returns:
+        0 when every image was written, 1 when some failed, 2 when none could be.
+
+    Raises:
+        ValueError: contradicting or out-of-range options (e.g. ``--face-conf 2``), before any work;
+            :func:`fpblur.cli.main` prints it as one line.
+    """
+    config = config_from_args(args)  # bad options fail before any work
     jobs, n_errors = collect_or_report(args.inputs, IMAGE_EXTS)
     if not jobs:
         return 2
@@ -50,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = writable
     if not jobs:
         return 2
-    anonymizer = build_anonymizer(args)
-    report = run_images(jobs, anonymizer, keep_metadata=args.keep_metadata, max_pixels=args.max_pixels,
-                        on_error=error)
+    anonymizer = build_anonymizer(config)
+    report = run_images(jobs, anonymizer, keep_metadata=config.image.keep_metadata,
+                        max_pixels=config.image.max_pixels, on_error=error)
     report.failed += n_errors
     if args.log:
         write_json_log(args.log, report.log)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from fpblur.models.extras import TRAIN_MODULES, require
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -23,6 +26,14 @@ class _IntermixedParser(argparse.ArgumentParser):
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``fpblur train`` subcommand and its options.
+
+    Args:
+        sub: the top-level parser's ``add_subparsers()`` object.
+
+    Returns:
+        The subcommand's parser.
+    """
     p = sub.add_parser(
         "train", help="train a face or plate YOLO detector from a YAML recipe (offline)",
         description="Merges the recipe with key=value overrides (Ultralytics train arguments, typed like the yolo "
@@ -44,8 +55,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """Train a YOLO detector with Ultralytics from ``--config`` plus ``key=value`` overrides
+    (:mod:`fpblur.training.train`); prints where the run's files are and its final metrics.
 
+    Args:
+        args: the parsed ``fpblur train`` command line (``--print-config``: print the merged config as JSON and
+            stop).
+
+    Returns:
+        0.
+
+    Raises:
+        fpblur.models.extras.MissingExtra: the ``[train]`` extra is not installed.
+        fpblur.training.train.ConfigError: an unreadable recipe, an unknown key or a bad value.
+        fpblur.training.train.ModelFileMissing: a ``*.pt`` base model is not on disk (nothing is downloaded).
+    """
+    require("fpblur train", "train", *TRAIN_MODULES)
+    # optional: [train] extra (fpblur.training.train imports pyyaml; it trains with torch and Ultralytics)
     from fpblur.training import train as tr
 
     if isinstance(args.resume, str) and "=" in args.resume and not Path(args.resume).exists():

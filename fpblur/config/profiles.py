@@ -20,19 +20,26 @@ user sets explicitly (``--face-conf``, ``--face-scales``, ``--imgsz``, ``--pad``
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-
-if TYPE_CHECKING:  # pragma: no cover - config.spec imports this module
-    from fpblur.config.spec import DetectorSpec
+DEFAULT_PAD = 0.18  # padding of a label no profile names (custom weights with other classes); re-exported by settings
 
 
 @dataclass(frozen=True)
 class FaceSettings:
     """CenterFace settings (see :class:`fpblur.detect.centerface.CenterFaceDetector`).
 
-    ``passes`` in :class:`~fpblur.detect.centerface.ScalePass` text form: ``"2@4096"`` = upscaled ×2 with
-    the long side capped at 4096 px, ``"640px"`` = long side 640 px (never enlarged), ``"1"`` = full resolution.
+    Attributes:
+        conf: score threshold in [0, 1] (after the small-box penalty).
+        iou: NMS IoU of the merge within and across passes.
+        passes: in :class:`~fpblur.detect.centerface.ScalePass` text form: ``"2@4096"`` = upscaled ×2 with the
+            long side capped at 4096 px, ``"640px"`` = long side 640 px (never enlarged), ``"1"`` = full resolution.
+        max_side: caps every pass's long side, in pixels (None: no cap).
+        min_net: box height in network-input pixels that splits the passes
+            (:func:`~fpblur.detect.centerface.pass_ranges`).
+        vote_iou: box-voting IoU of the merge (None: plain NMS).
+        small_penalty: ``((height px, score penalty), ...)`` for tiny boxes
+            (:func:`~fpblur.detect.centerface.apply_small_penalty`).
+        precision: ``"fp32"`` or ``"int8"`` (statically quantised graph, ~1.6× faster on VNNI CPUs).
     """
 
     conf: float = 0.2
@@ -42,14 +49,21 @@ class FaceSettings:
     min_net: float = 40.0
     vote_iou: float | None = None
     small_penalty: tuple[tuple[float, float], ...] = ()
-    precision: str = "fp32"  # or "int8": statically quantised graph, ~1.6x faster on VNNI CPUs
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
 class PlateSettings:
     """YOLO plate-model settings: one or more inference sizes (merged by NMS, + voting if ``vote_iou``).
 
-    ``onnx``: run the default plate model as a cached ONNX export on CPU (:mod:`fpblur.detect.plate_model`).
+    Attributes:
+        conf: score threshold in [0, 1].
+        iou: NMS IoU (within one size and when merging sizes).
+        imgsz: inference sizes in pixels (long side of the letterboxed input), one model run per size.
+        vote_iou: box-voting IoU when merging sizes (None: plain NMS).
+        onnx: let :func:`fpblur.detect.plate_model.plate_weights` pick the default plate model's file: the
+            shipped ONNX file on ONNX Runtime, or its ``.pt`` weights through PyTorch when CUDA is wanted and they
+            are installed.  False: the shipped ONNX file always (the default model has no other file).
     """
 
     conf: float = 0.25
@@ -82,17 +96,31 @@ class VideoPlan:
 
 @dataclass(frozen=True)
 class Profile:
+    """A named set of detection settings (:data:`PROFILES`): what the default detectors run and how much
+    the anonymizer pads.
+
+    Attributes:
+        name: the profile's name (``"default"``, ``"fast"``).
+        summary: one line for ``--help`` and listings.
+        face: CenterFace settings.
+        plate: plate-model settings.
+        pad: fraction of each box's width/height added on every side, per label.
+        video: how ``fpblur video`` spreads the detectors over frames.
+    """
+
     name: str
     summary: str
     face: FaceSettings = field(default_factory=FaceSettings)
     plate: PlateSettings = field(default_factory=PlateSettings)
-    pad: dict = field(default_factory=lambda: {"face": 0.18, "plate": 0.18}, hash=False)
+    pad: dict = field(default_factory=lambda: {"face": DEFAULT_PAD, "plate": DEFAULT_PAD}, hash=False)
     video: VideoPlan = field(default_factory=VideoPlan)
 
     def conf(self, target: str) -> float:
+        """The score threshold of ``target``'s detector (``"face"`` or ``"plate"``; ``ValueError`` otherwise)."""
         return self._settings(target).conf
 
     def iou(self, target: str) -> float:
+        """The NMS IoU of ``target``'s detector (``"face"`` or ``"plate"``; ``ValueError`` otherwise)."""
         return self._settings(target).iou
 
     def _settings(self, target: str) -> FaceSettings | PlateSettings:
@@ -102,14 +130,8 @@ class Profile:
             return self.plate
         raise ValueError(f"unknown target {target!r}; expected face or plate")
 
-    def spec(self, target: str, **overrides) -> "DetectorSpec":
-        """A :class:`DetectorSpec` for ``target`` under this profile; ``overrides`` (not None) win."""
-        from fpblur.config.spec import DetectorSpec  # spec.py imports this module at its top
-
-        fields = {k: v for k, v in overrides.items() if v is not None}
-        return DetectorSpec(target, profile=self.name, **fields)
-
     def describe(self) -> str:
+        """One line with every setting of this profile (faces, plates, padding)."""
         f, p = self.face, self.plate
         passes = ",".join(str(x) for x in f.passes)
         cap = f" max side {f.max_side}" if f.max_side else ""
@@ -151,7 +173,14 @@ DEFAULT_PROFILE = "default"
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The named profile (``None`` → ``default``); a one-line error lists the known names."""
+    """The named profile.
+
+    Args:
+        name: a key of :data:`PROFILES` (None: :data:`DEFAULT_PROFILE`).
+
+    Raises:
+        ValueError: an unknown name (the one-line message lists the known names).
+    """
     key = DEFAULT_PROFILE if name is None else str(name)
     if key not in PROFILES:
         raise ValueError(f"unknown profile {key!r}; expected one of {', '.join(PROFILES)}")

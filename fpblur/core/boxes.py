@@ -1,4 +1,8 @@
-"""Box arithmetic shared by detectors, tracker and metrics (pure numpy)."""
+"""Box arithmetic shared by detectors, tracker and metrics: IoU, coverage, NMS, affine moves.
+
+Boxes are ``[x1, y1, x2, y2]`` in pixels, as N×4 arrays.  Pure numpy, except :func:`nms`, which is OpenCV's
+greedy NMS (``cv2.dnn.NMSBoxes``, the same greedy rule Ultralytics YOLOv8 applies through torchvision).
+"""
 
 from __future__ import annotations
 
@@ -19,20 +23,45 @@ def _intersections(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of N×4 and M×4 ``[x1, y1, x2, y2]`` boxes → N×M."""
+    """Pairwise intersection over union.
+
+    Args:
+        a: N×4 boxes ``[x1, y1, x2, y2]`` (any numeric array-like; reshaped to N×4).
+        b: M×4 boxes.
+
+    Returns:
+        N×M float64 IoU in [0, 1]; 0 where the union is empty (degenerate boxes).
+    """
     inter, area_a, area_b = _intersections(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def intersection_over_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Share of each box in ``a`` covered by each box in ``b`` (N×M)."""
+    """How much of each box in ``a`` each box in ``b`` covers: intersection / area of the ``a`` box.
+
+    Args:
+        a: N×4 boxes ``[x1, y1, x2, y2]``.
+        b: M×4 boxes.
+
+    Returns:
+        N×M float64 fractions in [0, 1] (0 for an ``a`` box of zero area).
+    """
     inter, area_a, _ = _intersections(a, b)
     return inter / np.maximum(area_a[:, None], 1e-12)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, best first (OpenCV's implementation)."""
+    """Greedy non-maximum suppression (OpenCV's ``cv2.dnn.NMSBoxes``), class-agnostic.
+
+    Args:
+        boxes: N×4 boxes ``[x1, y1, x2, y2]`` in pixels.
+        scores: N scores; boxes scoring 0 or less are dropped (OpenCV's score threshold, 0 here).
+        iou: a box overlapping an already kept, higher-scoring box by more than this IoU is dropped.
+
+    Returns:
+        int64 indices of the kept boxes, highest score first (empty for no boxes).
+    """
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     if len(boxes) == 0:
         return np.zeros((0,), dtype=np.int64)
@@ -42,7 +71,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 def transform_boxes(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Axis-aligned boxes (N×4) moved by the 2×3 transform ``m``: the box enclosing the four moved corners."""
+    """Axis-aligned boxes moved by an affine transform: each box becomes the one enclosing its four moved corners.
+
+    Args:
+        boxes: N×4 boxes ``[x1, y1, x2, y2]`` in pixels.
+        m: 2×3 affine matrix mapping ``(x, y, 1)`` to the new pixel coordinates (e.g. the camera motion of
+            :class:`fpblur.track.motion.CameraMotion`).
+
+    Returns:
+        N×4 float64 boxes in the transformed pixels.
+    """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes):
         return boxes

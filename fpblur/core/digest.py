@@ -9,11 +9,24 @@ CHUNK = 1 << 20
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The sha256 of ``data`` as 64 lowercase hex digits."""
     return hashlib.sha256(data).hexdigest()
 
 
 def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
-    """Hex digest of a file's bytes, read in chunks."""
+    """Hex digest of a file's bytes, read in 1 MiB chunks (constant memory).
+
+    Args:
+        path: the file.
+        algo: a :func:`hashlib.new` algorithm name.
+
+    Returns:
+        The digest in lowercase hex.
+
+    Raises:
+        OSError: the file cannot be read (``FileNotFoundError`` when it is missing).
+        ValueError: ``algo`` is not an algorithm hashlib knows.
+    """
     h = hashlib.new(algo)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
@@ -22,4 +35,9 @@ def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes as 64 lowercase hex digits (:func:`file_digest`).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     return file_digest(path, "sha256")

@@ -7,10 +7,11 @@ import functools
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
+# extensions (lowercase) that folder inputs are searched for
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mts", ".ts")
 
@@ -21,7 +22,14 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    """One input file, its path relative to the input root it was found under, and its output path."""
+    """One input file and where its output goes.
+
+    Attributes:
+        src: the input file.
+        rel: its path relative to the folder it was found under (its name alone for a file given directly);
+            mirrored under an output folder.
+        dst: its output path (None until :func:`plan_outputs`).
+    """
 
     src: Path
     rel: Path
@@ -30,11 +38,20 @@ class Job:
 
 def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str],
             what: str | None = None) -> tuple[list[Job], list[str]]:
-    """Expand files and folders (recursively, sorted) into jobs; returns ``(jobs, errors)``.
+    """Expand files and folders into jobs.
 
-    A missing path or a folder without matching files is an error line (``what`` names the files looked
-    for, default the first extensions); files given explicitly are kept whatever their extension (their
-    content is checked when they are read).
+    Folders are searched recursively for files with one of ``exts`` (any case; hidden files skipped), sorted
+    by path; files given explicitly are kept whatever their extension (their content is checked when they are
+    read).
+
+    Args:
+        inputs: files and folders, in order.
+        exts: lowercase extensions with the dot, e.g. :data:`IMAGE_EXTS`.
+        what: how an error line names the files looked for (default: the first four extensions).
+
+    Returns:
+        ``(jobs, errors)``: the jobs (``dst`` None) in input order, and one line per missing path or folder
+        without matching files.  Nothing is raised for those.
     """
     what = what or f"{'/'.join(e.lstrip('.') for e in exts[:4])}… files"
     jobs: list[Job] = []
@@ -54,7 +71,11 @@ def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str],
 
 
 def output_is_file(jobs: Sequence[Job], output: str | os.PathLike, single_file_ok: bool = True) -> bool:
-    """Whether :func:`plan_outputs` treats ``output`` as a file path (else as a folder)."""
+    """Whether :func:`plan_outputs` treats ``output`` as a file path (else as a folder).
+
+    True when ``single_file_ok``, there is exactly one job, and ``output`` has an extension and is not an
+    existing folder.
+    """
     out = Path(output)
     return single_file_ok and len(jobs) == 1 and out.suffix != "" and not out.is_dir()
 
@@ -63,12 +84,20 @@ def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: boo
                  suffix: str | Callable[[Path], str | None] | None = None) -> list[Job]:
     """Give every job its output path.
 
-    ``output`` is a file path when there is exactly one input file and ``output`` has a file extension;
-    otherwise a folder under which the inputs' relative paths are mirrored.  ``suffix`` replaces every
-    output's extension; given as a function it gets each planned output path and returns the extension to
-    use (or None to keep it).  Raises :class:`InputError` when an output equals its input (inputs are never
-    overwritten), when two inputs would be written to the same output, or when a folder is needed where a
-    file exists.
+    Args:
+        jobs: the inputs (:func:`collect`).
+        output: a file path when there is exactly one input file and ``output`` has a file extension
+            (:func:`output_is_file`); otherwise a folder under which the inputs' relative paths are mirrored.
+        single_file_ok: False: ``output`` is always a folder.
+        suffix: replaces every output's extension (e.g. ``".mp4"``); given as a function it gets each planned
+            output path and returns the extension to use (or None to keep it).
+
+    Returns:
+        New jobs with ``dst`` set, in order (nothing is created on disk).
+
+    Raises:
+        InputError: an output equals its input (inputs are never overwritten), two inputs would be written to
+            the same output, or a folder is needed where a file exists.
     """
     if not jobs:
         return []
@@ -100,6 +129,8 @@ def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: boo
 
 
 def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (same resolved path, or the same file through links);
+    False when either cannot be examined."""
     try:
         return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
     except OSError:
@@ -118,7 +149,14 @@ def _umask() -> int:
 def atomic_output(dst: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dst``; on success rename it onto ``dst``, on error delete it.
 
-    The temporary name keeps ``dst``'s extension so encoders that look at it pick the right format.
+    ``dst``'s folder is created.  The temporary name (hidden: ``.<stem>.<random>.part<suffix>``) keeps
+    ``dst``'s extension so encoders that look at it pick the right format.  The renamed file gets ``dst``'s
+    mode when ``dst`` existed, else the mode a plain ``open()`` would give (0666 less the umask).  Readers
+    never see a half-written ``dst``.
+
+    Raises:
+        OSError: the folder or the temporary file cannot be created, or the rename fails; whatever the
+            ``with`` body raises propagates after the temporary file is removed.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)

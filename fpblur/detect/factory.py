@@ -10,14 +10,35 @@ from pathlib import Path
 
 from fpblur.config.profiles import get_profile
 from fpblur.config.spec import DetectorSpec
+from fpblur.detect.base import Detector
+from fpblur.detect.centerface import CenterFaceDetector
+from fpblur.detect.multipass import MultiDetector
+from fpblur.detect.plate_model import plate_weights
+from fpblur.detect.yolo_onnx import OnnxYoloDetector
+from fpblur.detect.yolo_torch import YoloDetector  # imports no PyTorch/Ultralytics until a model is loaded
 from fpblur.models.registry import DEFAULTS, model_path
 
-def build_detector(spec: DetectorSpec):
-    """Instantiate the backend a spec describes (CenterFace for the default face model, YOLO otherwise)."""
+
+def build_detector(spec: DetectorSpec) -> Detector:
+    """Instantiate the backend a spec describes (CenterFace for the default face model, YOLO otherwise).
+
+    Args:
+        spec: target, weights and settings; fields left None take the spec's profile's values.
+
+    Returns:
+        A :class:`~fpblur.detect.centerface.CenterFaceDetector`, an
+        :class:`~fpblur.detect.yolo_onnx.OnnxYoloDetector` (the default plate model's shipped ONNX file), a
+        :class:`~fpblur.detect.yolo_torch.YoloDetector`, or a :class:`~fpblur.detect.multipass.MultiDetector` of
+        one of the YOLO ones at several input sizes (one loaded model).
+
+    Raises:
+        FileNotFoundError: the weights (or the default model: :class:`~fpblur.models.registry.ModelNotFound`) are
+            missing.
+        ValueError: bad weights file type or settings.
+        MissingExtra: ``.pt`` weights (or custom weights run through Ultralytics) without the ``[train]`` extra.
+    """
     profile = get_profile(spec.profile)
     if spec.uses_centerface:
-        from fpblur.detect.centerface import CenterFaceDetector
-
         face = profile.face
         return CenterFaceDetector(
             model_path("centerface"),
@@ -32,25 +53,18 @@ def build_detector(spec: DetectorSpec):
         )
     weights = Path(spec.weights or model_path(DEFAULTS[spec.target]))
     sizes = spec.effective_imgsz
-    common = dict(label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou, imgsz=sizes[0],
-                  class_map=spec.class_map)
     if spec.weights is None and spec.target == "plate" and profile.plate.onnx:
-        from fpblur.detect.plate_model import plate_weights
-
         weights = plate_weights(weights, spec.device)
     if spec.weights is None and weights.suffix.lower() == ".onnx":
         # the default plate model's cached export: ONNX Runtime directly (no PyTorch import, faster per call)
-        from fpblur.detect.yolo_onnx import OnnxYoloDetector
-
-        first = OnnxYoloDetector(weights, **common)
+        first: OnnxYoloDetector | YoloDetector = OnnxYoloDetector(
+            weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou, imgsz=sizes[0],
+            class_map=spec.class_map)
     else:
-        from fpblur.detect.yolo_torch import YoloDetector
-
-        first = YoloDetector(weights, device=spec.device, half=spec.half, **common)
+        first = YoloDetector(weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou,
+                             imgsz=sizes[0], device=spec.device, half=spec.half, class_map=spec.class_map)
     if len(sizes) == 1:
         return first
-    from fpblur.detect.multipass import MultiDetector
-
     # one loaded model run at several inference sizes, merged by NMS (+ voting)
-    members = [first] + [first.with_imgsz(size) for size in sizes[1:]]
+    members: list[Detector] = [first, *(first.with_imgsz(size) for size in sizes[1:])]
     return MultiDetector(members, iou=spec.effective_iou, vote_iou=profile.plate.vote_iou)

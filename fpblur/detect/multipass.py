@@ -1,18 +1,25 @@
 """Merging boxes from several passes (scales, image sizes) of one detector: NMS, optionally with box voting.
 
-Box voting replaces each box that NMS keeps with the score-weighted mean of every candidate that overlaps it
-by at least ``vote_iou`` (itself included).  Boxes from different input scales disagree by a few pixels on
+:class:`MultiDetector` runs several detectors (one loaded model at several input sizes) and merges their boxes
+per label, so a two-class model keeps faces as faces and plates as plates.
+
+Box voting (Gidaris & Komodakis 2015, "Object detection via a multi-region & semantic segmentation-aware CNN
+model") replaces each box that NMS keeps with the score-weighted mean of every candidate that overlaps it by at
+least ``vote_iou`` (itself included).  Boxes from different input scales disagree by a few pixels on
 small faces; averaging them localises better than keeping the single best box.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import copy
+from collections.abc import Sequence
 
 import numpy as np
 
+from fpblur.config.profiles import LightPasses
 from fpblur.core.boxes import iou_matrix, nms
 from fpblur.core.detections import Detections
+from fpblur.detect.base import Detector
 
 
 def merge_boxes(
@@ -23,9 +30,20 @@ def merge_boxes(
     vote_power: float = 4.0,
     chunk: int = 512,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """NMS at ``iou`` (best first) and optional box voting; returns ``(boxes, scores)`` of the kept boxes.
+    """Greedy NMS (:func:`fpblur.core.boxes.nms`) and optional box voting (module docstring).
 
-    ``vote_power`` sharpens the weights (``score ** power``) so that confident boxes dominate the mean.
+    Args:
+        boxes: N×4 ``[x1, y1, x2, y2]`` candidates in pixels (all of one label).
+        scores: N scores.
+        iou: NMS IoU.
+        vote_iou: each kept box becomes the weighted mean of the candidates overlapping it by at least this
+            IoU (None: plain NMS).
+        vote_power: weights are ``score ** vote_power``, so that confident boxes dominate the mean.
+        chunk: kept boxes voted at a time (bounds memory to ``chunk × N`` IoUs).
+
+    Returns:
+        ``(boxes, scores)`` of the kept boxes, best first: K×4 float32 (voted, when ``vote_iou``) and their own
+        K float32 scores (voting does not change scores).
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
@@ -41,40 +59,61 @@ def merge_boxes(
     return voted.astype(np.float32), scores[keep]
 
 
-class MultiDetector:
-    """Run several detectors with the same label on each image and merge their boxes by NMS (+ voting).
+class MultiDetector(Detector):
+    """Run several detectors on each image and merge their boxes by NMS (+ voting), label by label.
 
-    Used for the plate model at several image sizes; ``conf`` passed to :meth:`detect` reaches every member.
+    Used for the plate model at several input sizes (members sharing one loaded model).  The ``conf`` given to
+    :meth:`predict` reaches every member.
+
+    Args:
+        members: the detectors to run (at least one); the first one's :attr:`conf` is the merge's.
+        iou: NMS IoU of the merge.
+        vote_iou: box-voting IoU (None: plain NMS); see :func:`merge_boxes`.
+
+    Raises:
+        ValueError: no members.
     """
 
-    def __init__(self, members: Sequence, iou: float, vote_iou: float | None = None) -> None:
+    def __init__(self, members: Sequence[Detector], iou: float, vote_iou: float | None = None) -> None:
         if not members:
             raise ValueError("MultiDetector needs at least one detector")
         self.members = list(members)
-        self.label = self.members[0].label
+        self.labels = tuple(dict.fromkeys(label for m in self.members for label in m.labels))
         self.iou = float(iou)
         self.vote_iou = vote_iou
-        self.conf = float(getattr(self.members[0], "conf", 0.0))
+        self.conf = float(self.members[0].conf)
+        backends = {m.backend for m in self.members}
+        self.backend = backends.pop() if len(backends) == 1 else "mixed"
+
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """Every member's input sizes, in member order."""
+        return tuple(size for m in self.members for size in m.input_sizes)
 
     def _merge(self, parts: list[Detections]) -> Detections:
         dets = Detections.concat(parts)
         if len(dets) == 0:
             return Detections.empty()
-        boxes, scores = merge_boxes(dets.boxes, dets.scores, self.iou, self.vote_iou)
-        return Detections.from_arrays(boxes, scores, self.label)
+        merged = []
+        for label in dict.fromkeys(dets.labels.tolist()):  # per label, in order of first appearance
+            mine = dets.filter(label=label)
+            boxes, scores = merge_boxes(mine.boxes, mine.scores, self.iou, self.vote_iou)
+            merged.append(Detections.from_arrays(boxes, scores, label))
+        return Detections.concat(merged)
 
-    def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
-        per_member = [self._call_many(m, images, conf) for m in self.members]
+    def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
+        # images are validated once here, at the merge's boundary: members run their backend directly
+        per_member = [m._predict(images, conf) for m in self.members]
         return [self._merge([p[i] for p in per_member]) for i in range(len(images))]
 
-    @staticmethod
-    def _call_many(member, images: list[np.ndarray], conf: float | None) -> list[Detections]:
-        kw = {} if conf is None else {"conf": conf}
-        if hasattr(member, "predict"):
-            return member.predict(images, **kw)
-        return [member.detect(im, **kw) for im in images]
-
-    def detect(self, image_bgr: np.ndarray, conf: float | None = None) -> Detections:
-        return self.predict([image_bgr], conf=conf)[0]
-
-    __call__ = detect
+    def light(self, passes: LightPasses) -> Detector:
+        """The members at ``passes.plate_imgsz`` (else the smallest one), sharing the loaded model: that member
+        itself when only one is left, else a merge of them."""
+        members = [m for m in self.members if m.input_sizes and set(m.input_sizes) <= set(passes.plate_imgsz)]
+        if not members:
+            members = [min(self.members, key=lambda m: min(m.input_sizes, default=0))]
+        if len(members) == 1:
+            return members[0]
+        light = copy.copy(self)
+        light.members = members
+        return light

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import onnxruntime as ort
 
-def make_session(model_bytes: bytes, threads: int | None = None, providers: list[str] | None = None):
-    import onnxruntime as ort
 
+def make_session(model_bytes: bytes, threads: int | None = None,
+                 providers: list[str] | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime inference session for a serialized model, with every graph optimisation on.
+
+    ONNX Runtime's own logging is lowered to errors (the CenterFace graph's "unused initializer" warnings).
+
+    Args:
+        model_bytes: the serialized ONNX model (a file's bytes, or
+            :func:`~fpblur.detect.centerface_graph.prepare_model`'s).
+        threads: intra-op threads (None or 0: ONNX Runtime's own choice, one per physical core).
+        providers: execution providers in order of preference (None: ``CUDAExecutionProvider`` when this
+            onnxruntime build has it, then ``CPUExecutionProvider``).
+
+    Returns:
+        The session.
+
+    Raises:
+        onnxruntime.capi.onnxruntime_pybind11_state.InvalidProtobuf: ``model_bytes`` is not an ONNX model (other
+            errors of that module, e.g. ``Fail``, when ONNX Runtime cannot load the graph).
+    """
     ort.set_default_logger_severity(3)  # silence the "unused initializer" warnings
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

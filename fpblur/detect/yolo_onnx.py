@@ -21,18 +21,28 @@ import numpy as np
 
 from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
-from fpblur.detect.base import check_image
+from fpblur.core.labels import class_label_map, emitted_labels, labelled
+from fpblur.detect.base import Detector
 from fpblur.detect.runtime import make_session
-from fpblur.detect.yolo_torch import class_label_map, labelled  # no PyTorch/Ultralytics import at module level
 
 PAD_VALUE = 114
 MAX_DET = 300
 
 
 def letterbox(image: np.ndarray, imgsz: int, stride: int = 32) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
-    """Resize keeping the aspect ratio so the long side is ``imgsz``, pad to a multiple of ``stride``.
+    """Letterbox as Ultralytics YOLOv8 does for a dynamic-shape model (``LetterBox(auto=True)``): resize keeping
+    the aspect ratio so the long side is ``imgsz``, then pad each dimension with grey (114) by
+    ``(imgsz - size) mod stride`` pixels, split between both sides (so a multiple of ``stride`` when ``imgsz`` is).
 
-    Returns ``(padded image, (gain_x, gain_y), (pad_left, pad_top))``.
+    Args:
+        image: H×W×3 uint8 BGR image.
+        imgsz: the long side after resizing, in pixels (images are enlarged or shrunk to it).
+        stride: the network's stride.
+
+    Returns:
+        ``(padded, (gain_x, gain_y), (pad_left, pad_top))``: the padded image, the resize factors
+        (new size / original size) and the padding added on the left and top, in pixels.  A box in the padded
+        image maps back as ``(x - pad_left) / gain_x``, ``(y - pad_top) / gain_y``.
     """
     h, w = image.shape[:2]
     r = min(imgsz / h, imgsz / w)
@@ -47,7 +57,14 @@ def letterbox(image: np.ndarray, imgsz: int, stride: int = 32) -> tuple[np.ndarr
 
 
 def model_names(session) -> dict[int, str]:
-    """Class names the Ultralytics exporter stores in the ONNX metadata (``{0: 'plate'}``); {} if absent."""
+    """Class names the Ultralytics exporter stores in the ONNX metadata (``{0: 'plate'}``).
+
+    Args:
+        session: an ONNX Runtime ``InferenceSession``.
+
+    Returns:
+        ``{class id: name}``; empty when the metadata has no readable ``names``.
+    """
     meta = session.get_modelmeta().custom_metadata_map
     try:
         names = ast.literal_eval(meta.get("names", "{}"))
@@ -56,8 +73,27 @@ def model_names(session) -> dict[int, str]:
     return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
 
 
-class OnnxYoloDetector:
-    """YOLOv8 ONNX (dynamic input size) on ONNX Runtime's CPU provider; same interface as ``YoloDetector``."""
+class OnnxYoloDetector(Detector):
+    """A YOLOv8 ONNX export (dynamic input size) on ONNX Runtime's CPU provider; same boxes as ``YoloDetector``.
+
+    Per image: :func:`letterbox`, RGB in [0, 1], one network run, the best class per anchor above the threshold,
+    class-aware NMS (at most 300 boxes), boxes mapped back to the image's pixels and clipped — Ultralytics
+    YOLOv8's own pre- and post-processing (module docstring).
+
+    Args:
+        weights: the ``.onnx`` file (Ultralytics export; class names read from its metadata).
+        label: the target label, given to classes whose names stand for no label.
+        conf: score threshold in [0, 1].
+        iou: class-aware NMS IoU.
+        imgsz: inference size in pixels (long side of the letterboxed input).
+        class_map: explicit ``{class id or name: label}`` (see :func:`fpblur.core.labels.class_label_map`).
+        threads: ONNX Runtime's intra-op threads (default: its own choice).
+
+    Raises:
+        FileNotFoundError: ``weights`` does not exist.
+    """
+
+    backend = "yolo"
 
     def __init__(
         self,
@@ -79,17 +115,21 @@ class OnnxYoloDetector:
         self.iou = float(iou)
         self.imgsz = int(imgsz)
         self.names = model_names(self.session)
-        self.labels = class_label_map(self.names or {0: label}, label, class_map)
+        self.class_labels = class_label_map(self.names or {0: label}, label, class_map)
+        self.labels = emitted_labels(self.class_labels, label)
 
-    def with_imgsz(self, imgsz: int) -> "OnnxYoloDetector":
-        """The same model (shared session) at another inference size."""
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """``(imgsz,)``: the one inference size it runs at, in pixels."""
+        return (self.imgsz,)
+
+    def with_imgsz(self, imgsz: int) -> OnnxYoloDetector:
+        """The same model (shared session) at another inference size, in pixels."""
         other = copy.copy(self)
         other.imgsz = int(imgsz)
         return other
 
-    def detect(self, image_bgr: np.ndarray, conf: float | None = None) -> Detections:
-        image = check_image(image_bgr)
-        conf = self.conf if conf is None else float(conf)
+    def _detect_one(self, image: np.ndarray, conf: float) -> Detections:
         h, w = image.shape[:2]
         padded, (gx, gy), (px, py) = letterbox(image, self.imgsz)
         blob = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
@@ -106,12 +146,10 @@ class OnnxYoloDetector:
         kept = nms(boxes + (cls[:, None] * 7680.0), scores, self.iou)[:MAX_DET]
         boxes, scores, cls = boxes[kept], scores[kept], cls[kept]
         boxes = (boxes - np.array([px, py, px, py], np.float32)) / np.array([gx, gy, gx, gy], np.float32)
-        return labelled(boxes, scores, cls, self.labels).clip(w, h)
+        return labelled(boxes, scores, cls, self.class_labels).clip(w, h)
 
-    def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
-        return [self.detect(im, conf=conf) for im in images]
-
-    __call__ = detect
+    def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
+        return [self._detect_one(im, conf) for im in images]
 
 
 __all__ = ["OnnxYoloDetector", "letterbox", "model_names"]

@@ -1,4 +1,8 @@
-"""Ultralytics YOLO detector for any ``.pt`` / ``.onnx`` weights (trained face or plate models)."""
+"""Ultralytics YOLO detector for any ``.pt`` / ``.onnx`` weights (trained face or plate models).
+
+Imports no PyTorch or Ultralytics until a model is loaded (:func:`fpblur.models.offline.import_ultralytics`,
+the ``[train]`` extra); pre- and post-processing (letterbox, NMS) are Ultralytics' own.
+"""
 
 from __future__ import annotations
 
@@ -8,50 +12,34 @@ from pathlib import Path
 
 import numpy as np
 
-from fpblur.core.detections import LABELS, Detections
-from fpblur.detect.base import check_image
+from fpblur.core.detections import Detections
+from fpblur.core.labels import class_label_map, emitted_labels, labelled
+from fpblur.detect.base import Detector
 from fpblur.detect.plate_model import cuda_wanted
 from fpblur.models.offline import import_ultralytics
 
 
-def label_from_class_name(name: str) -> str | None:
-    """The fpblur label a model or dataset class name stands for: ``"face"`` when it contains "face",
-    ``"plate"`` when it contains "plate" or "licen" (licence/license), else None (case-insensitive)."""
-    lname = str(name).lower()
-    return next((lab for lab in LABELS if lab in lname or (lab == "plate" and "licen" in lname)), None)
+class YoloDetector(Detector):
+    """Ultralytics YOLO weights (``.pt`` or ``.onnx``) run through Ultralytics; boxes in original-image pixels.
 
+    Args:
+        weights: the weights file.
+        label: the target label, given to classes whose names stand for no label.
+        conf: score threshold in [0, 1].
+        iou: NMS IoU.
+        imgsz: inference size in pixels.
+        device: Ultralytics device (``"cpu"``, ``0``, ``"0,1"``; None: automatic).
+        half: fp16 inference (only on CUDA; ignored elsewhere).
+        class_map: explicit ``{class id or name: label}`` (see :func:`fpblur.core.labels.class_label_map`).
+        augment: Ultralytics test-time augmentation.
 
-def class_label_map(names: dict[int, str], label: str | None, class_map: dict | None) -> dict[int, str]:
-    """Map the model's class ids to fpblur labels.
-
-    ``class_map`` (``{class id or name: label}``) wins; otherwise a class whose name contains "face" or
-    "plate" maps to that label; any remaining class maps to ``label`` (the detector's target).
+    Raises:
+        FileNotFoundError: ``weights`` does not exist.
+        ValueError: ``weights`` is not a ``.pt`` or ``.onnx`` file.
+        MissingExtra: PyTorch or Ultralytics is not installed (the ``[train]`` extra).
     """
-    out: dict[int, str] = {}
-    for cid, name in names.items():
-        if class_map and (cid in class_map or name in class_map):
-            out[cid] = class_map.get(cid, class_map.get(name))
-            continue
-        guess = label_from_class_name(name)
-        if guess and (label is None or guess == label):
-            out[cid] = guess
-        elif label is not None:
-            out[cid] = label
-    return out
 
-
-def labelled(boxes, scores, cls, labels: dict[int, str]) -> Detections:
-    """Detections for a YOLO model's output: class ids ``cls`` become fpblur labels through ``labels``
-    (see :func:`class_label_map`); boxes of classes missing from ``labels`` are dropped."""
-    cls = np.asarray(cls).reshape(-1).astype(int)
-    keep = np.flatnonzero([int(c) in labels for c in cls])
-    names = np.array([labels[int(c)] for c in cls[keep]], dtype="<U8")
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    return Detections(boxes[keep], np.asarray(scores).reshape(-1)[keep], names)
-
-
-class YoloDetector:
-    """Run Ultralytics YOLO weights and return :class:`Detections` in original-image pixels."""
+    backend = "yolo"
 
     def __init__(
         self,
@@ -81,22 +69,27 @@ class YoloDetector:
         self.model = ultralytics.YOLO(str(weights), task="detect")
         # Half precision only exists on CUDA; silently falling back to fp32 on CPU is the sane default.
         self.half = bool(half) and cuda_wanted(self.device)
-        self.labels = class_label_map(dict(self.model.names), label, class_map)
+        self.class_labels = class_label_map(dict(self.model.names), label, class_map)
+        self.labels = emitted_labels(self.class_labels, label)
 
-    def with_imgsz(self, imgsz: int) -> "YoloDetector":
-        """The same loaded model at another inference size (Ultralytics takes the size per call)."""
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """``(imgsz,)``: the one inference size it runs at, in pixels."""
+        return (self.imgsz,)
+
+    def with_imgsz(self, imgsz: int) -> YoloDetector:
+        """The same loaded model at another inference size in pixels (Ultralytics takes the size per call)."""
         other = copy.copy(self)
         other.imgsz = int(imgsz)
         return other
 
-    def predict(self, images: list[np.ndarray], conf: float | None = None) -> list[Detections]:
-        imgs = [check_image(im) for im in images]
+    def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         # Ultralytics 8.4 spells fp16 as quantize=16 (``half`` is deprecated there).
         precision = {"quantize": 16} if self.half else {}
         results = self.model.predict(
-            imgs,
+            images,
             **precision,
-            conf=self.conf if conf is None else conf,
+            conf=conf,
             iou=self.iou,
             imgsz=self.imgsz,
             device=self.device,
@@ -109,12 +102,7 @@ class YoloDetector:
             boxes = b.xyxy.cpu().numpy() if len(b) else np.zeros((0, 4), np.float32)
             scores = b.conf.cpu().numpy() if len(b) else np.zeros((0,), np.float32)
             cls = b.cls.cpu().numpy().astype(int) if len(b) else np.zeros((0,), int)
-            det = labelled(boxes, scores, cls, self.labels)
+            det = labelled(boxes, scores, cls, self.class_labels)
             h, w = res.orig_shape
             out.append(det.clip(w, h))
         return out
-
-    def detect(self, image_bgr: np.ndarray, conf: float | None = None) -> Detections:
-        return self.predict([image_bgr], conf=conf)[0]
-
-    __call__ = detect

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from fpblur.config.settings import DEFAULT_MAX_PIXELS  # larger images are refused (configurable)
 from fpblur.core.files import InputError, atomic_output
 
-DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; larger images are refused (configurable)
 JPEG_QUALITY = 95
 
 # EXIF orientation → (rotation code, flip) applied to the decoded pixels (PIL's exif_transpose table).
@@ -31,14 +31,34 @@ _ORIENT = {
 
 @dataclass
 class LoadedImage:
+    """A decoded image file (:func:`read_image`).
+
+    Attributes:
+        path: the file.
+        pixels: H×W (gray), H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16 as stored, EXIF orientation applied
+            (upright).
+        format: PIL's format name, e.g. ``"JPEG"``, ``"PNG"`` (``""`` if unknown).
+        exif: the raw EXIF block (None: none).
+        icc_profile: the ICC colour profile (None: none).
+    """
+
     path: Path
-    pixels: np.ndarray  # as stored (gray / BGR / BGRA, uint8 or uint16), orientation applied
-    format: str  # PIL format name, e.g. "JPEG", "PNG"
+    pixels: np.ndarray
+    format: str
     exif: bytes | None
     icc_profile: bytes | None
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Pixels as a viewer shows them, given their EXIF orientation tag (PIL's ``exif_transpose`` table).
+
+    Args:
+        pixels: H×W or H×W×C, any dtype.
+        orientation: the EXIF orientation, 1–8 (None or an unknown value: 1, unchanged).
+
+    Returns:
+        The flipped and/or rotated pixels (``pixels`` itself for orientation 1).
+    """
     rot, flip = _ORIENT.get(orientation or 1, (None, None))
     if flip is not None:
         pixels = cv2.flip(pixels, flip)
@@ -48,10 +68,22 @@ def apply_orientation(pixels: np.ndarray, orientation: int | None) -> np.ndarray
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Decode ``path`` fully or raise :class:`InputError` with a one-line reason naming the file.
+    """Decode ``path`` fully, upright, at its stored depth and channel count.
 
     PIL validates the file (empty, not an image, truncated, too large) and reads EXIF; OpenCV decodes the
-    pixels at their stored depth and channel count (16-bit and alpha survive).
+    pixels at their stored depth and channel count (16-bit and alpha survive; formats OpenCV cannot decode
+    come from PIL as 8-bit BGR/BGRA, other depths are clipped to 8 bits).
+
+    Args:
+        path: the image file.
+        max_pixels: refuse images with more pixels (width × height) than this, before decoding.
+
+    Returns:
+        The :class:`LoadedImage` (pixels with the EXIF orientation applied, EXIF and ICC kept raw).
+
+    Raises:
+        InputError: the file cannot be read, is empty, is not an image, is corrupt or truncated, or exceeds
+            ``max_pixels`` (one line naming the file).
     """
     path = Path(path)
     try:
@@ -103,7 +135,23 @@ def _exif_without_orientation(exif: bytes | None) -> bytes | None:
 
 
 def encode_image(pixels: np.ndarray, suffix: str, *, exif: bytes | None = None, icc: bytes | None = None) -> bytes:
-    """Encode pixels for ``suffix``.  Without ``exif``/``icc`` no metadata at all is written."""
+    """Encode pixels as the format of ``suffix``; without ``exif``/``icc`` no metadata at all is written.
+
+    With metadata, 8-bit JPEG, PNG, WebP and TIFF are written by PIL (EXIF orientation reset to 1: the pixels
+    are upright); everything else by OpenCV, without metadata.  JPEG and WebP quality: :data:`JPEG_QUALITY`.
+
+    Args:
+        pixels: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16.
+        suffix: the extension with its dot, any case (``".jpg"``).
+        exif: an EXIF block to keep.
+        icc: an ICC profile to keep.
+
+    Returns:
+        The encoded file's bytes.
+
+    Raises:
+        InputError: no encoder for ``suffix``, or one that refuses this depth/channel count.
+    """
     suffix = suffix.lower()
     if exif or icc:
         if pixels.dtype == np.uint8 and suffix in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"):
@@ -130,12 +178,12 @@ def encode_image(pixels: np.ndarray, suffix: str, *, exif: bytes | None = None, 
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]
     try:
-        ok, buf = cv2.imencode(suffix, pixels, params)
+        ok, encoded = cv2.imencode(suffix, pixels, params)
     except cv2.error:  # no encoder for the extension, or one that refuses this depth/channel count
         ok = False
     if not ok:
         raise InputError(f"cannot encode an image as {suffix}")
-    return buf.tobytes()
+    return encoded.tobytes()
 
 
 def can_write_image(path: str | os.PathLike) -> bool:
@@ -148,7 +196,17 @@ def can_write_image(path: str | os.PathLike) -> bool:
 
 
 def write_image(dst: str | os.PathLike, pixels: np.ndarray, *, exif: bytes | None = None, icc: bytes | None = None) -> None:
-    """Atomically write ``pixels`` to ``dst`` (format from its extension)."""
+    """Atomically write ``pixels`` to ``dst`` (format from its extension; none: PNG).
+
+    Args:
+        dst: the output file (its folder is created).
+        pixels: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16.
+        exif, icc: metadata to keep (:func:`encode_image`); none by default.
+
+    Raises:
+        InputError: the pixels cannot be encoded in that format (naming ``dst``).
+        OSError: ``dst`` cannot be written.
+    """
     dst = Path(dst)
     try:
         data = encode_image(pixels, dst.suffix or ".png", exif=exif, icc=icc)

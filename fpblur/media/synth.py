@@ -7,11 +7,12 @@ crop window is returned, so that boxes known in the photo can be mapped into eve
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
+import av
 import cv2
 import numpy as np
 
@@ -25,14 +26,33 @@ class Crop:
     scale: float
 
     def map_boxes(self, boxes: np.ndarray) -> np.ndarray:
-        """Photo-pixel boxes → frame-pixel boxes."""
+        """Photo-pixel boxes → frame-pixel boxes.
+
+        Args:
+            boxes: N×4 ``[x1, y1, x2, y2]`` in photo pixels.
+
+        Returns:
+            N×4 float64 boxes in frame pixels (not clipped to the frame).
+        """
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         return (b - [self.x0, self.y0, self.x0, self.y0]) * self.scale
 
 
-def pan_zoom_frames(photo: np.ndarray, size: tuple[int, int], n: int, zoom: tuple[float, float] = (1.0, 0.7)):
-    """Yield ``(frame, crop)`` for ``n`` frames that zoom from ``zoom[0]`` to ``zoom[1]`` of the photo while
-    panning from its left to its right edge (a smooth camera move over real content)."""
+def pan_zoom_frames(photo: np.ndarray, size: tuple[int, int], n: int,
+                    zoom: tuple[float, float] = (1.0, 0.7)) -> Iterator[tuple[np.ndarray, Crop]]:
+    """Frames of a smooth camera move over real content: zooming from ``zoom[0]`` to ``zoom[1]`` of the photo
+    while panning from its left to its right edge (and gently up and down).
+
+    Args:
+        photo: H×W×3 uint8 BGR.
+        size: ``(width, height)`` of the frames in pixels.
+        n: number of frames.
+        zoom: the crop's width at the first and last frame, as fractions of the widest crop of the frames'
+            aspect ratio that fits the photo.
+
+    Yields:
+        ``(frame, crop)``: an H×W×3 uint8 BGR frame and the :class:`Crop` that maps photo pixels into it.
+    """
     W, H = size
     ph, pw = photo.shape[:2]
     for i in range(n):
@@ -51,7 +71,15 @@ def pan_zoom_frames(photo: np.ndarray, size: tuple[int, int], n: int, zoom: tupl
 
 def pattern_frame(width: int, height: int, index: int) -> np.ndarray:
     """An asymmetric pattern that shows orientation: red block top-left, green bar along the top edge,
-    plus a moving blue square so consecutive frames differ."""
+    plus a moving blue square so consecutive frames differ.
+
+    Args:
+        width, height: frame size in pixels.
+        index: frame number (moves the square 3 px per frame).
+
+    Returns:
+        An H×W×3 uint8 BGR frame.
+    """
     img = np.full((height, width, 3), 90, np.uint8)
     img[: height // 3, : width // 3] = (0, 0, 230)
     img[: max(2, height // 10), width // 3 :] = (0, 200, 0)
@@ -77,13 +105,27 @@ def write_video(
 ) -> Path:
     """Write a test video with PyAV.
 
-    ``frames`` (BGR) default to :func:`pattern_frame`; ``pts`` (in ``time_base``, default 1/fps) gives
-    variable frame timing; ``audio`` lists codecs of audio streams to add (e.g. ``("aac", "aac")``), each
-    a distinct tone lasting the video; ``rotation`` (counter-clockwise degrees) is stored as the display
-    matrix, the way phones record portrait video.
-    """
-    import av
+    Args:
+        path: the output file (its folder is created; the container follows the extension).
+        frames: H×W×3 uint8 BGR frames, all one size (None: ``n`` :func:`pattern_frame` frames of ``size``, or one
+            per ``pts``).
+        size: ``(width, height)`` of the default frames, pixels.
+        n: number of default frames.
+        fps: the stream's frame rate.
+        pts: each frame's presentation time in ``time_base`` units (variable frame timing); None: evenly spaced.
+        time_base: the stream's time base (None: ``1/fps``).
+        audio: codecs of audio streams to add (e.g. ``("aac", "aac")``), each a distinct mono 44.1 kHz tone.
+        audio_seconds: the tones' length in seconds (None: as long as the video).
+        rotation: counter-clockwise degrees stored as the display matrix, the way phones record portrait video.
+        codec: the video encoder (odd sizes need e.g. ``"libx264rgb"``, ``"ffv1"`` or ``"mjpeg"``).
+        crf: x264 quality (``libx264``/``libx264rgb``, preset ultrafast).
 
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        av.FFmpegError: the encoder or muxer refuses the settings.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if frames is None:
@@ -125,8 +167,6 @@ def write_video(
 
 
 def _write_tone(out, stream, freq: float, seconds: float) -> None:
-    import av
-
     rate, chunk = 44100, 1024
     total = int(round(seconds * rate))
     done = 0
@@ -156,7 +196,21 @@ def pan_clip(
     audio: Sequence[str] = (),
     crf: int = 18,
 ) -> tuple[Path, list[Crop]]:
-    """A clip panning/zooming over ``photo``; returns the path and every frame's :class:`Crop`."""
+    """A clip panning/zooming over ``photo`` (:func:`pan_zoom_frames`, :func:`write_video`).
+
+    Args:
+        path: the output video.
+        photo: H×W×3 uint8 BGR.
+        size: ``(width, height)`` of the frames in pixels.
+        seconds: the clip's length (at least 2 frames).
+        fps: frames per second.
+        zoom: the crop's width at the start and end, as fractions (:func:`pan_zoom_frames`).
+        audio: codecs of tone audio streams to add.
+        crf: x264 quality.
+
+    Returns:
+        ``(path, crops)``: the video and every frame's :class:`Crop`, in order.
+    """
     n = max(2, int(round(seconds * fps)))
     frames, crops = [], []
     for frame, crop in pan_zoom_frames(photo, size, n, zoom):
@@ -167,34 +221,58 @@ def pan_clip(
 
 @dataclass
 class Probe:
-    """What a test wants to know about a video file (see :func:`probe`)."""
+    """What a test wants to know about a video file (see :func:`probe`).
+
+    Attributes:
+        format: the container's format name (PyAV's, e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"``).
+        width, height: the stored (not rotated) frame size in pixels.
+        rotation: the display rotation in counter-clockwise degrees (0, 90, 180, 270).
+        codec: the video codec's name.
+        times: every frame's pts in seconds, in presentation order.
+        duration: the container's duration in seconds (0 if unknown).
+        audio: per audio stream, ``(pts, payload)`` of every non-empty packet.
+        audio_codecs: per audio stream, its codec's name.
+        images: the frames as H×W×3 uint8 BGR arrays, as stored (None unless asked for).
+    """
 
     format: str
     width: int
     height: int
     rotation: int
     codec: str
-    times: list[float]  # every frame's pts in seconds, in presentation order
-    duration: float  # container duration, seconds
-    audio: list[list[tuple[int | None, bytes]]]  # per audio stream: (pts, payload) of every packet
+    times: list[float]
+    duration: float
+    audio: list[list[tuple[int | None, bytes]]]
     audio_codecs: list[str]
     images: list[np.ndarray] | None = None
 
     @property
     def frames(self) -> int:
+        """The number of decoded frames."""
         return len(self.times)
 
 
 def probe(path: str | os.PathLike, images: bool = False) -> Probe:
-    """Decode ``path`` completely: frame times, size, rotation, audio packets (optionally the frames as
-    BGR arrays as stored, without applying rotation)."""
-    import av
+    """Decode ``path`` completely: frame times, size, rotation, audio packets.
 
+    Args:
+        path: the video file.
+        images: also keep every frame as a BGR array as stored (rotation not applied).
+
+    Returns:
+        The :class:`Probe`.
+
+    Raises:
+        av.FFmpegError: the file cannot be opened or decoded.
+        IndexError: it has no video stream.
+    """
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         tb = v.time_base
         codec = v.codec_context.name
-        rotation, times, pix = 0, [], []
+        rotation = 0
+        times: list[float] = []
+        pix: list[np.ndarray] = []
         for f in c.decode(v):
             if not times:
                 rotation = int(round(f.rotation or 0)) % 360

@@ -16,17 +16,19 @@ wider/taller than the input.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 
+from fpblur.config.settings import DEFAULT_CRF, DEFAULT_PRESET  # x264 defaults of every entry point
+
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-DEFAULT_CRF = 20
-DEFAULT_PRESET = "veryfast"
 # AVColorSpace values that swscale understands as conversion matrices (709, 470BG, 170M, 240M, 2020).
 _SWS_COLORSPACES = {1, 5, 6, 7, 9}
 # Containers whose duration is estimated (from bitrate or timestamps), not announced: no truncation check.
@@ -36,12 +38,6 @@ _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROT
 
 class VideoError(Exception):
     """A video could not be read or written; ``str()`` is a one-line reason naming the file."""
-
-
-def _av():
-    import av  # deferred: importing fpblur must stay cheap
-
-    return av
 
 
 def _reason(exc: BaseException) -> str:
@@ -63,6 +59,7 @@ def rotate_image(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` rounded up to even numbers of pixels (what yuv420p H.264 can code)."""
     return width + (width & 1), height + (height & 1)
 
 
@@ -75,6 +72,12 @@ def pad_to_even(image: np.ndarray) -> np.ndarray:
 
 
 def container_format(path: str | os.PathLike) -> str:
+    """The FFmpeg muxer for an output path's extension (:data:`CONTAINERS`: ``.mp4``/``.m4v`` → ``"mp4"``,
+    ``.mov`` → ``"mov"``, ``.mkv`` → ``"matroska"``; any case).
+
+    Raises:
+        VideoError: another extension.
+    """
     suffix = Path(path).suffix.lower()
     if suffix not in CONTAINERS:
         raise VideoError(f"{path}: output must be one of {', '.join(CONTAINERS)} (H.264)")
@@ -83,7 +86,14 @@ def container_format(path: str | os.PathLike) -> str:
 
 @dataclass
 class Frame:
-    """One decoded frame: upright BGR pixels and its timing in the input stream's time base."""
+    """One decoded frame: upright BGR pixels and its timing in the input stream's time base.
+
+    Attributes:
+        index: 0-based position in decoding order.
+        pts: presentation time in the stream's time base (strictly increasing; made up when missing).
+        duration: the frame's duration in the same units (the frame rate's when the file gives none).
+        image: H×W×3 uint8 BGR, the display rotation applied.
+    """
 
     index: int
     pts: int
@@ -93,28 +103,50 @@ class Frame:
 
 @dataclass
 class AudioPacket:
-    """An audio packet to copy unchanged; ``stream`` is the input stream index."""
+    """An audio packet to copy unchanged.
 
-    packet: object
+    Attributes:
+        packet: the demuxed PyAV packet.
+        stream: the index of its stream in the input file.
+    """
+
+    packet: av.Packet
     stream: int
 
 
 @dataclass
 class VideoInfo:
+    """What :class:`VideoReader` knows about its video once the first frame is decoded.
+
+    Attributes:
+        path: the file.
+        width, height: the displayed frame size in pixels (after rotation).
+        rotation: counter-clockwise degrees applied to the stored pixels (0, 90, 180, 270).
+        time_base: the video stream's time base (seconds per pts unit).
+        rate: frame rate in frames per second (the stream's average rate, else FFmpeg's guess; 25 when none).
+        frames: frame count the container announces (0 if unknown).
+        duration: video stream duration in seconds, if known.
+        audio_streams: number of audio streams (copied by :class:`VideoWriter`).
+        codec: the video codec's name.
+        color: colour description of the first frame (``colorspace``, ``color_range``, ``color_primaries``,
+            ``color_trc``: FFmpeg's enum values; None where unspecified or unusable), kept in the output.
+    """
+
     path: Path
-    width: int  # displayed (after rotation)
+    width: int
     height: int
-    rotation: int  # counter-clockwise degrees applied to the stored pixels
+    rotation: int
     time_base: Fraction
-    rate: Fraction  # average frame rate (frames per second)
-    frames: int  # frame count the container announces (0 if unknown)
-    duration: float | None  # video stream duration in seconds, if known
+    rate: Fraction
+    frames: int
+    duration: float | None
     audio_streams: int = 0
     codec: str = ""
     color: dict = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
+        """:attr:`rate` as a float (0.0 if unknown)."""
         return float(self.rate) if self.rate else 0.0
 
     @property
@@ -143,14 +175,27 @@ def _stream_duration(stream, container) -> float | None:
 
 
 class VideoReader:
-    """Demux and decode a video file.  Iterate to get :class:`Frame` and :class:`AudioPacket` items.
+    """Demux and decode a video file.  Iterate (once) to get :class:`Frame` and :class:`AudioPacket` items in
+    demux order; use it as a context manager, or call :meth:`close`.
 
     The first frame is decoded when the reader is opened (its display matrix gives the rotation and the
-    upright size); any audio packets read before it are replayed first when iterating.
+    upright size); any audio packets read before it are replayed first when iterating.  The first video stream
+    is decoded (FFmpeg's frame and slice threads); every audio stream is passed through.
+
+    Args:
+        path: the video file.
+
+    Attributes:
+        info: the :class:`VideoInfo`.
+        decoded: frames decoded so far.
+
+    Raises:
+        VideoError: the file is missing, empty, not a video, has no video stream or no decodable frame (one line
+            naming the file); while iterating, a decoding error or a file that ends before its announced
+            duration or frame count (truncated).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        av = _av()
         self.path = Path(path)
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
@@ -238,7 +283,6 @@ class VideoReader:
         return out
 
     def _generate(self) -> Iterator[Frame | AudioPacket]:
-        av = _av()
         audio_ids = {s.index for s in self.audio}
         where = "reading"
         try:
@@ -277,14 +321,20 @@ class VideoReader:
             )
 
     def __iter__(self) -> Iterator[Frame | AudioPacket]:
+        """Every frame (upright BGR) and non-empty audio packet, in demux order.
+
+        Raises:
+            VideoError: decoding failed, or the file is truncated (checked at its end).
+        """
         while self._pending:
             yield self._pending.pop(0)
         yield from self._items
 
     def close(self) -> None:
+        """Close the file."""
         self.container.close()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -292,7 +342,23 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Encode upright BGR frames to H.264 and copy the reader's audio streams into ``path``."""
+    """Encode upright BGR frames to H.264 and copy the reader's audio streams into ``path``.
+
+    libx264, yuv420p, the reader's time base, frame rate and colour description; odd sizes are padded to even
+    (:func:`pad_to_even`).  Call :meth:`write` per frame and :meth:`write_audio` per audio packet, in any
+    interleaving, then :meth:`finish`; :meth:`close` after an error.
+
+    Args:
+        path: the output (``.mp4``/``.m4v``, ``.mov`` or ``.mkv``: :data:`CONTAINERS`).
+        reader: the input: its :class:`VideoInfo` and audio streams.
+        crf: x264 quality (lower: better and bigger).
+        preset: x264 speed preset (``"veryfast"``…).
+        threads: encoder threads (0: FFmpeg's choice).
+
+    Raises:
+        VideoError: an unsupported extension, the file cannot be created, or an audio codec the container
+            cannot store without re-encoding (use ``.mkv``).
+    """
 
     def __init__(
         self,
@@ -302,7 +368,6 @@ class VideoWriter:
         preset: str = DEFAULT_PRESET,
         threads: int = 0,
     ) -> None:
-        av = _av()
         self.path = Path(path)
         fmt = container_format(self.path)
         info = reader.info
@@ -349,9 +414,17 @@ class VideoWriter:
         return stream
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
-        av = _av()
+        """Encode one frame at the input frame's timing.
+
+        Args:
+            frame: the input frame whose ``pts`` and ``duration`` the output frame keeps.
+            image: the pixels to write, H×W×3 uint8 BGR at the reader's upright size.
+
+        Raises:
+            VideoError: writing to the file failed.
+        """
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(pad_to_even(image)), format="bgr24")
-        kwargs = {"format": "yuv420p"}
+        kwargs: dict[str, Any] = {"format": "yuv420p"}
         if self.color.get("colorspace"):
             kwargs["dst_colorspace"] = self.color["colorspace"]
         if self.color.get("color_range"):
@@ -364,12 +437,16 @@ class VideoWriter:
         self.frames += 1
 
     def write_audio(self, item: AudioPacket) -> None:
+        """Copy one audio packet, unchanged, into the matching output stream.
+
+        Raises:
+            VideoError: writing to the file failed.
+        """
         packet = item.packet
         packet.stream = self.audio[item.stream]
         self._mux([packet])
 
     def _mux(self, packets) -> None:
-        av = _av()
         try:
             for p in packets:
                 self.container.mux(p)
@@ -377,12 +454,16 @@ class VideoWriter:
             raise VideoError(f"{self.path}: writing failed ({_reason(exc)})") from None
 
     def finish(self) -> None:
-        """Flush the encoder and write the trailer."""
+        """Flush the encoder, write the trailer and close the file.
+
+        Raises:
+            VideoError: writing or closing the file failed.
+        """
         self._mux(self.stream.encode(None))
         self.closed = True
         try:
             self.container.close()
-        except _av().FFmpegError as exc:
+        except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: finishing failed ({_reason(exc)})") from None
 
     def close(self) -> None:
@@ -392,5 +473,5 @@ class VideoWriter:
         self.closed = True
         try:
             self.container.close()
-        except Exception:  # noqa: BLE001 - best effort; the caller deletes the file anyway
+        except Exception:  # best effort; the caller deletes the file anyway
             pass

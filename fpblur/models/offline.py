@@ -12,25 +12,27 @@ import os
 import shutil
 from pathlib import Path
 
+from fpblur.core.files import atomic_output
+from fpblur.models.extras import require
+from fpblur.models.registry import cache_dir
+
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 
 def ultralytics_config_dir() -> Path:
-    from fpblur.models.registry import cache_dir
-
+    """Where Ultralytics keeps its settings and fonts: ``$YOLO_CONFIG_DIR`` if set, else
+    ``<fpblur cache>/ultralytics``."""
     return Path(os.environ.get("YOLO_CONFIG_DIR") or cache_dir() / "ultralytics")
 
 
 def _install_local_fonts(config_dir: Path) -> None:
     """Put matplotlib's DejaVuSans where Ultralytics looks for Arial, so it never downloads a font."""
     try:
-        import matplotlib
+        import matplotlib  # optional: [train] extra (an Ultralytics dependency)
 
         src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     except Exception:  # matplotlib missing: Ultralytics will still not download (offline), labels plain
         return
-    from fpblur.core.files import atomic_output
-
     for name in _FONT_NAMES:
         dst = config_dir / name
         if not dst.exists() and src.is_file():
@@ -42,7 +44,11 @@ def _install_local_fonts(config_dir: Path) -> None:
 
 
 def configure_environment() -> None:
-    """Set the environment Ultralytics reads at import time (idempotent, no import of ultralytics)."""
+    """Set the environment Ultralytics reads at import time (idempotent, no import of ultralytics).
+
+    ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=0``, ``YOLO_VERBOSE=0`` and ``YOLO_CONFIG_DIR``
+    (:func:`ultralytics_config_dir`), each only where the user has not set it.
+    """
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     os.environ.setdefault("YOLO_VERBOSE", "0")
@@ -51,15 +57,29 @@ def configure_environment() -> None:
 
 
 def import_ultralytics():
-    """Import ``ultralytics`` with everything networked switched off; returns the module."""
+    """Import ``ultralytics`` with everything networked switched off.
+
+    Sets the environment first (:func:`configure_environment`), then marks Ultralytics offline (also when it
+    was imported earlier), puts a local font where it looks for Arial, and turns off the settings that sync
+    with online services (``sync``, ``wandb``, ``mlflow``, …) when any is on.
+
+    Returns:
+        The ``ultralytics`` module.
+
+    Raises:
+        MissingExtra: Ultralytics or PyTorch is not installed (the message names the ``[train]`` extra; the core
+            install runs the default models on ONNX Runtime without them).
+    """
+    require("running YOLO weights through Ultralytics (.pt files, --device/--half, training, export)", "train",
+            "ultralytics", "torch")
     configure_environment()
-    import ultralytics
-    from ultralytics import utils as ul_utils
+    import ultralytics  # optional: [train] extra
+    from ultralytics import utils as ul_utils  # optional: [train] extra
 
     # In case ultralytics was imported before fpblur could set YOLO_OFFLINE.
     ul_utils.ONLINE = False
     try:
-        ul_utils.checks.ONLINE = False  # type: ignore[attr-defined]
+        ul_utils.checks.ONLINE = False
     except AttributeError:
         pass
     # Ultralytics looks for fonts in USER_CONFIG_DIR (``$YOLO_CONFIG_DIR/Ultralytics`` or a temp fallback).

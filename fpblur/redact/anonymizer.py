@@ -1,48 +1,76 @@
-"""``Anonymizer``: detectors + padding + an anonymization mode, the object every front end uses."""
+"""``Anonymizer``: detectors + padding + an anonymization mode, the object every front end uses.
+
+Its settings are one :class:`~fpblur.config.settings.RunConfig`, resolved by
+:func:`~fpblur.config.settings.resolve_config` (the resolver the command line, the notebooks and the front ends
+call too): ``Anonymizer(config)``, or ``Anonymizer(profile="fast", targets=("face",), mode="pixelate", pad=0.3)``
+which resolves the same keywords.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from fpblur.redact.modes import MODES, anonymize
+from fpblur.config.profiles import LightPasses, get_profile
+from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad
 from fpblur.core.detections import Detections
-from fpblur.detect.base import check_image
-from fpblur.config.spec import DetectorSpec
+from fpblur.detect.base import Detector, as_detector, check_image
 from fpblur.detect.factory import build_detector
+from fpblur.redact.modes import anonymize
 
-DEFAULT_PAD = 0.18  # for labels the default profile does not name
-
-
-def default_pad(label: str) -> float:
-    """The padding the default profile gives ``label`` (faces 0.22, plates 0.25): one source for every front end."""
-    from fpblur.config.profiles import get_profile
-
-    return float(get_profile("default").pad.get(label, DEFAULT_PAD))
+MODE_OPTIONS = ("blur_strength", "pixel_blocks", "color")  # Anonymizer keywords that are RedactSettings fields
 
 
-def regions_for(dets: Detections, pad: float | dict[str, float] | None, width: int, height: int) -> Detections:
-    """The areas the anonymizer covers: each box grown by ``pad`` (per label if a dict; None = the default
-    profile's padding), clipped."""
-    if pad is None or isinstance(pad, dict):
-        pad = pad or {}
-        fracs = np.array([pad.get(str(lab), default_pad(str(lab))) for lab in dets.labels], dtype=np.float32)
+def regions_for(dets: Detections, pad: float | Mapping[str, float] | None, width: int, height: int) -> Detections:
+    """The areas the anonymizer covers: each box grown by ``pad``, clipped.
+
+    Args:
+        dets: the detections, boxes in image pixels.
+        pad: fraction of each box's width/height added on every side: one for every label; per label (a
+            mapping, e.g. a resolved ``config.redact.pad``; labels it omits get the default profile's padding);
+            or None (the default profile's padding).  An :class:`Anonymizer` passes its resolved
+            configuration's padding, so its own profile's is used.
+        width, height: the image size in pixels (boxes are clipped to it).
+
+    Returns:
+        The padded boxes, same order, scores, labels and track ids as ``dets``.
+
+    Raises:
+        ValueError: a negative padding in ``pad``'s mapping.
+    """
+    fracs: float | np.ndarray
+    if pad is None or isinstance(pad, Mapping):
+        pads = resolve_pad(get_profile(), pad)
+        fracs = np.array([pads.get(str(lab), DEFAULT_PAD) for lab in dets.labels], dtype=np.float32)
     else:
         fracs = float(pad)
     return dets.pad(fracs).clip(width, height)
 
 
-@dataclass
-class AnonymizerConfig:
-    targets: tuple[str, ...] = ("face", "plate")
-    mode: str = "blur"
-    pad: float | dict[str, float] | None = None
-    specs: dict[str, DetectorSpec] = field(default_factory=dict)
+def anonymizer_config(*, specs: Mapping[str, Any] | None = None, **choices: Any) -> RunConfig:
+    """The :class:`RunConfig` of ``Anonymizer(**choices)``.
 
-    def spec(self, target: str) -> DetectorSpec:
-        return self.specs.get(target) or DetectorSpec(target)
+    Args:
+        specs: per target, a :class:`~fpblur.config.spec.DetectorSpec` or a mapping of its fields
+            (:func:`~fpblur.config.settings.resolve_config`'s ``detectors``).
+        choices: :func:`~fpblur.config.settings.resolve_config`'s other keywords, plus ``blur_strength``,
+            ``pixel_blocks`` and ``color`` (merged into ``redact``).
+
+    Returns:
+        The resolved configuration.
+
+    Raises:
+        ValueError: an unknown profile, target, mode or setting, or a value out of range.
+        TypeError: a keyword :func:`~fpblur.config.settings.resolve_config` does not take.
+    """
+    redact = dict(choices.pop("redact", None) or {})
+    for name in MODE_OPTIONS:
+        if name in choices:
+            redact[name] = choices.pop(name)
+    return resolve_config(detectors=specs, redact=redact, **choices)
 
 
 class Anonymizer:
@@ -50,62 +78,145 @@ class Anonymizer:
 
     >>> anon = Anonymizer(targets=("face",), mode="pixelate")
     >>> out, dets = anon.anonymize_image(image_bgr)
+    >>> Anonymizer(resolve_config("fast", pad=0.3)).config.redact.pad
+    {'face': 0.3, 'plate': 0.3}
 
-    Detector objects can be passed directly (``detectors={"face": my_detector}``) — anything callable as
-    ``detector(image_bgr) -> Detections`` works.
+    Args:
+        config: the resolved configuration (:func:`~fpblur.config.settings.resolve_config`); or None and
+            ``choices`` instead.
+        detectors: detector objects per target, used instead of building the configuration's (a
+            :class:`~fpblur.detect.base.Detector`, or anything callable as ``detector(image_bgr) -> Detections``).
+        choices: without ``config``: ``profile``, ``targets``, ``mode``, ``pad``, ``specs`` (per-target detector
+            settings), ``redact``, ``video``, ``image``, ``blur_strength``, ``pixel_blocks``, ``color``
+            (:func:`anonymizer_config`).
+
+    Raises:
+        ValueError: an unknown profile, target, mode or setting, or a value out of range (one line).
+        TypeError: both ``config`` and ``choices``, or ``config`` is not a :class:`RunConfig`.
     """
 
-    def __init__(
-        self,
-        targets: Sequence[str] = ("face", "plate"),
-        mode: str = "blur",
-        pad: float | dict[str, float] | None = None,
-        specs: dict[str, DetectorSpec] | None = None,
-        detectors: dict | None = None,
-        **mode_options,
-    ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-        targets = tuple(targets)
-        if not targets:
-            raise ValueError("at least one target (face, plate) is needed")
-        self.config = AnonymizerConfig(targets, mode, pad, dict(specs or {}))
-        self.mode_options = mode_options
-        self.detectors = dict(detectors or {})
-        for t in targets:
+    def __init__(self, config: RunConfig | None = None, *, detectors: Mapping[str, Any] | None = None,
+                 **choices: Any) -> None:
+        if config is None:
+            config = anonymizer_config(**choices)
+        elif choices:
+            raise TypeError(f"Anonymizer takes a RunConfig or choices, not both (got {', '.join(sorted(choices))})")
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"Anonymizer's config must be a RunConfig (fpblur.config.settings.resolve_config), "
+                            f"got {type(config).__name__}; pass targets=... as a keyword")
+        self.config: RunConfig = config
+        self.detectors: dict[str, Detector] = {
+            t: as_detector(d, t, config.spec(t).effective_conf if t in config.detectors else 0.0)
+            for t, d in (detectors or {}).items()}
+        for t in config.targets:
             if t not in self.detectors:
-                self.detectors[t] = build_detector(self.config.spec(t))
+                self.detectors[t] = build_detector(config.spec(t))
 
     @property
     def targets(self) -> tuple[str, ...]:
+        """What it finds, in detection order (``("face", "plate")``, ``("face",)``…)."""
         return self.config.targets
 
     @property
     def mode(self) -> str:
+        """The anonymization mode (:data:`~fpblur.config.settings.MODES`)."""
         return self.config.mode
 
-    def with_mode(self, mode: str) -> "Anonymizer":
-        """Same detectors, another mode (cheap: models are shared)."""
-        return Anonymizer(self.targets, mode, self.config.pad, self.config.specs, self.detectors, **self.mode_options)
+    @property
+    def mode_options(self) -> dict[str, Any]:
+        """The mode's options (``blur_strength``, ``pixel_blocks``, ``color``: ``config.redact``)."""
+        return self.config.redact.mode_options
+
+    def with_mode(self, mode: str) -> Anonymizer:
+        """Same detectors, another mode (cheap: models are shared).
+
+        Raises:
+            ValueError: ``mode`` is not one of :data:`~fpblur.config.settings.MODES`.
+        """
+        return Anonymizer(self.config.with_mode(mode), detectors=self.detectors)
+
+    def detect_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        light: LightPasses | None = None,
+        conf: Mapping[str, float] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Detections]:
+        """Run every target's detector on a batch of images: what images and video frames both go through.
+
+        Args:
+            images: H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA) arrays, uint8 or uint16; validated once here.
+            light: run each detector's cheaper variant for these passes
+                (:meth:`~fpblur.detect.base.Detector.light`; the video schedule's light frames); None: the full
+                detectors (what ``fpblur image`` runs).
+            conf: score threshold per target for this call (video runs the keep-alive threshold); a target
+                missing here uses its detector's own threshold.
+            timings: if given, ``"detect <target>"`` is increased by the seconds each target's detector took.
+
+        Returns:
+            One :class:`Detections` per image, in order: the targets' boxes concatenated (target order), N×4
+            ``x1, y1, x2, y2`` in that image's pixels.
+
+        Raises:
+            ValueError: an image is not a 2-D or 3-D numpy array.
+        """
+        checked = [check_image(im) for im in images]
+        per_image: list[list[Detections]] = [[] for _ in checked]
+        if not checked:
+            return []
+        for target in self.targets:
+            detector = self.detectors[target]
+            if light is not None:
+                detector = detector.light(light)
+            t0 = time.perf_counter()
+            results = detector.predict(checked, None if conf is None else conf.get(target))
+            if timings is not None:
+                key = f"detect {target}"
+                timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+            for parts, found in zip(per_image, results):
+                parts.append(found)
+        return [Detections.concat(parts) for parts in per_image]
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        image = check_image(image_bgr)
-        return Detections.concat(self.detectors[t](image) for t in self.targets)
+        """Faces and/or plates in one image at the detectors' own thresholds: ``detect_batch([image])[0]``."""
+        return self.detect_batch([image_bgr])[0]
 
     def regions(self, dets: Detections, shape: tuple[int, ...]) -> Detections:
-        return regions_for(dets, self.config.pad, shape[1], shape[0])
+        """The areas to anonymize: each box of ``dets`` grown by this anonymizer's padding for its label,
+        clipped to an image of ``shape`` (``(height, width, ...)``); same order and fields as ``dets``."""
+        return regions_for(dets, self.config.redact.pad, shape[1], shape[0])
 
     def apply(self, image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
-        """Anonymize ``image`` (any channels/depth) at ``dets`` with this anonymizer's mode and padding
-        (``regions``: the padded areas when the caller already has them from :meth:`regions`)."""
+        """Anonymize ``image`` at ``dets`` with this anonymizer's mode and padding.
+
+        Args:
+            image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16; not modified.
+            dets: the detections, boxes in ``image``'s pixels.
+            regions: the padded areas, when the caller already has them from :meth:`regions`.
+
+        Returns:
+            The anonymized copy (:func:`~fpblur.redact.modes.anonymize`), same shape and dtype.
+        """
         if regions is None:
             regions = self.regions(dets, image.shape)
         return anonymize(image, regions, self.mode, detections=dets, **self.mode_options)
 
     def anonymize_image(self, image: np.ndarray) -> tuple[np.ndarray, Detections]:
-        """Detect and anonymize; returns ``(new_image, detections)``.  The input array is not modified."""
+        """Detect and anonymize one image.
+
+        Args:
+            image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16; not modified.
+
+        Returns:
+            ``(new_image, detections)``: the anonymized copy (same shape and dtype) and what was found (boxes in
+            its pixels, unpadded).
+
+        Raises:
+            ValueError: ``image`` is not a 2-D or 3-D numpy array.
+        """
         dets = self.detect(image)
         return self.apply(image, dets), dets
 
 
-__all__ = ["Anonymizer", "AnonymizerConfig", "regions_for", "default_pad", "DEFAULT_PAD"]
+__all__ = ["Anonymizer", "anonymizer_config", "regions_for", "MODE_OPTIONS"]

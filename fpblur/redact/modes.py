@@ -6,14 +6,14 @@ returns a new image; the alpha channel of a BGRA image is left as it was.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from fpblur.config.settings import DEFAULT_MODE, MODES  # the one list of modes (resolved configurations check it)
 from fpblur.core.detections import Detections
 
-MODES = ("blur", "pixelate", "solid", "ellipse", "boxes")
 COLORS = {"face": (0, 200, 255), "plate": (255, 120, 0)}  # BGR
 
 
@@ -32,6 +32,13 @@ def strong_blur(roi: np.ndarray, strength: float = 0.25) -> np.ndarray:
     A fixed kernel (the seed's 35×35) leaves big faces readable; a sigma proportional to the region makes
     a 400 px face as featureless as a 20 px one.  Large sigmas are applied on a downscaled copy (blur is
     a low-pass filter, so nothing is lost) to keep the cost independent of the region size.
+
+    Args:
+        roi: the region's pixels, h×w or h×w×C, uint8 or uint16.
+        strength: sigma as a fraction of the region's longer side (at least 2 px).
+
+    Returns:
+        The blurred region, same shape and dtype (a new array; edges replicated, not mixed with outside pixels).
     """
     h, w = roi.shape[:2]
     sigma = max(2.0, strength * max(h, w))
@@ -45,7 +52,15 @@ def strong_blur(roi: np.ndarray, strength: float = 0.25) -> np.ndarray:
 
 
 def pixelate(roi: np.ndarray, blocks: int = 8) -> np.ndarray:
-    """Mosaic with about ``blocks`` cells along the longer side (at least 2 px per cell)."""
+    """Mosaic with about ``blocks`` cells along the longer side (at least 2 px per cell).
+
+    Args:
+        roi: the region's pixels, h×w or h×w×C, uint8 or uint16.
+        blocks: cells along the longer side.
+
+    Returns:
+        The pixelated region (cell means, area-averaged), same shape and dtype.
+    """
     h, w = roi.shape[:2]
     cell = max(2.0, max(h, w) / blocks)
     sw, sh = max(1, int(round(w / cell))), max(1, int(round(h / cell)))
@@ -85,9 +100,18 @@ def _max_value(image: np.ndarray) -> int:
 
 
 def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
-    """Review mode: labelled rectangles with scores (and track ids) around the regions.
+    """Review mode: labelled rectangles with scores (and track ids) around the regions; nothing is hidden.
 
-    Drawn on an 8-bit overlay and copied in, so 16-bit, grayscale and BGRA images work the same way.
+    Drawn on an 8-bit overlay and copied in, so 16-bit, grayscale and BGRA images work the same way (alpha
+    unchanged).  Colours per label: :data:`COLORS`.
+
+    Args:
+        image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16.
+        dets: what to label: label, score and track id (``#id``) of each box.
+        regions: the rectangles to draw, same order as ``dets`` (None: ``dets``' own boxes), in pixels.
+
+    Returns:
+        A copy of ``image`` with the boxes drawn.
     """
     out = image.copy()
     h, w = out.shape[:2]
@@ -119,7 +143,7 @@ def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None =
 def anonymize(
     image: np.ndarray,
     regions: Detections,
-    mode: str = "blur",
+    mode: str = DEFAULT_MODE,
     *,
     detections: Detections | None = None,
     blur_strength: float = 0.25,
@@ -128,8 +152,25 @@ def anonymize(
 ) -> np.ndarray:
     """Return a copy of ``image`` with every region in ``regions`` anonymized by ``mode``.
 
-    ``regions`` are the (already padded) areas to change; ``detections`` (same order) are only used by
-    the ``boxes`` review mode to print scores.  Pixels outside the regions are unchanged.
+    Pixels outside the regions are unchanged (``boxes`` draws only the rectangles' outlines and labels).  A
+    region is rounded outwards to whole pixels and clipped to the image.
+
+    Args:
+        image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16; not modified.
+        regions: the (already padded) areas to change, boxes in image pixels.
+        mode: ``"blur"`` (:func:`strong_blur`), ``"pixelate"`` (:func:`pixelate`), ``"solid"`` (filled with
+            ``color``), ``"ellipse"`` (blur inside the ellipse inscribed in each region) or ``"boxes"``
+            (:func:`draw_boxes`).
+        detections: same order as ``regions``; only the ``boxes`` mode uses them, to print labels and scores.
+        blur_strength: sigma as a fraction of a region's longer side (``blur``, ``ellipse``).
+        pixel_blocks: mosaic cells along a region's longer side (``pixelate``).
+        color: BGR fill of ``solid`` (0–255, scaled to 16-bit images; gray images get the mean).
+
+    Returns:
+        The anonymized copy, same shape and dtype as ``image``.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`MODES`.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")

@@ -5,18 +5,30 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
 from fpblur.core.files import InputError, Job, atomic_output
 from fpblur.media.images import DEFAULT_MAX_PIXELS, read_image, write_image
+from fpblur.redact.anonymizer import Anonymizer
 
 
 @dataclass
 class BatchReport:
+    """What :func:`run_images` did.
+
+    Attributes:
+        done: images processed.  failed: images that failed (each with a line in ``errors``).
+        counts: detections per label over all images.
+        errors: one-line messages of the failures, in order.
+        log: per input (its relative path, ``/``-separated), the detections as
+            :meth:`~fpblur.core.detections.Detections.to_records` records with their padded ``region``.
+        seconds: wall-clock time.
+    """
+
     done: int = 0
     failed: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"face": 0, "plate": 0})
@@ -25,6 +37,7 @@ class BatchReport:
     seconds: float = 0.0
 
     def summary(self, noun: str = "images") -> str:
+        """One line: ``"fpblur: 3 images, 2 faces, 1 plates, 0.4 s"`` (and failures, if any)."""
         parts = [f"{self.done} {noun}", f"{self.counts.get('face', 0)} faces", f"{self.counts.get('plate', 0)} plates",
                  f"{self.seconds:.1f} s"]
         if self.failed:
@@ -34,7 +47,7 @@ class BatchReport:
 
 def run_images(
     jobs: list[Job],
-    anonymizer,
+    anonymizer: Anonymizer,
     *,
     write: bool = True,
     keep_metadata: bool = False,
@@ -42,14 +55,29 @@ def run_images(
     on_error: Callable[[str], None] | None = None,
     progress: bool | None = None,
 ) -> BatchReport:
-    """Process every job; errors become one-line messages (reported through ``on_error``) and a count."""
+    """Detect (and with ``write``, anonymize and write) every job's image, one at a time.
+
+    Args:
+        jobs: input files and their outputs (``dst`` is required when ``write``).
+        anonymizer: detectors, padding and mode; images go through :meth:`Anonymizer.detect_batch`, as video
+            frames do.
+        write: write the anonymized images (False: detect only, as ``fpblur detect``).
+        keep_metadata: keep EXIF/ICC in the outputs.
+        max_pixels: refuse larger images (before decoding).
+        on_error: called with each one-line error message.
+        progress: show a progress bar (None: when there is more than one job).
+
+    Returns:
+        A :class:`BatchReport`: counts, errors and the detection log (records with padded ``region``).  A failing
+        file never stops the others.
+    """
     report = BatchReport()
     start = time.perf_counter()
     show = progress if progress is not None else len(jobs) > 1
     for job in tqdm(jobs, desc="images", unit="img", disable=not show, dynamic_ncols=True):
         try:
             img = read_image(job.src, max_pixels=max_pixels)
-            dets = anonymizer.detect(img.pixels)
+            dets = anonymizer.detect_batch([img.pixels])[0]
             regions = anonymizer.regions(dets, img.pixels.shape)
             if write:
                 assert job.dst is not None
@@ -78,5 +106,11 @@ def run_images(
 
 
 def write_json_log(path: str | os.PathLike, log: dict) -> None:
+    """Write ``log`` (e.g. :attr:`BatchReport.log`) to ``path`` as indented JSON, atomically.
+
+    Raises:
+        OSError: ``path`` cannot be written.
+        TypeError: ``log`` holds something JSON cannot represent.
+    """
     with atomic_output(path) as tmp:
         Path(tmp).write_text(json.dumps(log, indent=1) + "\n")

@@ -1,34 +1,48 @@
 """Streaming video anonymization: decode → detect → track/anonymize → encode, in threads.
 
 Stages are joined by bounded queues, so memory holds at most ``queue_size`` frames per queue plus the
-look-ahead window, however long the video is.  Frames are detected in small batches (YOLO models take a
-list; other detectors are called per frame).  Any failure in any stage stops all of them; the output is
-written under a temporary name that is deleted, so an un-anonymized or partial video is never left behind.
+look-ahead window, however long the video is.  Every queue carries one record type, :class:`StreamItem`: a
+:class:`FrameRecord` (the decoded frame, which detectors ran on it, its detections, tracks, regions and
+anonymized pixels, filled in stage by stage), an audio packet, or the end of the stream (:data:`END`).
+Frames are detected in small batches through :meth:`fpblur.redact.anonymizer.Anonymizer.detect_batch`, the
+method images go through too.  Any failure in any stage stops all of them; the output is written under a
+temporary name that is deleted, so an un-anonymized or partial video is never left behind.  Setting the
+``cancel`` event of :func:`anonymize_video` stops it the same way and raises :class:`Cancelled`.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
 
+import numpy as np
+from tqdm import tqdm
+
+from fpblur.config.settings import TrackerConfig, VideoSettings
 from fpblur.core.detections import Detections
 from fpblur.core.files import atomic_output
-from fpblur.track.tracker import Lookahead, Tracker, TrackerConfig, hold_frames
+from fpblur.media.video_io import AudioPacket, Frame, VideoError, VideoReader, VideoWriter
+from fpblur.redact.anonymizer import Anonymizer
 from fpblur.track.motion import CameraMotion
-from fpblur.track.schedule import LightPasses, VideoSchedule, light_detector
-from fpblur.media.video_io import DEFAULT_CRF, DEFAULT_PRESET, AudioPacket, Frame, VideoError, VideoReader, VideoWriter
-
-_END = object()
+from fpblur.track.schedule import FrameKind, LightPasses, VideoSchedule
+from fpblur.track.tracker import Lookahead, Tracker, hold_frames
 
 
 def parse_span(value: str | int | float) -> tuple[float, str]:
-    """``"15"`` → (15, "frames"); ``"0.5s"`` → (0.5, "s").  Negative values are refused."""
+    """Read a span of video: whole frames (``"15"``, ``15``, ``"15f"``) or seconds (``"0.5s"``).
+
+    Returns:
+        ``(number, unit)``: ``(15.0, "frames")`` or ``(0.5, "s")``.
+
+    Raises:
+        ValueError: a negative value, a fractional number of frames, or text that is not a number.
+    """
     text = str(value).strip().lower()
     unit = "frames"
     if text.endswith("s"):
@@ -42,30 +56,34 @@ def parse_span(value: str | int | float) -> tuple[float, str]:
 
 
 def span_frames(value: str | int | float, fps: float) -> int:
+    """A span (:func:`parse_span`) in frames of a video at ``fps`` frames per second (seconds: rounded, at least 1
+    when positive; see :func:`~fpblur.track.tracker.hold_frames`).
+
+    Raises:
+        ValueError: a span :func:`parse_span` refuses.
+    """
     number, unit = parse_span(value)
     return hold_frames(number, fps) if unit == "s" else int(number)
 
 
 @dataclass
-class VideoSettings:
-    """Knobs of the video path (the CLI's ``--hold``, ``--conf-low``, ``--lookahead``, ``--crf``…)."""
-
-    hold: str | int = "0.5s"  # frames, or seconds with an "s" suffix
-    lookahead: str | int = "0.5s"
-    conf_low: float | None = None  # default: half of each target's conf
-    crf: float = DEFAULT_CRF
-    preset: str = DEFAULT_PRESET
-    batch: int = 4  # frames per detector call
-    full_every: str | int | None = None  # frames or seconds between full-detector frames (None: the profile's)
-    light_every: str | int | None = None  # light passes every this many frames/seconds between; 0 none
-    camera_motion: bool = True  # move held boxes with the estimated camera motion (fpblur.track.motion)
-    queue_size: int = 8
-    progress: bool | None = None  # None: tqdm decides (shown on a terminal)
-    tracker: dict = field(default_factory=dict)  # extra TrackerConfig fields
-
-
-@dataclass
 class VideoReport:
+    """What :func:`anonymize_video` did to one video.
+
+    Attributes:
+        src, dst: input and output paths.
+        frames: frames written (= decoded).  audio_packets: audio packets copied.
+        width, height: the decoded (upright) frame size in pixels.  rotation: the display rotation applied, in
+            degrees.
+        seconds: wall-clock time.
+        timings: busy seconds per stage: ``decode``, ``detect <target>`` (each target's detector), ``track+anonymize``,
+            ``encode`` (threads overlap, so they add up to more than ``seconds``).
+        tracks: tracks started per label.
+        frames_with_regions: frames where something was anonymized.
+        schedule: what ran on which frames (:meth:`~fpblur.track.schedule.VideoSchedule.describe`).
+        frame_kinds: frames per kind: ``full``, ``light``, ``none``.
+    """
+
     src: Path
     dst: Path
     frames: int = 0
@@ -82,55 +100,105 @@ class VideoReport:
 
     @property
     def fps(self) -> float:
+        """Frames per second of wall-clock time (0.0 before any time has passed)."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def split(self) -> str:
+        """Busy seconds per stage as one line: ``"decode 0.4s, detect face 3.1s, …"``."""
         parts = [f"{k} {v:.1f}s" for k, v in self.timings.items()]
         return ", ".join(parts)
 
     def summary(self) -> str:
+        """One line: input, frames, time and speed, tracks per label, frames per detector kind, busy seconds."""
         tracks = ", ".join(f"{n} {label} tracks" for label, n in self.tracks.items())
         kinds = ", ".join(f"{k} {n}" for k, n in self.frame_kinds.items() if n)
         return (f"{self.src}: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
                 f"{tracks or 'no tracks'}; detectors per frame: {kinds or '-'}; busy: {self.split()}")
 
 
-def _accepts_conf(detector) -> bool:
-    fn = getattr(detector, "detect", detector)
-    try:
-        return "conf" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def video_schedule(settings: VideoSettings, fps: float) -> tuple[VideoSchedule, LightPasses]:
+    """The frame schedule at ``fps`` frames per second and what light frames run, from resolved ``settings``.
 
-
-def video_schedule(anonymizer, settings: VideoSettings, fps: float) -> tuple[VideoSchedule, LightPasses]:
-    """The frame schedule and light passes for ``anonymizer``'s profile, with ``settings`` overriding."""
-    from fpblur.config.profiles import get_profile
-
-    plan = get_profile(anonymizer.config.spec(anonymizer.targets[0]).profile).video
-    full = plan.full_every if settings.full_every is None else settings.full_every
-    light = plan.light_every if settings.light_every is None else settings.light_every
-    return VideoSchedule(max(1, span_frames(full, fps)), span_frames(light, fps)), plan.light
+    ``full_every`` 0 or 1 both mean the full detectors on every frame.
+    """
+    full = VideoSchedule(max(1, span_frames(settings.full_every, fps)), span_frames(settings.light_every, fps))
+    return full, settings.light
 
 
 class _Stopped(Exception):
     """Raised inside a stage when another stage failed."""
 
 
+class Cancelled(Exception):
+    """:func:`anonymize_video` was cancelled through its ``cancel`` event; the partial output has been deleted."""
+
+
+@dataclass(eq=False)
+class FrameRecord:
+    """One decoded frame on its way through the stages; each stage fills in its part.
+
+    Attributes:
+        frame: the decoded frame (upright H×W×3 uint8 BGR pixels, index, pts).
+        kind: which detectors ran on it: ``"full"``, ``"light"`` or ``"none"`` (detect stage).
+        detections: what the detectors found (detect stage), then only those at or above the keep-alive
+            threshold (track stage; what the log's ``detections`` shows).  Boxes in frame pixels.
+        tracks: the tracker's boxes to anonymize (held, back-filled and interpolated boxes merged per track;
+            with track ids) once the frame leaves the look-ahead (track stage).
+        regions: ``tracks`` padded and clipped: the areas actually changed (track stage).
+        output: the anonymized pixels the encoder writes (track stage).
+    """
+
+    frame: Frame
+    kind: FrameKind = "none"
+    detections: Detections = field(default_factory=Detections)
+    tracks: Detections = field(default_factory=Detections)
+    regions: Detections = field(default_factory=Detections)
+    output: np.ndarray | None = None
+
+    def log(self, time_base: Fraction) -> dict:
+        """The JSON-ready ``--log`` record of this frame (``video`` is added by the caller)."""
+        return {
+            "frame": self.frame.index,
+            "pts": self.frame.pts,
+            "time": round(float(self.frame.pts * time_base), 6),
+            "pass": self.kind,
+            "detections": self.detections.to_records(),
+            "anonymized": self.tracks.to_records(self.regions),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class StreamItem:
+    """What the stage queues carry: a frame record, an audio packet (copied unchanged), or neither: the end of
+    the stream (:data:`END`)."""
+
+    frame: FrameRecord | None = None
+    audio: AudioPacket | None = None
+
+    @classmethod
+    def decoded(cls, item: Frame | AudioPacket) -> StreamItem:
+        """Wrap what :class:`~fpblur.media.video_io.VideoReader` yields."""
+        return cls(audio=item) if isinstance(item, AudioPacket) else cls(frame=FrameRecord(item))
+
+
+END = StreamItem()
+
+
 class _Run:
     """One video going through the threaded stages."""
 
-    def __init__(self, reader: VideoReader, writer: VideoWriter, anonymizer, settings: VideoSettings,
-                 on_frame: Callable[[dict], None] | None, desc: str) -> None:
+    def __init__(self, reader: VideoReader, writer: VideoWriter, anonymizer: Anonymizer, settings: VideoSettings,
+                 on_frame: Callable[[dict], None] | None, desc: str, cancel: threading.Event | None) -> None:
         self.reader, self.writer, self.anonymizer, self.settings = reader, writer, anonymizer, settings
         self.on_frame = on_frame
         self.desc = desc
+        self.cancel = cancel
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         size = max(2, settings.queue_size)
-        self.q_decoded: queue.Queue = queue.Queue(size)
-        self.q_detected: queue.Queue = queue.Queue(size)
-        self.q_encode: queue.Queue = queue.Queue(size)
+        self.q_decoded: queue.Queue[StreamItem] = queue.Queue(size)
+        self.q_detected: queue.Queue[StreamItem] = queue.Queue(size)
+        self.q_encode: queue.Queue[StreamItem] = queue.Queue(size)
         self.timings: dict[str, float] = {"decode": 0.0}
         for t in anonymizer.targets:
             self.timings[f"detect {t}"] = 0.0
@@ -141,18 +209,14 @@ class _Run:
         fps = info.fps or 25.0
         # A track starts at the detector's own threshold (what `fpblur image` uses); the detector is then
         # run at the lower keep-alive threshold so that weaker detections can extend tracks.
-        self.conf = {t: float(getattr(anonymizer.detectors[t], "conf", anonymizer.config.spec(t).effective_conf))
-                     for t in anonymizer.targets}
-        self.schedule, light = video_schedule(anonymizer, settings, fps)
-        self.detectors = {"full": dict(anonymizer.detectors),
-                          "light": {t: light_detector(d, light) for t, d in anonymizer.detectors.items()}}
+        self.conf = {t: float(anonymizer.detectors[t].conf) for t in anonymizer.targets}
+        self.schedule, self.light = video_schedule(settings, fps)
         # A track found on a full frame must survive, and be back-filled, until the next full frame.
         reach = self.schedule.full_every
         cfg = TrackerConfig(conf=dict(self.conf), conf_low=settings.conf_low,
                             hold=max(span_frames(settings.hold, fps), reach), **settings.tracker)
         self.tracker_config = cfg
-        self.detect_kwargs = {t: {"conf": cfg.keep_threshold(t)} if _accepts_conf(anonymizer.detectors[t]) else {}
-                              for t in anonymizer.targets}
+        self.keep_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
         self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
         self.frame_kinds: dict[str, int] = {"full": 0, "light": 0, "none": 0}
         self.frames_out = 0
@@ -160,21 +224,28 @@ class _Run:
         self.frames_with_regions = 0
         self.tracks: dict[str, int] = {t: 0 for t in anonymizer.targets}
 
-    # -- queue helpers that give up when another stage failed -----------------------------------
-    def _put(self, q: queue.Queue, item: Any) -> None:
+    # -- queue helpers that give up when cancelled or when another stage failed -----------------
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def _check(self) -> None:
+        if self._cancelled():
+            raise Cancelled(f"{self.reader.path}: cancelled")
+        if self.stop.is_set():
+            raise _Stopped
+
+    def _put(self, q: queue.Queue[StreamItem], item: StreamItem) -> None:
         while True:
-            if self.stop.is_set():
-                raise _Stopped
+            self._check()
             try:
                 q.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
-    def _get(self, q: queue.Queue) -> Any:
+    def _get(self, q: queue.Queue[StreamItem]) -> StreamItem:
         while True:
-            if self.stop.is_set():
-                raise _Stopped
+            self._check()
             try:
                 return q.get(timeout=0.1)
             except queue.Empty:
@@ -186,7 +257,7 @@ class _Run:
                 fn()
             except _Stopped:
                 pass
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            except BaseException as exc:  # reported by the main thread
                 self.errors.append(exc)
                 self.stop.set()
 
@@ -197,132 +268,116 @@ class _Run:
         items = iter(self.reader)
         while True:
             t0 = time.perf_counter()
-            item = next(items, _END)
+            decoded = next(items, None)
             self.timings["decode"] += time.perf_counter() - t0
-            self._put(self.q_decoded, item)
-            if item is _END:
+            if decoded is None:
+                self._put(self.q_decoded, END)
                 return
+            self._put(self.q_decoded, StreamItem.decoded(decoded))
 
-    def _detect_batch(self, frames: list[Frame], last: bool = False) -> None:
+    def _detect_batch(self, records: list[FrameRecord], last: bool = False) -> None:
         # The last frame has no later detection to interpolate towards: it always gets the full detectors.
-        kinds = [("full" if last and i == len(frames) - 1 else self.schedule.kind(f.index))
-                 for i, f in enumerate(frames)]
-        per_frame: list[list[Detections]] = [[] for _ in frames]
-        for kind in ("full", "light"):
+        kinds: list[FrameKind] = [("full" if last and i == len(records) - 1 else self.schedule.kind(r.frame.index))
+                                  for i, r in enumerate(records)]
+        for kind, light in (("full", None), ("light", self.light)):
             slots = [i for i, k in enumerate(kinds) if k == kind]
             if not slots:
                 continue
-            images = [frames[i].image for i in slots]
-            for target in self.anonymizer.targets:
-                det = self.detectors[kind][target]
-                kw = self.detect_kwargs[target]
-                t0 = time.perf_counter()
-                if hasattr(det, "predict") and len(images) > 1:
-                    results = det.predict(images, **kw)
-                else:
-                    call = getattr(det, "detect", det)
-                    results = [call(im, **kw) for im in images]
-                self.timings[f"detect {target}"] += time.perf_counter() - t0
-                for i, res in zip(slots, results):
-                    per_frame[i].append(res)
-        for frame, kind, parts in zip(frames, kinds, per_frame):
+            found = self.anonymizer.detect_batch([records[i].frame.image for i in slots], light=light,
+                                                 conf=self.keep_conf, timings=self.timings)
+            for i, dets in zip(slots, found):
+                records[i].detections = dets
+        for record, kind in zip(records, kinds):
+            record.kind = kind
             self.frame_kinds[kind] += 1
-            self._put(self.q_detected, (frame, Detections.concat(parts), kind))
+            self._put(self.q_detected, StreamItem(frame=record))
 
     def _detect(self) -> None:
-        batch: list[Frame] = []
-        held: Frame | None = None  # the newest frame waits until we know whether it is the last one
+        batch: list[FrameRecord] = []
+        held: FrameRecord | None = None  # the newest frame waits until we know whether it is the last one
         limit = max(1, self.settings.batch)
         while True:
             item = self._get(self.q_decoded)
-            if isinstance(item, Frame):
+            if item.frame is not None:
                 if held is not None:
                     batch.append(held)
-                held = item
+                held = item.frame
                 if batch and (len(batch) >= limit or self.q_decoded.empty()):
                     self._detect_batch(batch)
                     batch = []
-                continue
-            if item is _END:
+            elif item.audio is not None:
+                # Audio packets overtake waiting frames (the look-ahead delays frames anyway); the muxer interleaves.
+                self._put(self.q_detected, item)
+            else:  # end of stream
                 if held is not None:
                     batch.append(held)
                 if batch:
                     self._detect_batch(batch, last=True)
-                self._put(self.q_detected, item)
+                self._put(self.q_detected, END)
                 return
-            # Audio packets overtake waiting frames (the look-ahead delays frames anyway); the muxer interleaves.
-            self._put(self.q_detected, item)
 
-    def _emit(self, delayed, progress) -> None:
+    def _emit(self, record: FrameRecord, tracks: Detections, progress) -> None:
         t0 = time.perf_counter()
-        frame, raw, kind = delayed.payload
-        dets = delayed.regions()
-        regions = self.anonymizer.regions(dets, frame.image.shape)
-        if len(dets):
-            image = self.anonymizer.apply(frame.image, dets, regions)
+        image = record.frame.image
+        record.tracks = tracks
+        record.regions = self.anonymizer.regions(tracks, image.shape)
+        if len(tracks):
+            record.output = self.anonymizer.apply(image, tracks, record.regions)
             self.frames_with_regions += 1
         else:
-            image = frame.image
+            record.output = image
         if self.on_frame is not None:
-            tb = self.reader.info.time_base
-            self.on_frame({
-                "frame": frame.index,
-                "pts": frame.pts,
-                "time": round(float(frame.pts * tb), 6),
-                "pass": kind,
-                "detections": raw.to_records(),
-                "anonymized": dets.to_records(regions),
-            })
+            self.on_frame(record.log(self.reader.info.time_base))
         self.timings["track+anonymize"] += time.perf_counter() - t0
-        self._put(self.q_encode, (frame, image))
+        self._put(self.q_encode, StreamItem(frame=record))
         progress.update(1)
 
     def _track(self, progress) -> None:
         tracker = Tracker(self.tracker_config)
         # Held boxes follow the camera between detector frames (not needed when every frame is detected fully).
         camera = CameraMotion() if self.settings.camera_motion and self.schedule.full_every > 1 else None
-        delay = Lookahead(self.lookahead, self.tracker_config.grow, self.tracker_config.max_grow)
+        delay: Lookahead[FrameRecord] = Lookahead(self.lookahead, self.tracker_config.grow,
+                                                  self.tracker_config.max_grow)
         while True:
             item = self._get(self.q_detected)
-            if isinstance(item, AudioPacket):
+            if item.audio is not None:
                 self._put(self.q_encode, item)
                 continue
-            if item is _END:
-                for d in delay.flush():
-                    self._emit(d, progress)
-                self._put(self.q_encode, _END)
+            if item.frame is None:  # end of stream
+                for record, tracks in delay.flush():
+                    self._emit(record, tracks, progress)
+                self._put(self.q_encode, END)
                 return
             t0 = time.perf_counter()
-            frame, dets, kind = item
-            motion = camera.step(frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
-            step = tracker.update(dets, self.width, self.height, motion)
-            for label in map(str, step.started.labels):
+            record = item.frame
+            motion = camera.step(record.frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
+            record.detections = self.tracker_config.keep(record.detections)
+            active = tracker.update(record.detections, self.width, self.height, motion)
+            for label in map(str, tracker.started.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
-            ready = delay.push((frame, step.detections, kind), step)
+            ready = delay.push(record, active, tracker.started, tracker.bridges)
             self.timings["track+anonymize"] += time.perf_counter() - t0
-            for d in ready:
-                self._emit(d, progress)
+            for done, tracks in ready:
+                self._emit(done, tracks, progress)
 
     def _encode(self) -> None:
         while True:
             item = self._get(self.q_encode)
             t0 = time.perf_counter()
-            if item is _END:
+            if item.audio is not None:
+                self.writer.write_audio(item.audio)
+                self.audio_out += 1
+            elif item.frame is not None:
+                assert item.frame.output is not None  # set by the track stage before a frame is queued here
+                self.writer.write(item.frame.frame, item.frame.output)
+                self.frames_out += 1
+            else:  # end of stream
                 self.writer.finish()
                 self.timings["encode"] += time.perf_counter() - t0
                 return
-            if isinstance(item, AudioPacket):
-                self.writer.write_audio(item)
-                self.audio_out += 1
-            else:
-                frame, image = item
-                self.writer.write(frame, image)
-                self.frames_out += 1
             self.timings["encode"] += time.perf_counter() - t0
 
     def run(self) -> None:
-        from tqdm import tqdm
-
         threads = [threading.Thread(target=self._guard(fn), name=f"fpblur-{name}", daemon=True)
                    for name, fn in (("decode", self._decode), ("detect", self._detect), ("encode", self._encode))]
         total = self.reader.info.expected_frames or None
@@ -339,6 +394,10 @@ class _Run:
                     t.join()
         if self.errors:
             exc = self.errors[0]
+            if self._cancelled():  # the user stopped it: whatever a stage raised on its way out, that is the answer
+                if isinstance(exc, Cancelled):
+                    raise exc
+                raise Cancelled(f"{self.reader.path}: cancelled") from exc
             if isinstance(exc, (VideoError, KeyboardInterrupt)):
                 raise exc
             text = str(exc).strip().splitlines()
@@ -350,23 +409,39 @@ class _Run:
 def anonymize_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
-    anonymizer,
+    anonymizer: Anonymizer,
     settings: VideoSettings | None = None,
     on_frame: Callable[[dict], None] | None = None,
     desc: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> VideoReport:
-    """Anonymize one video file into ``dst`` (written atomically; deleted on any failure).
+    """Anonymize one video file into ``dst`` (written atomically; deleted on any failure or cancellation).
 
-    ``anonymizer`` is an :class:`fpblur.Anonymizer` (its detectors, padding and mode are used);
-    ``on_frame`` receives one JSON-ready dict per output frame (the ``--log`` records).
+    Args:
+        src: the input video.
+        dst: the output path (``.mp4``/``.m4v``, ``.mov`` or ``.mkv``).
+        anonymizer: its detectors (through :meth:`~fpblur.redact.anonymizer.Anonymizer.detect_batch`, as for
+            images), padding and mode are used.
+        settings: hold, look-ahead, frame schedule, encoder… (None: the defaults).
+        on_frame: receives one JSON-ready dict per output frame, in order, from the calling thread (the
+            ``--log`` records: ``frame``, ``pts``, ``time``, ``pass``, ``detections``, ``anonymized``).
+        desc: progress-bar label (default: the input's name).
+        cancel: set it (from any thread) to stop; checked between frames in every stage.
+
+    Returns:
+        A :class:`VideoReport` (frames, tracks per label, busy seconds per stage and target, schedule).
+
+    Raises:
+        Cancelled: ``cancel`` was set before the video was done; no output is left.
+        VideoError: decoding, detection or encoding failed (one line naming the file); no output is left.
     """
-    settings = settings or VideoSettings()
+    settings = settings if settings is not None else anonymizer.config.video  # the resolved configuration
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
     with VideoReader(src) as reader:
         with atomic_output(dst) as tmp:
             writer = VideoWriter(tmp, reader, crf=settings.crf, preset=settings.preset)
-            run = _Run(reader, writer, anonymizer, settings, on_frame, desc or src.name)
+            run = _Run(reader, writer, anonymizer, settings, on_frame, desc or src.name, cancel)
             try:
                 run.run()
             finally:
@@ -381,4 +456,5 @@ def anonymize_video(
     )
 
 
-__all__ = ["VideoSettings", "VideoReport", "anonymize_video", "parse_span", "span_frames", "VideoError"]
+__all__ = ["VideoSettings", "VideoReport", "anonymize_video", "parse_span", "span_frames", "VideoError", "Cancelled",
+           "FrameRecord", "StreamItem", "END"]

@@ -3,7 +3,8 @@
 Between the frames the video schedule runs detectors on, a track's box is carried by the tracker.  Most of
 what moves in a handheld, dashcam or panning shot is the camera; objects far away (small faces, distant
 plates) move with it.  :class:`CameraMotion` estimates that global motion as a similarity transform
-(translation, zoom, small rotation) the way ``BoT-SORT``'s camera-motion compensation does, with OpenCV:
+(translation, zoom, small rotation) the way BoT-SORT's camera-motion compensation does (Aharon et al. 2022,
+"BoT-SORT: Robust Associations Multi-Pedestrian Tracking"), with OpenCV:
 corners (``goodFeaturesToTrack``) on a small grey copy of the previous frame, tracked into the current one
 by pyramidal Lucas–Kanade, and a RANSAC fit (``estimateAffinePartial2D``).  When too few points agree (a
 flat picture, a cut, a large moving object filling the view) it reports no motion rather than a guess.
@@ -20,6 +21,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MotionSettings:
+    """How :class:`CameraMotion` estimates the motion.
+
+    Attributes:
+        width: frames are analysed downscaled to this width in pixels (never enlarged).
+        max_corners: corners tracked at most (``goodFeaturesToTrack``).
+        min_inliers: fewer RANSAC inliers (or tracked corners) than this: no motion reported.
+        min_inlier_share: inliers must also be at least this fraction of the tracked corners.
+        ransac_px: RANSAC reprojection threshold, in pixels of the analysis width.
+    """
+
     width: int = 320  # frames are analysed at this width
     max_corners: int = 200
     min_inliers: int = 12
@@ -28,8 +39,11 @@ class MotionSettings:
 
 
 class CameraMotion:
-    """Call :meth:`step` with every frame in order; it returns the 2×3 transform mapping the previous frame's
-    pixels onto this frame's (full-resolution coordinates), or ``None`` (first frame, or no reliable fit)."""
+    """Camera motion of a frame sequence: call :meth:`step` with every frame in order.
+
+    Args:
+        settings: analysis size, corner count and RANSAC thresholds (None: :class:`MotionSettings` defaults).
+    """
 
     def __init__(self, settings: MotionSettings | None = None) -> None:
         self.settings = settings or MotionSettings()
@@ -37,7 +51,17 @@ class CameraMotion:
         self.scale = 1.0
 
     def step(self, image: np.ndarray, estimate: bool = True) -> np.ndarray | None:
-        """``estimate=False`` only remembers the frame (nothing to move yet: no tracks)."""
+        """The motion from the previous frame to ``image``.
+
+        Args:
+            image: the next frame, H×W×3 BGR (or H×W gray), in decoding order.
+            estimate: False only remembers the frame (nothing to move yet: no tracks), which saves the fit.
+
+        Returns:
+            A 2×3 float64 similarity transform mapping the previous frame's pixels onto this frame's
+            (full-resolution coordinates; for :func:`fpblur.core.boxes.transform_boxes`), or None: the first
+            frame, a frame size change, ``estimate=False``, or no reliable fit.
+        """
         s = self.settings
         h, w = image.shape[:2]
         scale = min(1.0, s.width / w)
@@ -49,7 +73,8 @@ class CameraMotion:
         p0 = cv2.goodFeaturesToTrack(previous, maxCorners=s.max_corners, qualityLevel=0.01, minDistance=6)
         if p0 is None or len(p0) < s.min_inliers:
             return None
-        p1, status, _ = cv2.calcOpticalFlowPyrLK(previous, gray, p0, None, winSize=(21, 21), maxLevel=3)
+        # OpenCV's stubs type nextPts as required, but None (no initial guess) is what its Python API documents
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(previous, gray, p0, None, winSize=(21, 21), maxLevel=3)  # type: ignore[call-overload]
         ok = status.reshape(-1) == 1
         if ok.sum() < s.min_inliers:
             return None

@@ -7,7 +7,9 @@ the faces under 16 px).  Neighbouring frames of a video mostly show the same fac
 * **full** frames (every ``full_every`` frames, default every 0.3 s): the detectors exactly as ``fpblur image``
   runs them, so every face or plate the image path finds is found here at least this often;
 * **light** frames (every ``light_every`` frames in between): cheap passes — CenterFace once at ×0.75, the
-  plate model at 480 px — that keep fast-moving, larger faces and plates locked;
+  plate model at 480 px — that keep fast-moving, larger faces and plates locked (each detector's
+  :meth:`~fpblur.detect.base.Detector.light` variant, sharing its loaded model; detectors without one run in
+  full);
 * the remaining frames run no detector.  Their regions come from the tracker: every live track's box,
   extrapolated, grown and held (:class:`fpblur.track.tracker.Tracker`), plus the box interpolated between the
   detections before and after the frame (:class:`fpblur.track.tracker.Lookahead` back-fills it).
@@ -19,7 +21,6 @@ since the previous one.  ``full_every=1`` runs the full detectors on every frame
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,7 +32,11 @@ FrameKind = Literal["full", "light", "none"]
 @dataclass(frozen=True)
 class VideoSchedule:
     """Frame cycle: full detectors every ``full_every`` frames; light ones every ``light_every`` frames in
-    between (0: none).  ``full_every=1`` means full detectors on every frame."""
+    between (0: none).  ``full_every=1`` means full detectors on every frame.
+
+    Raises:
+        ValueError: ``full_every`` under 1 or ``light_every`` negative.
+    """
 
     full_every: int = 8
     light_every: int = 2
@@ -52,31 +57,11 @@ class VideoSchedule:
         return "none"
 
     def describe(self) -> str:
+        """One line saying what runs on which frames (for reports)."""
         if self.full_every == 1:
             return "full detectors on every frame"
         light = f", light passes every {self.light_every} frames between" if self.light_every else ""
         return f"full detectors every {self.full_every} frames{light}, tracker in between"
 
 
-def light_detector(detector, passes: LightPasses):
-    """A cheaper view of ``detector`` sharing its loaded model: CenterFace with ``passes.face_passes``, a
-    multi-size YOLO ensemble with only its members at ``passes.plate_imgsz`` (else its smallest one).  Any other
-    detector (user weights, custom callables) is returned unchanged: light frames run it in full."""
-    from fpblur.detect.centerface import CenterFaceDetector
-    from fpblur.detect.multipass import MultiDetector
-
-    if isinstance(detector, CenterFaceDetector):
-        return detector.with_passes(passes.face_passes)
-    if isinstance(detector, MultiDetector):
-        members = [m for m in detector.members if getattr(m, "imgsz", None) in passes.plate_imgsz]
-        if not members:
-            members = [min(detector.members, key=lambda m: getattr(m, "imgsz", 0) or 0)]
-        if len(members) == 1:
-            return members[0]
-        light = copy.copy(detector)
-        light.members = members
-        return light
-    return detector
-
-
-__all__ = ["FrameKind", "VideoSchedule", "LightPasses", "light_detector"]
+__all__ = ["FrameKind", "VideoSchedule", "LightPasses"]

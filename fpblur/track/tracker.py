@@ -1,7 +1,7 @@
 """Frame-to-frame tracking of detections, so that anonymization does not flicker or pop in.
 
-:class:`Tracker` matches each frame's detections to tracks (IoU, Hungarian assignment, per label) and
-decides what to anonymize:
+:class:`Tracker` matches each frame's detections to tracks (IoU, Hungarian assignment through scipy's
+``linear_sum_assignment``, per label) and decides what to anonymize:
 
 * **Hysteresis** — a detection scoring at least ``conf`` starts a track, anonymized from that frame on;
   one scoring between ``conf_low`` and ``conf`` only keeps an existing track alive.
@@ -16,73 +16,66 @@ decides what to anonymize:
   moved by its velocity (``velocity=True``) and grown by ``grow`` per missed frame (up to ``max_grow``).
 * Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
 
+``Tracker.update(detections) -> Detections`` (the frame's regions, with track ids) is the whole per-frame
+interface; afterwards :attr:`Tracker.started` holds the tracks born on that frame and :attr:`Tracker.bridges`
+the tracks matched again after a gap.
+
 :class:`Lookahead` delays frames by ``K`` so that when a track starts at frame ``t`` the frames
 ``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection), and when a track is
 matched again after frames without a detection, those frames also get the box interpolated between the two
-detections (:class:`Bridge`).
+detections (:class:`Bridge`).  It hands each frame back with its final regions.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Generic, TypeVar
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
+from fpblur.config.settings import TrackerConfig
 from fpblur.core.boxes import intersection_over_first, iou_matrix, transform_boxes
-from fpblur.core.detections import LABELS, Detections
-from fpblur.config.profiles import get_profile
+from fpblur.core.detections import Detections
 
-DEFAULT_CONF = {label: get_profile().conf(label) for label in LABELS}  # the detectors' own start thresholds
-LOW_FRACTION = 0.5  # default conf_low = conf × this
 MAX_REACH = 1.5  # the centre-distance gate grows with √(frames since the last match), up to this factor
 
 
-@dataclass
-class TrackerConfig:
-    """Tracker parameters.  ``conf``/``conf_low`` are per label (a float applies to every label)."""
-
-    conf: dict[str, float] | float = field(default_factory=lambda: dict(DEFAULT_CONF))
-    conf_low: dict[str, float] | float | None = None  # default: conf × 0.5
-    iou: float = 0.2  # minimum IoU between a track's predicted box and a detection to match
-    max_distance: float = 1.0  # ... or centre distance (in track-box diagonals) for similar-sized boxes
-    hold: int = 15  # frames a track stays anonymized without a detection
-    smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
-    velocity: bool = True  # extrapolate held boxes with the track's velocity
-    velocity_smooth: float = 0.5
-    max_shrink: float = 0.1  # a matched track's box shrinks at most this fraction per frame (0 at the border)
-    grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
-    max_grow: float = 0.3
-    duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
-
-    def start_threshold(self, label: str) -> float:
-        if isinstance(self.conf, dict):
-            return float(self.conf.get(label, DEFAULT_CONF.get(label, max(DEFAULT_CONF.values()))))
-        return float(self.conf)
-
-    def keep_threshold(self, label: str) -> float:
-        low = self.conf_low
-        if low is None:
-            return self.start_threshold(label) * LOW_FRACTION
-        value = float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
-        return min(value, self.start_threshold(label))
-
-
 def hold_frames(seconds: float, fps: float) -> int:
-    """Frames in ``seconds`` of a video at ``fps`` (at least 1 when seconds > 0)."""
+    """Frames in ``seconds`` of a video at ``fps`` frames per second (0 fps: 25 assumed).
+
+    Returns:
+        ``round(seconds × fps)``, at least 1 when ``seconds`` > 0; 0 when ``seconds`` <= 0.
+    """
     if seconds <= 0:
         return 0
     return max(1, int(round(seconds * (fps or 25.0))))
 
 
 def grow_box(box: np.ndarray, fraction: float) -> np.ndarray:
+    """``box`` (``[x1, y1, x2, y2]``) grown by ``fraction`` of its width/height on every side."""
     w, h = box[2] - box[0], box[3] - box[1]
     return box + np.array([-w, -h, w, h]) * fraction
 
 
 @dataclass
 class Track:
+    """One tracked object (mutable; owned by :class:`Tracker`).
+
+    Attributes:
+        id: its track id (small, unique per video).
+        label: ``"face"`` or ``"plate"``.
+        box: smoothed ``[x1, y1, x2, y2]`` at the last matched detection, float64 frame pixels.
+        score: score of the last matched detection.
+        velocity: smoothed motion of ``box`` per frame, pixels (x1, y1, x2, y2).
+        misses: frames since the last matched detection.
+        hits: detections matched so far.
+        age: frames since the track started.
+        region: the area anonymized at the last match (smoothed box ∪ raw detection).
+    """
+
     id: int
     label: str
     box: np.ndarray  # smoothed box at the last matched detection (float64)
@@ -98,14 +91,21 @@ class Track:
             self.region = self.box.copy()
 
     def predicted(self, steps: int, use_velocity: bool) -> np.ndarray:
-        """Box expected ``steps`` frames after the last detection."""
+        """Box (``[x1, y1, x2, y2]``, float64 pixels) expected ``steps`` frames after the last detection: moved by
+        the velocity when ``use_velocity``, else the last box (a copy)."""
         return self.box + self.velocity * steps if use_velocity else self.box.copy()
 
 
 @dataclass(frozen=True)
 class Bridge:
     """A track matched again after ``gap`` frames without a detection (missed, or frames the video schedule
-    ran no detector on): its region at the last match and its region now, to interpolate over the gap."""
+    ran no detector on): its region at the last match and its region now, to interpolate over the gap.
+
+    Attributes:
+        gap: frames without a detection between the two matches.
+        start, end: the track's region (``[x1, y1, x2, y2]``, pixels) at the last match and at the re-match.
+        score, label, track_id: the track's score at the re-match, label and id.
+    """
 
     gap: int
     start: np.ndarray
@@ -120,39 +120,53 @@ class Bridge:
         return self.end + (self.start - self.end) * f
 
 
-@dataclass
-class TrackStep:
-    """What one frame gives: regions to anonymize now, the tracks that started on it, and the tracks matched
-    again after a gap."""
-
-    active: Detections  # boxes to anonymize on this frame, with track ids
-    started: Detections  # first boxes of tracks born on this frame (for look-back back-fill)
-    detections: Detections  # the raw detections the frame was matched with (after conf_low)
-    bridges: list[Bridge] = field(default_factory=list)
+def _no_tracks() -> Detections:
+    return Detections(track_ids=np.zeros((0,), np.int64))
 
 
 class Tracker:
-    """Stateful per-video tracker.  Call :meth:`update` once per frame, in order."""
+    """Stateful per-video tracker.  Call :meth:`update` once per frame, in order.
+
+    Attributes:
+        started: after :meth:`update`, the first boxes of the tracks born on that frame (with track ids; what
+            :class:`Lookahead` back-fills into earlier frames).
+        bridges: after :meth:`update`, the tracks matched again on that frame after frames without a detection.
+        tracks: the live tracks.
+    """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
         self.next_id = 0
         self.frame = -1
+        self.started: Detections = _no_tracks()
+        self.bridges: list[Bridge] = []
 
     def update(self, dets: Detections, width: int | None = None, height: int | None = None,
-               motion: np.ndarray | None = None) -> TrackStep:
-        """Match this frame's detections.  ``motion``: the camera's 2×3 transform from the previous frame to
-        this one (:class:`fpblur.track.motion.CameraMotion`); every track's box is moved by it first, so held
-        boxes follow the picture and velocities only describe the objects' own motion."""
+               motion: np.ndarray | None = None) -> Detections:
+        """Match one frame's detections to the tracks and say what to anonymize on it.
+
+        Args:
+            dets: the frame's detections (boxes in its pixels); those under their label's keep threshold
+                (:meth:`TrackerConfig.keep`) are ignored.
+            width, height: the frame's size in pixels (enables the border rules and drops tracks that left the
+                picture); None: unknown.
+            motion: the camera's 2×3 transform from the previous frame to this one
+                (:class:`fpblur.track.motion.CameraMotion`); every track's box is moved by it first, so held
+                boxes follow the picture and velocities only describe the objects' own motion.
+
+        Returns:
+            The regions to anonymize on this frame, one per live track (matched, started or held): N×4 boxes
+            ``x1, y1, x2, y2`` in frame pixels, the track's latest score, its label and ``track_ids``.  The tracks
+            born on this frame are also in :attr:`started`, re-matched ones in :attr:`bridges`.
+        """
         cfg = self.config
         self.frame += 1
         if motion is not None and self.tracks:
             moved = transform_boxes(np.array([t.box for t in self.tracks]), motion)
             for t, box in zip(self.tracks, moved):
                 t.box = box
-        keep = np.array([s >= cfg.keep_threshold(str(l)) for s, l in zip(dets.scores, dets.labels)], dtype=bool)
-        dets = dets.filter(keep) if len(dets) else dets
+        dets = cfg.keep(dets)
         active_boxes: list[np.ndarray] = []
         active_meta: list[tuple[float, str, int]] = []
         started: list[Track] = []
@@ -167,6 +181,7 @@ class Tracker:
             used = set()
             for ti, di in pairs:
                 t = tracks[ti]
+                assert t.region is not None  # set by Track.__post_init__
                 gap, last_region = t.misses, t.region.copy()
                 self._correct(t, boxes[di], float(scores[di]), width, height)
                 matched_tracks.add(t.id)
@@ -208,14 +223,13 @@ class Tracker:
             active_boxes.append(box)
             active_meta.append((t.score, t.label, t.id))
         self.tracks = survivors
-        return TrackStep(_detections(active_boxes, active_meta), _detections(
-            [t.box for t in started], [(t.score, t.label, t.id) for t in started]), dets, bridges)
+        self.started = _detections([t.box for t in started], [(t.score, t.label, t.id) for t in started])
+        self.bridges = bridges
+        return _detections(active_boxes, active_meta)
 
     def _match(self, tracks: list[Track], boxes: np.ndarray) -> list[tuple[int, int]]:
         if not tracks or not len(boxes):
             return []
-        from scipy.optimize import linear_sum_assignment
-
         cfg = self.config
         predicted = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks])
         # An object can move further the more frames passed since its last detection (missed frames, or
@@ -238,7 +252,8 @@ class Tracker:
         at_border = width is not None and height is not None and touches_border(box, width, height)
         new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
         v = (new_box - t.box) / steps
-        if at_border:  # a side clipped by the border does not move with its object: use the opposite side's motion
+        if at_border and width is not None and height is not None:
+            # a side clipped by the border does not move with its object: use the opposite side's motion
             v = border_velocity(v, box, width, height)
         t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
         t.box = new_box
@@ -248,12 +263,24 @@ class Tracker:
 
 
 def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
+    """Whether ``box`` (``[x1, y1, x2, y2]``) lies within ``margin`` pixels of an edge of a ``width`` ×
+    ``height`` frame (or beyond it)."""
     return bool(box[0] <= margin or box[1] <= margin or box[2] >= width - margin or box[3] >= height - margin)
 
 
 def border_velocity(v: np.ndarray, det: np.ndarray, width: int, height: int, margin: float = 2.0) -> np.ndarray:
-    """``v`` (x1, y1, x2, y2 per frame) with each coordinate of ``det`` that lies on the picture's border given
-    the velocity of the opposite side (both when both are clipped: no information, 0)."""
+    """A track's velocity with the sides that the picture's border clips replaced.
+
+    Args:
+        v: velocity of ``[x1, y1, x2, y2]`` in pixels per frame.
+        det: the detection ``[x1, y1, x2, y2]`` in pixels.
+        width, height: the frame size in pixels.
+        margin: a side within this many pixels of the border counts as clipped.
+
+    Returns:
+        A copy of ``v`` where each clipped side takes the opposite side's velocity (0 for both when both are
+        clipped: no information).
+    """
     v = v.copy()
     clipped = [det[0] <= margin, det[1] <= margin, det[2] >= width - margin, det[3] >= height - margin]
     for a, b in ((0, 2), (1, 3)):
@@ -268,7 +295,16 @@ def border_velocity(v: np.ndarray, det: np.ndarray, width: int, height: int, mar
 
 def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np.ndarray:
     """Grow ``box`` about its centre so that its width/height are at least ``(1 - max_shrink)`` × the
-    previous box's."""
+    previous box's.
+
+    Args:
+        box: the new ``[x1, y1, x2, y2]``.
+        previous: the box before, same units.
+        max_shrink: the fraction of its width/height a box may lose (0: none).
+
+    Returns:
+        ``box`` itself when it is large enough, else the grown box.
+    """
     size = box[2:] - box[:2]
     floor = (previous[2:] - previous[:2]) * (1.0 - max_shrink)
     if np.all(size >= floor):
@@ -279,11 +315,23 @@ def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np
 
 
 def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float | np.ndarray) -> np.ndarray:
-    """Track × detection affinity: the IoU where it reaches ``min_iou``; otherwise a tiny positive value
-    when the centres are within ``max_distance`` (per track, or one value) × the track box's diagonal and the
-    sizes are similar
-    (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next) or when
-    the detection lies inside the track's box (only part of the object is visible); else 0."""
+    """Track × detection affinity for the assignment (higher is better; 0: may not match).
+
+    The IoU where it reaches ``min_iou``; otherwise a tiny positive value (about 0.001 at most, larger for closer
+    centres) when the centres are within ``max_distance`` × the track box's diagonal and the areas are within a
+    factor 2 (small fast objects — a plate passing a dashcam — may not overlap from one frame to the next), or
+    when the detection lies at least 90 % inside the track's box and has at least a tenth of its area (only part
+    of the object is visible); else 0.
+
+    Args:
+        tracks: T×4 predicted track boxes ``[x1, y1, x2, y2]`` in pixels.
+        dets: D×4 detection boxes.
+        min_iou: the IoU from which overlap alone decides.
+        max_distance: the centre-distance gate in track-box diagonals: one value, or T values (one per track).
+
+    Returns:
+        T×D float64 affinities.
+    """
     iou = iou_matrix(tracks, dets)
     ct = (tracks[:, :2] + tracks[:, 2:]) / 2
     cd = (dets[:, :2] + dets[:, 2:]) / 2
@@ -306,16 +354,19 @@ def _outside(box: np.ndarray, width: int, height: int) -> bool:
 
 def _detections(boxes: list[np.ndarray], meta: list[tuple[float, str, int]]) -> Detections:
     if not boxes:
-        return Detections(track_ids=np.zeros((0,), np.int64))
+        return _no_tracks()
     scores, labels, ids = zip(*meta)
     return Detections(np.array(boxes, dtype=np.float32), np.array(scores), np.array(labels), np.array(ids))
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class Delayed:
+class _Waiting(Generic[T]):
     """A frame waiting in the look-ahead buffer with the regions it will be anonymized at."""
 
-    payload: Any
+    item: T
     active: Detections
     extra: list[Detections] = field(default_factory=list)
 
@@ -326,7 +377,11 @@ class Delayed:
 
 
 def merge_by_track(dets: Detections) -> Detections:
-    """Replace the boxes that share a track id (>= 0) by their enclosing box (highest score kept)."""
+    """Replace the boxes that share a track id (>= 0) by their enclosing box (highest score kept).
+
+    Boxes without a track (id -1, or no ``track_ids``) are kept as they are; the result keeps the original order,
+    each track at its first box's place.
+    """
     if dets.track_ids is None or len(dets) < 2:
         return dets
     ids = dets.track_ids
@@ -345,39 +400,60 @@ def merge_by_track(dets: Detections) -> Detections:
     return Detections(boxes[keep], scores[keep], dets.labels[keep], ids[keep])
 
 
-class Lookahead:
+class Lookahead(Generic[T]):
     """Delay frames by ``k`` and back-fill the first box of every new track into the frames before it.
 
     A back-filled box is grown by ``grow`` per frame of distance (up to ``max_grow``), because the object
-    was somewhere near, not exactly at, its first detected box.
+    was somewhere near, not exactly at, its first detected box.  Frames are any item (``T``), handed back in
+    order with their final regions.  A bridge's interpolated boxes (:class:`Bridge`) are grown the same way, by
+    the distance to the nearer of its two detections.
+
+    Args:
+        k: the delay in frames (0: frames leave at once, nothing is back-filled).
+        grow: growth per frame of distance, as a fraction of the box's width/height per side.
+        max_grow: the most a back-filled box grows.
     """
 
     def __init__(self, k: int, grow: float = 0.03, max_grow: float = 0.3) -> None:
         self.k = max(0, int(k))
         self.grow = grow
         self.max_grow = max_grow
-        self.buffer: deque[Delayed] = deque()
+        self.buffer: deque[_Waiting[T]] = deque()
 
-    def push(self, payload: Any, step: TrackStep) -> list[Delayed]:
-        if len(step.started):
-            for distance, item in enumerate(reversed(self.buffer), start=1):
+    def push(self, item: T, regions: Detections, started: Detections | None = None,
+             bridges: Sequence[Bridge] = ()) -> list[tuple[T, Detections]]:
+        """Add the next frame; return the frames that leave the buffer.
+
+        Args:
+            item: the frame (anything; handed back unchanged).
+            regions: its regions from :meth:`Tracker.update`.
+            started: :attr:`Tracker.started` of that update: back-filled into the buffered frames.
+            bridges: :attr:`Tracker.bridges` of that update: the gap's frames get the interpolated box.
+
+        Returns:
+            ``(item, regions)`` of the frames older than ``k``, oldest first; regions one per track (with ids).
+        """
+        if started is not None and len(started):
+            for distance, waiting in enumerate(reversed(self.buffer), start=1):
                 frac = min(self.grow * distance, self.max_grow)
-                item.extra.append(step.started.pad(frac))
-        for bridge in step.bridges:
+                waiting.extra.append(started.pad(frac))
+        for bridge in bridges:
             # The frames of the gap get the box interpolated between the detections either side, on top of
             # the tracker's held (extrapolated) box: the union is what they are anonymized at.
-            for back, item in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
+            for back, waiting in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
                 frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
-                item.extra.append(Detections(bridge.box(back)[None].astype(np.float32), [bridge.score],
-                                             [bridge.label], [bridge.track_id]).pad(frac))
-        self.buffer.append(Delayed(payload, step.active))
+                waiting.extra.append(Detections(bridge.box(back)[None].astype(np.float32), np.array([bridge.score]),
+                                                np.array([bridge.label]), np.array([bridge.track_id])).pad(frac))
+        self.buffer.append(_Waiting(item, regions))
         out = []
         while len(self.buffer) > self.k:
-            out.append(self.buffer.popleft())
+            done = self.buffer.popleft()
+            out.append((done.item, done.regions()))
         return out
 
-    def flush(self) -> list[Delayed]:
-        out = list(self.buffer)
+    def flush(self) -> list[tuple[T, Detections]]:
+        """Every buffered frame with its regions, oldest first (at the end of the video)."""
+        out = [(waiting.item, waiting.regions()) for waiting in self.buffer]
         self.buffer.clear()
         return out
 
@@ -386,10 +462,22 @@ def track_sequence(
     frames: Iterable[Detections], config: TrackerConfig | None = None, lookahead: int = 0,
     width: int | None = None, height: int | None = None,
 ) -> list[Detections]:
-    """Run tracker + look-ahead over a whole sequence of per-frame detections (tests, offline use)."""
-    tracker, delay = Tracker(config), Lookahead(lookahead, (config or TrackerConfig()).grow)
+    """Run tracker + look-ahead over a whole sequence of per-frame detections (tests, offline use).
+
+    Args:
+        frames: each frame's detections, in order (boxes in frame pixels).
+        config: tracker parameters (None: :class:`~fpblur.config.settings.TrackerConfig` defaults).
+        lookahead: the look-ahead delay in frames.
+        width, height: the frame size in pixels (None: unknown; see :meth:`Tracker.update`).
+
+    Returns:
+        Every frame's regions (one box per track, with track ids), in order.
+    """
+    tracker = Tracker(config)
+    delay: Lookahead[int] = Lookahead(lookahead, (config or TrackerConfig()).grow)
     out: list[Detections] = []
     for i, dets in enumerate(frames):
-        out.extend(d.regions() for d in delay.push(i, tracker.update(dets, width, height)))
-    out.extend(d.regions() for d in delay.flush())
+        active = tracker.update(dets, width, height)
+        out.extend(regions for _, regions in delay.push(i, active, tracker.started, tracker.bridges))
+    out.extend(regions for _, regions in delay.flush())
     return out

@@ -22,10 +22,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import onnxruntime as ort
 
+from fpblur.core.boxes import iou_matrix
 from fpblur.core.files import InputError, atomic_output, same_file
+from fpblur.core.labels import label_from_class_name
+from fpblur.detect.yolo_torch import YoloDetector
 from fpblur.models.offline import import_ultralytics
+from fpblur.models.samples import synthetic_car
+from fpblur.training.train import ultralytics_logging
 
 #: Default tolerances for an FP32 export (box channels in input pixels, score channels absolute).
 BOX_ATOL = 0.05
@@ -36,7 +43,10 @@ HALF_FACTOR = 40.0
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """torch vs ONNX Runtime on one sample input."""
+    """torch vs ONNX Runtime on one sample input: the output ``shape`` (``1×(4+nc)×anchors``), the largest
+    absolute difference of the box channels (pixels of the input) and of the score channels, and the tolerances
+    they were compared with.
+    """
 
     shape: tuple[int, ...]
     box_max_diff: float
@@ -46,9 +56,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Both differences are within their tolerances."""
         return self.box_max_diff <= self.box_atol and self.score_max_diff <= self.score_atol
 
     def summary(self) -> str:
+        """One line: OK or MISMATCH with the shape, differences and tolerances."""
         state = "OK" if self.ok else "MISMATCH"
         return (f"onnxruntime vs torch {state}: output {self.shape}, max |diff| boxes {self.box_max_diff:.2e} px "
                 f"(tol {self.box_atol:g}), scores {self.score_max_diff:.2e} (tol {self.score_atol:g})")
@@ -56,7 +68,10 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class DetectorCheck:
-    """The exported file loaded in fpblur's YoloDetector vs the ``.pt`` weights, on the sample image."""
+    """The exported file loaded in fpblur's YoloDetector vs the ``.pt`` weights, on the sample image: the
+    ``label`` checked, detections of each at the threshold and how many of them the other model matched at
+    IoU >= 0.9.
+    """
 
     label: str
     n_exported: int
@@ -66,9 +81,11 @@ class DetectorCheck:
 
     @property
     def ok(self) -> bool:
+        """Every detection of each model was matched by the other."""
         return self.matched_exported == self.n_exported and self.matched_torch == self.n_torch
 
     def summary(self) -> str:
+        """One line: same or DIFFERENT detections, with the counts."""
         state = "same detections" if self.ok else "DIFFERENT detections"
         return (f"fpblur YoloDetector ({self.label}) loads the export, {state}: {self.n_exported} boxes "
                 f"({self.matched_exported} matched) vs {self.n_torch} with the .pt weights ({self.matched_torch} "
@@ -77,6 +94,9 @@ class DetectorCheck:
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What :func:`export_and_verify` did: the ``.pt`` ``weights``, the ``exported`` file (or folder), its
+    ``format`` and ``imgsz`` (pixels), and the checks' reports (None: not run).
+    """
     weights: Path
     exported: Path
     format: str
@@ -86,6 +106,7 @@ class ExportResult:
 
     @property
     def ok(self) -> bool:
+        """No check that ran failed."""
         return (self.verify is None or self.verify.ok) and (self.detector is None or self.detector.ok)
 
 
@@ -99,7 +120,9 @@ def _check_weights(weights: str | os.PathLike) -> Path:
 
 
 def default_imgsz(weights: str | os.PathLike) -> int:
-    """The image size the weights were trained at (640 when the checkpoint does not say)."""
+    """The image size in pixels the weights were trained at (the checkpoint's ``imgsz``; 640 when it does not
+    say; the first value of a list).
+    """
     ultralytics = import_ultralytics()
     imgsz = ultralytics.YOLO(str(weights), task="detect").overrides.get("imgsz", 640)
     return int(imgsz[0] if isinstance(imgsz, (list, tuple)) else imgsz)
@@ -108,13 +131,30 @@ def default_imgsz(weights: str | os.PathLike) -> int:
 def export(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None = None, half: bool = False,
            dynamic: bool = False, opset: int | None = None, simplify: bool | None = None, device: str = "cpu",
            output: str | os.PathLike | None = None, verbose: bool = False) -> Path:
-    """Export ``weights`` and return the exported file (next to the weights, or moved to ``output``).
+    """Export ``weights`` with Ultralytics (``YOLO(weights).export(...)``, offline) and return the exported file.
 
-    ``output`` may be a file path, or an existing folder to put the export in under its own name.  An output
-    equal to the weights is refused; a folder export (e.g. OpenVINO) is never written over an existing folder.
+    Args:
+        weights: a ``.pt`` checkpoint.
+        format: an Ultralytics export format (``onnx``, ``openvino``…).
+        imgsz: export size in pixels (default: :func:`default_imgsz`).
+        half: FP16 export (Ultralytics 8.4's ``quantize=16``).
+        dynamic: dynamic input size and batch.
+        opset: ONNX opset (None: Ultralytics' choice).
+        simplify: simplify the ONNX graph (default: only when ``onnxslim`` is installed, as Ultralytics would
+            otherwise try to pip-install it).
+        device: the device to export on.
+        output: a file path, or an existing folder to put the export in under its own name (default: next to
+            the weights).  A folder export (e.g. OpenVINO) is never written over an existing folder.
+        verbose: show Ultralytics' export log.
+
+    Returns:
+        The exported file or folder.
+
+    Raises:
+        FileNotFoundError: no such weights file.
+        ValueError: weights that are not ``.pt``.
+        fpblur.core.files.InputError: ``output`` equals the weights, or a folder export's ``output`` exists.
     """
-    from fpblur.training.train import ultralytics_logging
-
     path = _check_weights(weights)
     if output is not None and same_file(Path(output), path):
         raise InputError(f"{path}: output equals the input")
@@ -161,11 +201,14 @@ def _move_export(out: Path, dst: Path, weights: Path) -> Path:
 
 
 def sample_image() -> np.ndarray:
-    """``bus.jpg`` from the ultralytics wheel (BGR): real content, so the outputs are not all near zero."""
-    import cv2
+    """``bus.jpg`` from the ultralytics wheel as an H×W×3 uint8 BGR array (real content, so the outputs are not
+    all near zero).
 
+    Raises:
+        FileNotFoundError: the image is missing from the ultralytics package.
+    """
     import_ultralytics()
-    from ultralytics.utils import ASSETS
+    from ultralytics.utils import ASSETS  # optional: [train] extra
 
     img = cv2.imread(str(Path(ASSETS) / "bus.jpg"))
     if img is None:
@@ -174,9 +217,14 @@ def sample_image() -> np.ndarray:
 
 
 def sample_input(imgsz: int, image: np.ndarray | None = None) -> np.ndarray:
-    """``1×3×imgsz×imgsz`` float32 RGB in [0, 1], letterboxed like Ultralytics' predictor (pad 114)."""
-    import cv2
+    """A model input from ``image`` (default :func:`sample_image`), letterboxed like Ultralytics' predictor.
 
+    The image is resized to fit ``imgsz`` × ``imgsz`` pixels keeping its aspect ratio (bilinear), centred on a
+    grey (114) canvas, converted BGR → RGB and scaled to [0, 1].
+
+    Returns:
+        ``1×3×imgsz×imgsz`` float32 (NCHW).
+    """
     img = sample_image() if image is None else image
     h, w = img.shape[:2]
     r = min(imgsz / h, imgsz / w)
@@ -189,8 +237,12 @@ def sample_input(imgsz: int, image: np.ndarray | None = None) -> np.ndarray:
 
 
 def torch_outputs(weights: str | os.PathLike, x: np.ndarray) -> np.ndarray:
-    """Raw head output (``1×(4+nc)×anchors``) of the fused FP32 torch model, as the exporter traces it."""
-    import torch
+    """Raw head output of the fused FP32 torch model on ``x`` (NCHW float32), as the exporter traces it.
+
+    Returns:
+        ``1×(4+nc)×anchors`` float32: box channels (cx, cy, w, h in input pixels), then class scores.
+    """
+    import torch  # optional: [train] extra
 
     ultralytics = import_ultralytics()
     model = ultralytics.YOLO(str(weights), task="detect").model.float().fuse().eval()
@@ -201,9 +253,9 @@ def torch_outputs(weights: str | os.PathLike, x: np.ndarray) -> np.ndarray:
 
 
 def onnx_outputs(onnx_path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
-    """First output of the ONNX model on ``x`` with ONNX Runtime's CPU provider."""
-    import onnxruntime as ort
-
+    """First output of the ONNX model on ``x`` (cast to the input's float16/float32) with ONNX Runtime's CPU
+    provider, as float32.
+    """
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     sess = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
@@ -214,7 +266,14 @@ def onnx_outputs(onnx_path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
 
 def compare_outputs(a: np.ndarray, b: np.ndarray, box_atol: float = BOX_ATOL,
                     score_atol: float = SCORE_ATOL) -> VerifyReport:
-    """Compare two ``1×(4+nc)×N`` head outputs: channels 0–3 are boxes (pixels), the rest class scores."""
+    """Compare two ``1×(4+nc)×N`` head outputs: channels 0–3 are boxes (pixels), the rest class scores.
+
+    Returns:
+        The :class:`VerifyReport` with the largest absolute differences.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
     if a.shape != b.shape:
         raise ValueError(f"output shapes differ: torch {a.shape} vs onnx {b.shape}")
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
@@ -224,7 +283,20 @@ def compare_outputs(a: np.ndarray, b: np.ndarray, box_atol: float = BOX_ATOL,
 
 def verify_onnx(weights: str | os.PathLike, onnx_path: str | os.PathLike, imgsz: int, half: bool = False,
                 box_atol: float | None = None, score_atol: float | None = None) -> VerifyReport:
-    """Torch vs ONNX Runtime on the letterboxed sample image (tolerances ×40 for FP16 exports)."""
+    """Torch vs ONNX Runtime on the letterboxed sample image.
+
+    Args:
+        weights: the ``.pt`` checkpoint; onnx_path: its export; imgsz: the export size in pixels.
+        half: an FP16 export: default tolerances × :data:`HALF_FACTOR`.
+        box_atol: tolerance on box channels in pixels (default :data:`BOX_ATOL`).
+        score_atol: tolerance on score channels (default :data:`SCORE_ATOL`).
+
+    Returns:
+        The :class:`VerifyReport`.
+
+    Raises:
+        ValueError: the two outputs differ in shape.
+    """
     x = sample_input(imgsz)
     factor = HALF_FACTOR if half else 1.0
     return compare_outputs(torch_outputs(weights, x), onnx_outputs(onnx_path, x),
@@ -233,26 +305,24 @@ def verify_onnx(weights: str | os.PathLike, onnx_path: str | os.PathLike, imgsz:
 
 
 def model_label(weights: str | os.PathLike) -> str:
-    """``"plate"`` when a class name mentions a plate/licence, else ``"face"``."""
-    from fpblur.detect.yolo_torch import label_from_class_name
-
+    """``"plate"`` when a class name of the weights stands for a plate/licence
+    (:func:`~fpblur.core.labels.label_from_class_name`), else ``"face"``.
+    """
     ultralytics = import_ultralytics()
     names = ultralytics.YOLO(str(weights), task="detect").names.values()
     return "plate" if any(label_from_class_name(n) == "plate" for n in names) else "face"
 
 
 def detector_sample(label: str) -> np.ndarray:
-    """A photo with faces (``bus.jpg``) or a drawn car with a plate (:func:`fpblur.models.samples.synthetic_car`)."""
+    """A photo with faces (``bus.jpg``) or, for ``"plate"``, a drawn car with a plate
+    (:func:`fpblur.models.samples.synthetic_car`), as H×W×3 uint8 BGR.
+    """
     if label == "plate":
-        from fpblur.models.samples import synthetic_car
-
         return synthetic_car()[0]
     return sample_image()
 
 
 def _matched(a, b) -> int:
-    from fpblur.core.boxes import iou_matrix
-
     if not len(a) or not len(b):
         return 0
     return int((iou_matrix(a.boxes, b.boxes).max(axis=1) >= 0.9).sum())
@@ -265,9 +335,15 @@ def check_detector(weights: str | os.PathLike, exported: str | os.PathLike, imgs
     The ``.pt`` reference is run on the same square letterboxed input as the static ONNX graph.  A detection
     at ``conf`` counts as matched when the other model has a box with IoU >= 0.9 among its
     detections at ``0.8 × conf`` (so scores that straddle the threshold do not count as mismatches).
-    """
-    from fpblur.detect.yolo_torch import YoloDetector
 
+    Args:
+        weights: the ``.pt`` checkpoint; exported: its export; imgsz: the size in pixels to run at.
+        conf: the score threshold of the check.
+        label: ``"face"`` or ``"plate"`` (default: :func:`model_label`), which also picks the sample image.
+
+    Returns:
+        The :class:`DetectorCheck`.
+    """
     label = label or model_label(weights)
     image = detector_sample(label)
     got_det = YoloDetector(exported, label=label, conf=0.8 * conf, imgsz=imgsz, device="cpu")
@@ -285,7 +361,23 @@ def export_and_verify(weights: str | os.PathLike, format: str = "onnx", imgsz: i
                       output: str | os.PathLike | None = None, verify: bool = True, conf: float = 0.1,
                       box_atol: float | None = None, score_atol: float | None = None,
                       verbose: bool = False) -> ExportResult:
-    """Export, then (ONNX only) check outputs against torch and that fpblur's detector loads the file."""
+    """What ``fpblur export`` does: export, then (ONNX only, unless ``verify`` is False) compare the raw outputs
+    with torch's (:func:`verify_onnx`) and check that fpblur's detector loads the file and finds the same boxes
+    (:func:`check_detector`).
+
+    Args:
+        weights: the ``.pt`` checkpoint.
+        format, imgsz, half, dynamic, opset, device, output, verbose: see :func:`export`.
+        verify: run the checks.
+        conf: score threshold of the detector check.
+        box_atol, score_atol: see :func:`verify_onnx`.
+
+    Returns:
+        The :class:`ExportResult` (``ok`` False when a check failed).
+
+    Raises:
+        FileNotFoundError, ValueError, fpblur.core.files.InputError: see :func:`export`.
+    """
     path = _check_weights(weights)
     imgsz = int(imgsz or default_imgsz(path))
     exported = export(path, format, imgsz, half=half, dynamic=dynamic, opset=opset, device=device, output=output,

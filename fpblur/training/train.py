@@ -28,14 +28,19 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import csv
 import difflib
 import os
 import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from fpblur.models.offline import import_ultralytics
+from fpblur.models.registry import cache_dir
+from fpblur.training.data.yolo import read_mapping
 
 BASE_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0"
 AMP_CHECK_WEIGHTS = "yolo26n.pt"
@@ -54,15 +59,23 @@ class ModelFileMissing(FileNotFoundError):
 
 # -- configuration ---------------------------------------------------------------------------------------
 def valid_keys() -> frozenset[str]:
-    """Every argument Ultralytics' trainer accepts (``ultralytics.cfg.DEFAULT_CFG_DICT``)."""
+    """Every argument Ultralytics' trainer accepts (the keys of ``ultralytics.cfg.DEFAULT_CFG_DICT``)."""
     import_ultralytics()
-    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.cfg import DEFAULT_CFG_DICT  # optional: [train] extra
 
     return frozenset(DEFAULT_CFG_DICT)
 
 
 def check_keys(cfg: Mapping[str, Any], source: str) -> None:
-    """Raise :class:`ConfigError` naming ``source`` and the closest valid keys for any unknown key."""
+    """Check that every key of ``cfg`` is an Ultralytics train argument.
+
+    Args:
+        cfg: the options to check.
+        source: what they came from, for the message (a file name, ``command line``…).
+
+    Raises:
+        ConfigError: an unknown key (the message names ``source`` and up to three close valid keys each).
+    """
     keys = valid_keys()
     bad = [k for k in cfg if k not in keys]
     if not bad:
@@ -76,9 +89,15 @@ def check_keys(cfg: Mapping[str, Any], source: str) -> None:
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a training recipe (flat YAML mapping of Ultralytics train arguments) and check its keys."""
-    from fpblur.training.data.yolo import read_mapping
+    """Read a training recipe (a flat YAML mapping of Ultralytics train arguments) and check its keys.
 
+    Returns:
+        The mapping (not merged or type-checked yet: see :func:`merge_config`).
+
+    Raises:
+        ConfigError: a missing or unreadable file, invalid YAML, a top level that is not a mapping, or an
+            unknown key.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -88,9 +107,9 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def parse_value(key: str, text: str) -> Any:
-    """Type a command-line value like Ultralytics' CLI: none/true/false, int, float, [list]; else a string.
-
-    ``device`` always stays a string (``0,1`` is a device list, not a tuple).
+    """Type a command-line value like Ultralytics' CLI: none/true/false, int, float, ``[list]``/``(tuple)`` or a
+    quoted string (``ast.literal_eval``); else the text as a string.  ``device`` always stays a string (``0,1`` is a
+    device list, not a tuple).
     """
     t = text.strip()
     low = t.lower()
@@ -114,7 +133,13 @@ def parse_value(key: str, text: str) -> Any:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["epochs=1", "imgsz=160"]`` → ``{"epochs": 1, "imgsz": 160}`` (keys checked)."""
+    """``["epochs=1", "imgsz=160"]`` → ``{"epochs": 1, "imgsz": 160}``.
+
+    Keys may carry leading dashes and use ``-`` for ``_``; values are typed by :func:`parse_value`.
+
+    Raises:
+        ConfigError: an item without ``=`` or a key, or an unknown key.
+    """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -127,9 +152,16 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def validate_types(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Ultralytics' own type/range checks (``check_cfg``) on a copy; errors become :class:`ConfigError`."""
+    """Ultralytics' own type/range checks (``ultralytics.cfg.check_cfg``, ``hard=True``) on a copy of ``cfg``.
+
+    Returns:
+        The checked copy (``check_cfg`` may normalise values in it, e.g. ``quantize`` aliases such as ``fp16``).
+
+    Raises:
+        ConfigError: a value of the wrong type or out of range (``imgsz`` must be an int or ``[height, width]``).
+    """
     import_ultralytics()
-    from ultralytics.cfg import check_cfg
+    from ultralytics.cfg import check_cfg  # optional: [train] extra
 
     out = dict(cfg)
     imgsz = out.get("imgsz")
@@ -145,7 +177,19 @@ def validate_types(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
                  device: str | int | None = None) -> dict[str, Any]:
-    """Recipe ← overrides ← ``device`` (when given); keys and types checked."""
+    """Recipe ← overrides ← ``device`` (when given); keys and types checked.
+
+    Args:
+        base: the recipe (:func:`load_config`).
+        overrides: ``key=value`` overrides (:func:`parse_overrides`).
+        device: ``cpu``, ``0`` or ``0,1`` (several GPUs: DDP); None or ``""`` keeps the recipe's.
+
+    Returns:
+        The merged, type-checked config for :func:`train`.
+
+    Raises:
+        ConfigError: an unknown key or a bad value.
+    """
     merged = {**dict(base), **dict(overrides or {})}
     if device not in (None, ""):
         merged["device"] = str(device)
@@ -155,16 +199,19 @@ def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any] | None = 
 
 # -- model / paths ---------------------------------------------------------------------------------------
 def weights_dirs() -> list[Path]:
-    """Where a named ``*.pt`` base model is looked for besides the path as given."""
+    """Where a named ``*.pt`` base model is looked for besides the path as given: Ultralytics' ``weights_dir``
+    setting, then ``<fpblur cache>/weights``.
+    """
     import_ultralytics()
-    from ultralytics.utils import SETTINGS
-
-    from fpblur.models.registry import cache_dir
+    from ultralytics.utils import SETTINGS  # optional: [train] extra
 
     return [Path(SETTINGS["weights_dir"]), cache_dir() / "weights"]
 
 
 def missing_model_message(name: str) -> str:
+    """The error text for a base model ``name`` that is not on disk: where to download it (with internet),
+    where to put it, or which ``.yaml`` architecture trains from scratch instead.
+    """
     stem = Path(name).stem
     return (f"base model {name} is not on this machine and fpblur does not download weights. Either download it "
             f"where there is internet ({BASE_URL}/{Path(name).name}) and pass model=/path/to/{Path(name).name} "
@@ -173,7 +220,12 @@ def missing_model_message(name: str) -> str:
 
 
 def resolve_weights(name: str | os.PathLike) -> Path:
-    """Absolute path of a ``*.pt`` file: as given, else in :func:`weights_dirs`; :class:`ModelFileMissing` if absent."""
+    """Absolute path of a ``*.pt`` file: as given (``~`` expanded), else a bare file name looked up in
+    :func:`weights_dirs`.
+
+    Raises:
+        ModelFileMissing: the file is nowhere (nothing is downloaded).
+    """
     p = Path(name).expanduser()
     if p.is_file():
         return p.resolve()
@@ -185,7 +237,13 @@ def resolve_weights(name: str | os.PathLike) -> Path:
 
 
 def resolve_paths(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Make file arguments absolute and check they exist (base weights, data YAML, resume checkpoint)."""
+    """A copy of ``cfg`` with file arguments made absolute and checked (``model``/``pretrained`` ``*.pt``
+    weights, the ``data`` YAML, the ``project`` folder).
+
+    Raises:
+        ConfigError: no ``model`` or no ``data`` (unless resuming), or a ``data`` file that does not exist.
+        ModelFileMissing: a ``*.pt`` base model is not on disk.
+    """
     out = dict(cfg)
     model = out.get("model")
     if model is None and not out.get("resume"):
@@ -210,7 +268,11 @@ def resolve_paths(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_last_checkpoint(cfg: Mapping[str, Any]) -> Path:
-    """``project/name/weights/last.pt`` of the recipe's run (what ``--resume`` without a path continues)."""
+    """``project/name/weights/last.pt`` of the recipe's run (what ``--resume`` without a path continues).
+
+    Raises:
+        ConfigError: the config has no ``project``/``name``, or the checkpoint does not exist.
+    """
     project, name = cfg.get("project"), cfg.get("name")
     if not project or not name:
         raise ConfigError("--resume without a path needs project: and name: in the config")
@@ -222,9 +284,13 @@ def find_last_checkpoint(cfg: Mapping[str, Any]) -> Path:
 
 # -- offline fonts, AMP check and logging -----------------------------------------------------------------------
 def ensure_offline_fonts() -> Path:
-    """Import Ultralytics offline (which puts a local font where it looks for ``Arial.ttf``); return that folder."""
+    """Import Ultralytics offline (which puts a local font where it looks for ``Arial.ttf``).
+
+    Returns:
+        That folder (Ultralytics' ``USER_CONFIG_DIR``).
+    """
     import_ultralytics()
-    from ultralytics.utils import USER_CONFIG_DIR
+    from ultralytics.utils import USER_CONFIG_DIR  # optional: [train] extra
 
     return Path(USER_CONFIG_DIR)
 
@@ -235,10 +301,15 @@ def offline_check_amp(model) -> bool:
     CPU/MPS → False (AMP is CUDA-only in Ultralytics).  Known-bad GPUs → False.  If ``yolo26n.pt`` is already
     in Ultralytics' ``weights_dir`` the original FP32-vs-AMP comparison runs; otherwise AMP stays on, as
     Ultralytics does when its download fails offline.
+
+    Args:
+        model: the torch model being trained (its first parameter's device decides).
+
+    Returns:
+        Whether to train with automatic mixed precision.
     """
-    import torch
-    from ultralytics.utils import LOGGER, SETTINGS
-    from ultralytics.utils import checks
+    import torch  # optional: [train] extra
+    from ultralytics.utils import LOGGER, SETTINGS, checks  # optional: [train] extra
 
     device = next(model.parameters()).device
     if device.type in {"cpu", "mps"}:
@@ -255,9 +326,11 @@ def offline_check_amp(model) -> bool:
 
 @contextlib.contextmanager
 def patched_check_amp() -> Iterator[None]:
-    """Temporarily route the trainer's ``check_amp`` to :func:`offline_check_amp`."""
+    """Temporarily route the trainer's ``check_amp`` (``ultralytics.engine.trainer``) to
+    :func:`offline_check_amp`; the original is restored on exit.
+    """
     import_ultralytics()
-    from ultralytics.engine import trainer as trainer_mod
+    from ultralytics.engine import trainer as trainer_mod  # optional: [train] extra
 
     original = trainer_mod.check_amp
     trainer_mod.check_amp = offline_check_amp
@@ -270,9 +343,13 @@ def patched_check_amp() -> Iterator[None]:
 @contextlib.contextmanager
 def ultralytics_logging(verbose: bool = True) -> Iterator[None]:
     """Turn Ultralytics' INFO log and progress bars on (or leave them off) for the duration, then restore the
-    logger exactly (same handlers and level)."""
+    logger exactly (same handlers and level) and ``YOLO_VERBOSE``.
+
+    Args:
+        verbose: show the log (also in DDP workers, through ``YOLO_VERBOSE`` in their environment).
+    """
     import_ultralytics()
-    from ultralytics import utils as ul
+    from ultralytics import utils as ul  # optional: [train] extra
 
     old_env, old_verbose = os.environ.get("YOLO_VERBOSE"), ul.VERBOSE
     old_level, old_handlers = ul.LOGGER.level, list(ul.LOGGER.handlers)
@@ -304,7 +381,7 @@ def trainer_class():
     if cls is not None:
         return cls
     import_ultralytics()
-    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.models.yolo.detect import DetectionTrainer  # optional: [train] extra
 
     class OfflineDetectionTrainer(DetectionTrainer):
         """Ultralytics' DetectionTrainer with :func:`offline_check_amp` (also in DDP workers)."""
@@ -328,6 +405,16 @@ def __getattr__(name: str):
 # -- training --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainResult:
+    """Where a training run wrote its files and how it ended.
+
+    Attributes:
+        save_dir: the run folder (``project/name``, numbered when it existed).
+        best, last: ``weights/best.pt`` and ``weights/last.pt`` (``best`` may not exist after a short run).
+        results_csv: Ultralytics' per-epoch ``results.csv``.
+        args: the trainer's resolved arguments.
+        metrics: the last row of ``results.csv`` (:func:`last_metrics`).
+        amp: whether mixed precision was actually used (after the AMP check).
+    """
     save_dir: Path
     best: Path
     last: Path
@@ -339,7 +426,7 @@ class TrainResult:
 
 def _is_cpu(device: Any) -> bool:
     if device in (None, ""):
-        import torch
+        import torch  # optional: [train] extra
 
         return not torch.cuda.is_available()
     return str(device).lower() in ("cpu", "mps")
@@ -354,9 +441,7 @@ def _gpu_count(device: Any) -> int:
 def _check_ddp_requirements() -> None:
     """Ultralytics' DDP launcher pickles the trainer with cloudpickle (it asks for >=3.1.1; fpblur disables its
     pip auto-install, so say what to install instead)."""
-    from importlib import metadata
-
-    from ultralytics.utils import LOGGER
+    from ultralytics.utils import LOGGER  # optional: [train] extra
 
     try:
         version = metadata.version("cloudpickle")
@@ -369,9 +454,9 @@ def _check_ddp_requirements() -> None:
 
 
 def last_metrics(results_csv: Path) -> dict[str, float]:
-    """The final row of a training ``results.csv`` as ``{column: value}`` (empty if there is none)."""
-    import csv
-
+    """The final row of a training ``results.csv`` as ``{column: value}`` (columns stripped, non-numeric cells
+    left out; empty when there is no file or row).
+    """
     if not results_csv.is_file():
         return {}
     with open(results_csv, newline="") as fh:
@@ -389,14 +474,26 @@ def last_metrics(results_csv: Path) -> dict[str, float]:
 
 def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None, verbose: bool = True,
           callbacks: Mapping[str, Callable] | None = None) -> TrainResult:
-    """Train with a merged config (see :func:`merge_config`); returns where the run wrote its files.
+    """Train a YOLO detector with Ultralytics (``YOLO(model).train(...)``, offline; see the module docstring).
 
-    ``resume``: a ``last.pt`` path (or True for the recipe's own ``project/name``) to continue that run; only
-    ``device``, ``batch``, ``workers`` and the like can change on resume (Ultralytics' rule).
-    ``callbacks``: ``{event: fn(trainer)}`` added to Ultralytics' (e.g. ``on_fit_epoch_end``).
+    Args:
+        cfg: a merged config (:func:`merge_config`); checked again here.
+        resume: a ``last.pt`` path (or True for the recipe's own ``project/name``) to continue that run; only
+            ``device``, ``batch``, ``workers``, ``cache``, ``patience`` and ``plots`` can change on resume
+            (Ultralytics' rule).
+        verbose: show Ultralytics' training log and progress bars.
+        callbacks: ``{event: fn(trainer)}`` added to Ultralytics' (e.g. ``on_fit_epoch_end``).
+
+    Returns:
+        The :class:`TrainResult`.
+
+    Raises:
+        ConfigError: a bad option, missing ``model``/``data``, or no checkpoint to resume.
+        ModelFileMissing: a ``*.pt`` base model is not on disk.
+        RuntimeError: multi-GPU training without ``cloudpickle`` installed.
     """
     ultralytics = import_ultralytics()
-    import torch
+    import torch  # optional: [train] extra
 
     cfg = validate_types(dict(cfg))
     if resume:

@@ -8,73 +8,69 @@ with ones that do not block.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 import tkinter as tk
-from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
+from PIL import Image, ImageTk
+
+from fpblur.config.profiles import DEFAULT_PROFILE, PROFILES
+from fpblur.config.settings import default_config
 from fpblur.core.files import IMAGE_EXTS, VIDEO_EXTS, InputError, same_file
+from fpblur.media.video_io import CONTAINERS
+from fpblur.models.registry import DEFAULTS
 from fpblur.ui.session import (
+    FORM_FIELDS,
     TARGETS,
     AnonymizerCache,
     Cancelled,
     ImageResult,
     Settings,
-    TargetSettings,
     VideoResult,
     anonymize_image_file,
     anonymize_video_file,
     counts_text,
     default_output,
-    default_target_settings,
     display_rgb,
+    form_defaults,
     media_kind,
+    settings_from_form,
 )
-from fpblur.models.registry import DEFAULTS
-from fpblur.media.video_io import CONTAINERS
 
 OPERATIONS = (("Bounding Box", "boxes"), ("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"))
-PARAMS = ("conf", "iou", "imgsz", "pad")
+PARAMS = FORM_FIELDS  # the detection grid's columns
 POLL_MS = 40
 
 
 class Dialogs:
-    """Tk's blocking message boxes and file pickers."""
+    """Tk's blocking message boxes and file pickers (tests replace them with ones that do not block)."""
 
     def error(self, title: str, message: str) -> None:
+        """Show an error message box."""
         messagebox.showerror(title, message)
 
     def info(self, title: str, message: str) -> None:
+        """Show an information message box."""
         messagebox.showinfo(title, message)
 
     def open_file(self, title: str, filetypes: list[tuple[str, str]]) -> str:
+        """Ask for an existing file; ``filetypes`` are ``(label, "*.ext …")`` pairs.
+
+        Returns:
+            The chosen path, ``""`` when cancelled.
+        """
         return filedialog.askopenfilename(title=title, filetypes=filetypes) or ""
 
     def save_file(self, title: str, filetypes: list[tuple[str, str]], default_ext: str) -> str:
+        """Ask for a file to write; ``default_ext`` is appended to a name typed without one.
+
+        Returns:
+            The chosen path, ``""`` when cancelled.
+        """
         return filedialog.asksaveasfilename(title=title, filetypes=filetypes, defaultextension=default_ext) or ""
-
-
-@dataclass
-class RecordingDialogs(Dialogs):
-    """Non-blocking dialogs: messages are recorded, pickers return queued answers ("" when none)."""
-
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    infos: list[tuple[str, str]] = field(default_factory=list)
-    answers: list[str] = field(default_factory=list)
-
-    def error(self, title: str, message: str) -> None:
-        self.errors.append((title, message))
-
-    def info(self, title: str, message: str) -> None:
-        self.infos.append((title, message))
-
-    def open_file(self, title, filetypes) -> str:
-        return self.answers.pop(0) if self.answers else ""
-
-    def save_file(self, title, filetypes, default_ext) -> str:
-        return self.answers.pop(0) if self.answers else ""
 
 
 def _patterns(exts) -> str:
@@ -82,7 +78,13 @@ def _patterns(exts) -> str:
 
 
 class FpblurApp:
-    """The app's widgets and logic inside a Tk root (created when not given)."""
+    """The app's widgets and logic inside a Tk root.
+
+    Args:
+        root: the Tk root to build in (default: a new ``tk.Tk()``; raises ``tk.TclError`` without a display).
+        dialogs: message boxes and pickers (default: Tk's own, :class:`Dialogs`).
+        cache: the detector cache (default: a new :class:`~fpblur.ui.session.AnonymizerCache`).
+    """
 
     def __init__(self, root: tk.Tk | None = None, dialogs: Dialogs | None = None,
                  cache: AnonymizerCache | None = None) -> None:
@@ -100,12 +102,11 @@ class FpblurApp:
         self.weights = {t: tk.StringVar(value=DEFAULTS[t]) for t in TARGETS}
         self.use = {t: tk.BooleanVar(value=True) for t in TARGETS}
         self.media = tk.StringVar(value="image")
-        self.operation = tk.StringVar(value="blur")
-        self.params: dict[str, dict[str, tk.StringVar]] = {}
-        for t in TARGETS:
-            d = default_target_settings(t)
-            self.params[t] = {"conf": tk.StringVar(value=f"{d.conf:g}"), "iou": tk.StringVar(value=f"{d.iou:g}"),
-                              "imgsz": tk.StringVar(value=str(d.imgsz)), "pad": tk.StringVar(value=f"{d.pad:g}")}
+        self.operation = tk.StringVar(value=default_config().mode)
+        self.profile = tk.StringVar(value=DEFAULT_PROFILE)
+        self.params: dict[str, dict[str, tk.StringVar]] = {t: {name: tk.StringVar() for name in PARAMS} for t in TARGETS}
+        self.reset_params()
+        self.profile.trace_add("write", lambda *_: self.reset_params())
         self.input_path = tk.StringVar(value="")
         self.output_path = tk.StringVar(value="")
         self.status = tk.StringVar(value="Ready. Choose an image or a video, then Run.")
@@ -140,9 +141,14 @@ class FpblurApp:
         ttk.Label(opts, text="   Operation:").pack(side="left")
         for text, value in OPERATIONS:
             ttk.Radiobutton(opts, text=text, variable=self.operation, value=value).pack(side="left", padx=2)
+        ttk.Label(opts, text="   Profile:").pack(side="left")
+        ttk.Combobox(opts, textvariable=self.profile, values=list(PROFILES), state="readonly",
+                     width=max(map(len, PROFILES)) + 2).pack(side="left", padx=2)
 
-        grid = ttk.LabelFrame(main, text="Detection (imgsz 0 = the default profile's sizes; for CenterFace faces "
-                                         "a non-zero imgsz caps the long side)", padding=6)
+        plate_sizes = "+".join(map(str, default_config().spec("plate").imgsz))
+        grid = ttk.LabelFrame(main, text=f"Detection (imgsz 0 = the profile's sizes, {plate_sizes} px for plates with "
+                                         "the default profile; for CenterFace faces a non-zero imgsz caps the long "
+                                         "side; choosing a profile resets these to its values)", padding=6)
         grid.pack(fill="x", **pad)
         for col, name in enumerate(PARAMS, start=1):
             ttk.Label(grid, text=name).grid(row=0, column=col)
@@ -180,11 +186,13 @@ class FpblurApp:
 
     # ---------- pickers ----------
     def choose_weights(self, target: str) -> None:
+        """Pick a ``.pt``/``.onnx`` weights file for ``target`` ("face" or "plate") into its field."""
         p = self.dialogs.open_file(f"{target.capitalize()} weights", [("Model weights", "*.pt *.onnx"), ("All", "*")])
         if p:
             self.weights[target].set(p)
 
     def choose_input(self) -> None:
+        """Pick the input file (an image or a video, after the Image/Video switch) into the input field."""
         video = self.media.get() == "video"
         types = [("Videos", _patterns(VIDEO_EXTS))] if video else [("Images", _patterns(IMAGE_EXTS))]
         p = self.dialogs.open_file("Choose a video" if video else "Choose an image", types + [("All", "*")])
@@ -193,6 +201,7 @@ class FpblurApp:
             self.status.set(f"Input: {p}")
 
     def choose_output(self) -> None:
+        """Pick the output file (``.jpg``/``.png`` for images, a video container's extension for videos)."""
         video = self.media.get() == "video"
         types = ([(ext.lstrip(".").upper(), f"*{ext}") for ext in CONTAINERS] if video
                  else [("JPEG", "*.jpg"), ("PNG", "*.png")])
@@ -201,28 +210,35 @@ class FpblurApp:
             self.output_path.set(p)
 
     # ---------- reading the form ----------
-    def _number(self, target: str, name: str, kind=float):
-        raw = self.params[target][name].get().strip()
-        try:
-            return kind(raw)
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise InputError(f"{target} {name} must be {what} (got {raw!r})") from None
+    def reset_params(self) -> None:
+        """Set the detection grid to the chosen profile's values (resolved by the one resolver)."""
+        for t, d in form_defaults(self.profile.get()).items():
+            values = {"conf": f"{d.conf:g}", "iou": f"{d.iou:g}", "imgsz": str(d.imgsz), "pad": f"{d.pad:g}"}
+            for name, var in self.params[t].items():
+                var.set(values[name])
 
     def settings(self) -> Settings:
-        per = {t: TargetSettings(weights=self.weights[t].get().strip() or None, conf=self._number(t, "conf"),
-                                 iou=self._number(t, "iou"), imgsz=self._number(t, "imgsz", int),
-                                 pad=self._number(t, "pad"))
-               for t in TARGETS}
-        targets = tuple(t for t in TARGETS if self.use[t].get())
-        settings = Settings(targets=targets, mode=self.operation.get(), per_target=per)
-        settings.check()
-        for t in targets:
-            settings.target(t).spec(t)  # weights paths exist
-        return settings
+        """The form as checked :class:`Settings` (:func:`fpblur.ui.session.settings_from_form`, as the widget demo).
+
+        Raises:
+            InputError: a field is not a number, or the resolver refuses the choices.
+        """
+        return settings_from_form(
+            use={t: self.use[t].get() for t in TARGETS},
+            values={t: {name: var.get() for name, var in self.params[t].items()} for t in TARGETS},
+            mode=self.operation.get(), profile=self.profile.get(), weights={t: self.weights[t].get() for t in TARGETS})
 
     def plan(self) -> tuple[Path, Path, str]:
-        """Validate the input/output fields: ``(src, dst, kind)`` or :class:`InputError`."""
+        """Validate the input/output fields.
+
+        Returns:
+            ``(src, dst, kind)``: the input, the output (default: ``<stem>_anon<ext>`` beside the input, or in an
+            output folder) and ``"image"`` or ``"video"``.
+
+        Raises:
+            InputError: no or a missing input, an input that does not match the Image/Video switch, an output
+                extension that does not fit, or an output equal to the input.
+        """
         raw = self.input_path.get().strip()
         if not raw:
             raise InputError("choose an input file first")
@@ -252,10 +268,17 @@ class FpblurApp:
     # ---------- run / cancel ----------
     @property
     def busy(self) -> bool:
+        """Whether a job is running or its events have not been handled yet."""
         return (self._worker is not None and self._worker.is_alive()) or not self._events.empty()
 
     def run(self) -> bool:
-        """Validate the form and start the work in a thread; False (and an error dialog) if the form is bad."""
+        """Validate the form and start the work in a thread (progress and the result arrive through the event
+        queue, polled every :data:`POLL_MS` ms).
+
+        Returns:
+            True when a job was started; False when one is already running or the form is bad (an error dialog
+            says why).
+        """
         if self._worker is not None and self._worker.is_alive():
             self.dialogs.error("Busy", "A job is already running; wait for it or press Cancel.")
             return False
@@ -278,6 +301,7 @@ class FpblurApp:
         return True
 
     def cancel(self) -> None:
+        """Ask the running job to stop (a video's partial output is deleted); a no-op when idle."""
         if self._worker is not None and self._worker.is_alive():
             self._cancel.set()
             self.status.set("Cancelling…")
@@ -339,8 +363,7 @@ class FpblurApp:
             self.dialogs.error("fpblur", event[1])
 
     def show_preview(self, pixels) -> None:
-        from PIL import Image, ImageTk
-
+        """Show ``pixels`` (an image array as fpblur handles it) in the preview area, scaled to fit it."""
         self.root.update_idletasks()
         w = max(self.preview.winfo_width(), 320)
         h = max(self.preview.winfo_height(), 240)
@@ -351,7 +374,11 @@ class FpblurApp:
         self.preview.configure(image=self._photo, text="")
 
     def wait(self, timeout: float = 120.0) -> None:
-        """Process Tk events until the current job finished (for scripts and tests)."""
+        """Process Tk events until the current job finished (for scripts and tests).
+
+        Raises:
+            TimeoutError: the job is still running after ``timeout`` seconds.
+        """
         end = time.monotonic() + timeout
         while self.busy:
             if time.monotonic() > end:
@@ -362,13 +389,19 @@ class FpblurApp:
 
 
 def launch(args) -> int:
-    """Open the window with ``fpblur app``'s arguments preselected; run until it is closed."""
+    """Open the window with ``fpblur app``'s arguments preselected and run until it is closed.
+
+    Args:
+        args: the parsed ``fpblur app`` command line (``input``, ``faces``, ``plates``, ``output``; each optional).
+
+    Returns:
+        0 after the window was closed; 2 (one ``fpblur: error:`` line) when no window can be opened.
+    """
     try:
         app = FpblurApp()
     except tk.TclError as exc:
-        from fpblur.cli.common import error
-
-        error(f"cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)")
+        print(f"fpblur: error: cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)",
+              file=sys.stderr)
         return 2
     if getattr(args, "faces", None):
         app.weights["face"].set(args.faces)

@@ -11,20 +11,26 @@ errors in the widget itself (``demo.message``) instead of raising, so the UI nev
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import functools
 import shutil
 import sys
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as W
+from IPython.display import display
 
-from fpblur.redact.modes import MODES
+from fpblur.config.profiles import DEFAULT_PROFILE, PROFILES
+from fpblur.config.settings import MODES, default_config
 from fpblur.core.files import IMAGE_EXTS, InputError, atomic_output, same_file
+from fpblur.media.images import encode_image
+from fpblur.media.video_io import CONTAINERS
+from fpblur.models import samples
+from fpblur.models.registry import DEFAULTS
 from fpblur.ui.session import (
+    FORM_FIELDS,
     TARGETS,
     AnonymizerCache,
     ImageResult,
@@ -34,14 +40,12 @@ from fpblur.ui.session import (
     anonymize_image_file,
     anonymize_video_file,
     counts_text,
-    default_target_settings,
+    form_defaults,
     media_kind,
     preview_jpeg,
     probe_video,
+    settings_from_form,
 )
-from fpblur.media.images import encode_image
-from fpblur.models.registry import DEFAULTS
-from fpblur.media.video_io import CONTAINERS
 
 SAMPLES = {
     "zidane.jpg": "zidane.jpg — two faces (ultralytics sample)",
@@ -54,20 +58,29 @@ MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024  # bigger results are only saved to disk, 
 
 
 def enable_colab_widgets() -> bool:
-    """Switch Colab to the custom widget manager (ipywidgets 8 needs it); no-op elsewhere."""
+    """Switch Colab to its custom widget manager (ipywidgets 8 needs it); a no-op elsewhere.
+
+    Returns:
+        True when running in Colab (the manager was enabled), else False.
+    """
     if "google.colab" not in sys.modules:
         return False
-    from google.colab import output  # type: ignore[import-not-found]
+    from google.colab import output  # type: ignore[import-not-found]  # optional: Colab only
 
     output.enable_custom_widget_manager()
     return True
 
 
 def sample_path(name: str) -> Path:
-    """A bundled sample (ultralytics' photos, a generated car) as a file on disk."""
-    from fpblur.models.samples import sample_folder
+    """A bundled sample (ultralytics' photos, a generated car) as a file on disk, created offline.
 
-    path = sample_folder() / name
+    Args:
+        name: a key of :data:`SAMPLES`.
+
+    Raises:
+        InputError: ``name`` is not a sample.
+    """
+    path = samples.sample_folder() / name
     if not path.is_file():
         raise InputError(f"{name}: no such sample; choose one of {', '.join(SAMPLES)}")
     return path
@@ -101,7 +114,16 @@ def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
 
 
 class BlurDemo:
-    """Upload or pick an input, tune the detectors, anonymize, compare, download."""
+    """Upload or pick an input, tune the detectors, anonymize, compare, download (ipywidgets).
+
+    The widgets are attributes (``sample``, ``mode``, ``profile``, ``controls[target][knob]``, ``run_button``,
+    ``message`` …); uploads and video outputs live in a temporary folder removed by :meth:`close` or, at the
+    latest, when the object is garbage-collected or the kernel exits.
+
+    Args:
+        cache: the detector cache to use (default: a new :class:`~fpblur.ui.session.AnonymizerCache`).
+        save_dir: the folder "Save to" proposes (default ``out``).
+    """
 
     def __init__(self, cache: AnonymizerCache | None = None, save_dir: str | Path = "out") -> None:
         self.cache = cache or AnonymizerCache()
@@ -123,9 +145,12 @@ class BlurDemo:
                                  value="zidane.jpg", description="Sample", layout=W.Layout(width="420px"))
         self.targets = {t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="80px"))
                         for t in TARGETS}
-        self.mode = W.ToggleButtons(options=list(MODES), value="blur", description="Mode",
+        self.mode = W.ToggleButtons(options=list(MODES), value=default_config().mode, description="Mode",
                                     style={"button_width": "80px"})
-        self.controls = {t: _slider_row(t, default_target_settings(t)) for t in TARGETS}
+        self.profile = W.Dropdown(options=list(PROFILES), value=DEFAULT_PROFILE, description="Profile",
+                                  layout=W.Layout(width="200px"),
+                                  tooltip="detector settings and padding; choosing one resets the sliders to its values")
+        self.controls = {t: _slider_row(t, d) for t, d in form_defaults(self.profile.value).items()}
         self.run_button = W.Button(description="Anonymize", button_style="primary", icon="eye-slash")
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Video", layout=W.Layout(visibility="hidden"))
         self.message = W.HTML()
@@ -139,7 +164,7 @@ class BlurDemo:
                                 layout=W.Layout(width="420px"))
         self.save_button = W.Button(description="Save", icon="save")
 
-        for name, w in (("upload", self.upload), ("sample", self.sample), ("mode", self.mode),
+        for name, w in (("upload", self.upload), ("sample", self.sample), ("mode", self.mode), ("profile", self.profile),
                         ("run", self.run_button), ("progress", self.progress), ("message", self.message),
                         ("counts", self.counts), ("before", self.before), ("after", self.after),
                         ("after-video", self.after_video), ("download", self.download),
@@ -147,6 +172,7 @@ class BlurDemo:
             w.add_class(f"fpblur-{name}")
 
         self.upload.observe(self._guard(self._on_upload), names="value")
+        self.profile.observe(self._guard(lambda _change: self.reset_controls()), names="value")
         self.run_button.on_click(self._guard(lambda _b: self.run()))
         self.save_button.on_click(self._guard(lambda _b: self.save()))
         self.widget = self._layout()
@@ -165,13 +191,11 @@ class BlurDemo:
         ])
         actions = W.HBox([self.run_button, self.progress, self.counts])
         save = W.HBox([self.save_path, self.save_button, self.download])
-        box = W.VBox([source, self.mode, W.HBox(per_target), actions, self.message, panes, save])
+        box = W.VBox([source, W.HBox([self.mode, self.profile]), W.HBox(per_target), actions, self.message, panes, save])
         box.add_class("fpblur-demo")
         return box
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self.widget)
 
     # ----- error handling: a callback never raises into the widget machinery -----
@@ -187,6 +211,9 @@ class BlurDemo:
         return wrapper
 
     def show_error(self, exc: BaseException | str) -> None:
+        """Show ``exc`` in the message area in red: an :class:`InputError` or a string as is, any other
+        exception as ``Type: first line``.
+        """
         if isinstance(exc, (InputError, str)):
             text = str(exc)
         else:
@@ -195,6 +222,7 @@ class BlurDemo:
         self.message.value = f'<span class="fpblur-error" style="color:#b00020">⚠ {_escape(text)}</span>'
 
     def show_status(self, text: str) -> None:
+        """Show ``text`` (HTML-escaped) in the message area."""
         self.message.value = f'<span class="fpblur-status">{_escape(text)}</span>'
 
     @property
@@ -205,13 +233,22 @@ class BlurDemo:
 
     # ----- state → settings -----
     def settings(self) -> Settings:
-        per = {}
-        for t in TARGETS:
-            c = self.controls[t]
-            per[t] = TargetSettings(weights=c["weights"].value.strip() or None, conf=float(c["conf"].value),
-                                    iou=float(c["iou"].value), imgsz=int(c["imgsz"].value), pad=float(c["pad"].value))
-        targets = tuple(t for t in TARGETS if self.targets[t].value)
-        return Settings(targets=targets, mode=self.mode.value, per_target=per)
+        """The controls as checked :class:`Settings` (:func:`fpblur.ui.session.settings_from_form`, as the app).
+
+        Raises:
+            InputError: the controls' values are refused (no target, bad weights, a value out of range).
+        """
+        return settings_from_form(
+            use={t: self.targets[t].value for t in TARGETS},
+            values={t: {name: self.controls[t][name].value for name in FORM_FIELDS} for t in TARGETS},
+            mode=self.mode.value, profile=self.profile.value,
+            weights={t: self.controls[t]["weights"].value for t in TARGETS})
+
+    def reset_controls(self) -> None:
+        """Set the sliders to the chosen profile's values (resolved by the one resolver); weights stay."""
+        for t, d in form_defaults(self.profile.value).items():
+            for name in FORM_FIELDS:
+                self.controls[t][name].value = getattr(d, name)
 
     def _on_upload(self, change) -> None:
         if change["new"]:
@@ -219,7 +256,11 @@ class BlurDemo:
             self.show_status(f"uploaded {change['new'][0]['name']}")
 
     def input_file(self) -> Path:
-        """The file to process: the chosen sample, else the uploaded file (copied once to a temp folder)."""
+        """The file to process: the chosen sample, else the uploaded file (copied once to the temp folder).
+
+        Raises:
+            InputError: no upload and no sample, or an upload whose type is neither image nor video.
+        """
         if self.sample.value != UPLOAD:
             return sample_path(self.sample.value)
         if not self.upload.value:
@@ -242,7 +283,18 @@ class BlurDemo:
 
     # ----- actions -----
     def run(self) -> ImageResult | VideoResult:
-        """Process the current input with the current settings (what the button does)."""
+        """Process the current input with the current settings (what the button does, minus the error display).
+
+        Shows before/after previews, the counts, a download link (results up to :data:`MAX_DOWNLOAD_BYTES`) and
+        proposes a save path.
+
+        Returns:
+            The :class:`ImageResult` or :class:`VideoResult`.
+
+        Raises:
+            InputError: bad settings or input (an uploaded file is named, not its temporary copy); whatever loading a
+                model raises.
+        """
         self.run_button.disabled = True
         self.message.value = ""
         try:
@@ -309,7 +361,12 @@ class BlurDemo:
             self._out_dir = None
 
     def result_bytes(self, suffix: str | None = None) -> bytes:
-        """The last result as a file's bytes; images encoded for ``suffix`` (default: the result name's)."""
+        """The last result as a file's bytes: a video's MP4, an image encoded for ``suffix`` (default: the
+        result name's extension).
+
+        Raises:
+            InputError: nothing has been run yet, or no encoder exists for ``suffix``.
+        """
         if self.result is None or self.result_name is None:
             raise InputError("nothing to save yet: click Anonymize first")
         if isinstance(self.result, VideoResult):
@@ -327,11 +384,18 @@ class BlurDemo:
                                f'href="data:{mime};base64,{b64}">⬇ Download {_escape(self.result_name or "")}</a>')
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the last result to ``path`` (default: the "Save to" field), atomically.
+        """Write the last result to ``path`` (default: the "Save to" field; a folder gets the result's name),
+        atomically.
 
         Images are encoded for the target's extension (``x.png`` gets a PNG even when the input was a JPEG);
         a video result is an MP4 file, so it needs ``.mp4``/``.m4v``; the input the result came from is never
         overwritten.
+
+        Returns:
+            The path written.
+
+        Raises:
+            InputError: nothing to save yet, an extension that does not fit the result, or ``path`` is the input.
         """
         if self.result is None or self.result_name is None:
             raise InputError("nothing to save yet: click Anonymize first")
@@ -356,20 +420,18 @@ class BlurDemo:
         return dst
 
     def close(self) -> None:
+        """Remove the temporary folder (uploads, video outputs) and close the widgets."""
         self._cleanup()  # removes the temp folder (once; also runs on garbage collection or at exit)
         self.widget.close()
 
 
-def upload_value(name: str, content: bytes, mime: str = "application/octet-stream") -> tuple[dict, ...]:
-    """A ``FileUpload.value`` as the browser would send it (for driving the demo from code)."""
-    return ({"name": name, "type": mime, "size": len(content), "content": memoryview(content),
-             "last_modified": _dt.datetime.now(_dt.timezone.utc)},)
-
-
 def show_demo(**kwargs) -> BlurDemo:
-    """Enable Colab's widget manager when needed, build the demo and display it."""
-    from IPython.display import display
+    """Enable Colab's widget manager when needed, build a :class:`BlurDemo` (``kwargs``: its arguments) and
+    display it.
 
+    Returns:
+        The demo, to drive from code.
+    """
     enable_colab_widgets()
     demo = BlurDemo(**kwargs)
     display(demo.widget)

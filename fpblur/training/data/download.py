@@ -13,15 +13,15 @@ import shutil
 import tarfile
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import requests
 from tqdm.auto import tqdm
 
-from fpblur.training.data.hashing import file_digest
 from fpblur.core.files import InputError, same_file
+from fpblur.training.data.hashing import file_digest
 
 USER_AGENT = "fpblur-data/0.1 (dataset tooling; +https://github.com/)"
 CHUNK = 1 << 16
@@ -33,7 +33,13 @@ class DownloadError(Exception):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file to fetch: ``checksum`` is ``"sha256:<hex>"`` or ``"md5:<hex>"`` (None: size check only)."""
+    """A file to fetch: ``name`` (the file name in the destination folder), mirror ``urls`` (tried in order;
+    a single string is accepted), the expected ``size`` in bytes and ``checksum`` (``"sha256:<hex>"`` or
+    ``"md5:<hex>"``; None for either: not checked).
+
+    Raises:
+        ValueError: a checksum of another form.
+    """
 
     name: str
     urls: tuple[str, ...]
@@ -49,13 +55,26 @@ class RemoteFile:
                 raise ValueError(f"{self.name}: checksum must look like 'sha256:<hex>' or 'md5:<hex>', got {self.checksum!r}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RemoteFile":
+    def from_dict(cls, d: dict) -> RemoteFile:
+        """From a mapping with ``name``, ``urls`` (or ``url``; a string or a list) and optional ``size`` and
+        ``checksum``.
+
+        Raises:
+            KeyError: no ``name``.
+            ValueError: a malformed checksum.
+        """
         urls = d.get("urls") or d.get("url")
         return cls(d["name"], tuple([urls] if isinstance(urls, str) else urls), d.get("size"), d.get("checksum"))
 
 
 def verify(path: str | os.PathLike, size: int | None = None, checksum: str | None = None) -> str | None:
-    """None when ``path`` exists and matches ``size``/``checksum``, else a short reason."""
+    """Check a local file against the expected ``size`` (bytes) and ``checksum`` (``"sha256:<hex>"``/``"md5:<hex>"``);
+    None skips a check.
+
+    Returns:
+        None when ``path`` exists and matches, else a short reason (``"missing"``, ``"size … != expected …"``, or
+        the digests' first 12 hex digits).
+    """
     path = Path(path)
     if not path.is_file():
         return "missing"
@@ -81,7 +100,28 @@ def download(
     session: requests.Session | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Fetch ``remote`` into ``dest_dir`` (see module doc) and return its path; raises :class:`DownloadError`."""
+    """Fetch ``remote`` into ``dest_dir`` and return its path.
+
+    A valid file already there is kept; a partial ``<name>.part`` is resumed with an HTTP ``Range`` request
+    (restarted when the server ignores or rejects it); a file that fails the size or checksum check is deleted
+    and fetched again; mirrors are tried in turn, with ``backoff × 2**attempt`` seconds between rounds.
+
+    Args:
+        remote: what to fetch.
+        dest_dir: the destination folder (created).
+        retries: extra rounds over all mirrors after the first.
+        timeout: seconds per connection/read (``requests``).
+        backoff: base delay in seconds.
+        progress: show a tqdm byte progress bar.
+        session: a ``requests.Session`` to use (default: a new one, closed afterwards).
+        log: called with one line per event (skip, retry, corrupt file).
+
+    Returns:
+        The path of the verified file.
+
+    Raises:
+        DownloadError: every attempt failed (the message names the file and the last reason).
+    """
     dest = Path(dest_dir) / remote.name
     dest.parent.mkdir(parents=True, exist_ok=True)
     say = log or (lambda msg: None)
@@ -122,6 +162,14 @@ def download(
 
 
 def download_all(remotes: Iterable[RemoteFile], dest_dir: str | os.PathLike, **kwargs) -> dict[str, Path]:
+    """:func:`download` each of ``remotes`` into ``dest_dir`` (``kwargs``: its options).
+
+    Returns:
+        ``{name: path}``.
+
+    Raises:
+        DownloadError: at the first file that cannot be fetched.
+    """
     return {r.name: download(r, dest_dir, **kwargs) for r in remotes}
 
 
@@ -167,7 +215,16 @@ def _short(exc: BaseException) -> str:
 
 
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, force: bool = False) -> Path:
-    """Unpack a zip/tar archive into ``dest`` once (a marker file records it); members escaping ``dest`` are refused."""
+    """Unpack a zip or tar archive into ``dest`` once: a marker file (size and mtime of the archive) makes later
+    calls no-ops unless ``force``.
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        DownloadError: not a zip or tar archive, or a member that would be written outside ``dest`` (nothing is
+            extracted then).
+    """
     archive, dest = Path(archive), Path(dest)
     stat = archive.stat()
     marker = dest / f".extracted-{archive.name}"
@@ -201,10 +258,21 @@ def _check_members(archive: Path, root: Path, names: Sequence[str]) -> None:
 
 
 def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike, mode: str = "auto") -> str:
-    """Place ``src`` at ``dst`` as a hard link, else a symlink, else a copy (``mode``: auto/hardlink/symlink/copy).
+    """Place ``src`` at ``dst`` as a hard link, else a symlink, else a copy.
 
-    Returns the method used.  An existing ``dst`` is replaced (a link made by an earlier run included), but
-    ``dst`` naming the input itself raises :class:`~fpblur.core.files.InputError`: inputs are never deleted.
+    Args:
+        src: the existing file.
+        dst: where to put it (parents created; an existing ``dst``, a link made by an earlier run included, is
+            replaced).
+        mode: ``auto`` (try in that order), ``hardlink``, ``symlink`` or ``copy``.
+
+    Returns:
+        The method used: ``"hardlink"``, ``"symlink"`` or ``"copy"``.
+
+    Raises:
+        fpblur.core.files.InputError: ``dst`` names the input itself (inputs are never deleted).
+        OSError: no method worked.
+        KeyError: an unknown ``mode``.
     """
     src, dst = Path(src), Path(dst)
     if same_file(dst, src) and _entry(dst) in (_entry(src), src.resolve()):

@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from PIL import Image
@@ -27,7 +29,9 @@ from fpblur.training.data.hashing import sha256_file
 
 
 def pattern(seed: int, width: int = 320, height: int = 240, cells: int = 6) -> np.ndarray:
-    """A distinctive RGB picture: a coarse random colour grid (perceptual hashes of different seeds differ)."""
+    """A distinctive ``height × width × 3`` uint8 picture: a ``cells × cells`` random colour grid and one disc
+    (perceptual hashes of different seeds differ); written as RGB by :func:`save_jpeg`.
+    """
     rng = np.random.default_rng(seed)
     grid = rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8)
     img = cv2.resize(grid, (width, height), interpolation=cv2.INTER_NEAREST)
@@ -37,6 +41,7 @@ def pattern(seed: int, width: int = 320, height: int = 240, cells: int = 6) -> n
 
 
 def save_jpeg(rgb: np.ndarray, path: str | os.PathLike, quality: int = 90) -> Path:
+    """Write an RGB uint8 array as a JPEG (``quality`` 0–100), creating the folder; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgb).save(path, "JPEG", quality=quality)
@@ -44,6 +49,7 @@ def save_jpeg(rgb: np.ndarray, path: str | os.PathLike, quality: int = 90) -> Pa
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """An RGB uint8 array encoded as JPEG bytes (``quality`` 0–100)."""
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
@@ -69,6 +75,7 @@ _WIDER = [
 
 @dataclass
 class MiniWider:
+    """What :func:`make_mini_wider` wrote: the ``folder`` and its archives by key (``train``, ``val``, ``split``)."""
     folder: Path
     files: dict[str, Path]  # key (train/val/split) → archive path
 
@@ -78,6 +85,9 @@ class MiniWider:
 
 
 def wider_annotation_text(split: str) -> str:
+    """The ``wider_face_<split>_bbx_gt.txt`` text of the mini set's ``split`` (``"train"`` or ``"val"``), in
+    WIDER's format (an image without faces gets one all-zero line).
+    """
     lines = []
     for s, rel, _, boxes in _WIDER:
         if s != split:
@@ -88,7 +98,12 @@ def wider_annotation_text(split: str) -> str:
 
 
 def make_mini_wider(folder: str | os.PathLike) -> MiniWider:
-    """Write ``WIDER_train.zip``, ``WIDER_val.zip`` and ``wider_face_split.zip`` (same layout as the real ones)."""
+    """Write ``WIDER_train.zip``, ``WIDER_val.zip`` and ``wider_face_split.zip`` (the real archives' layout) into
+    ``folder``: five images with a zero-face image and invalid, degenerate, tiny and out-of-image boxes.
+
+    Returns:
+        The :class:`MiniWider` describing them.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -117,6 +132,9 @@ def make_mini_wider(folder: str | os.PathLike) -> MiniWider:
 
 @dataclass
 class LazyPage:
+    """What :func:`make_lazy_page` wrote: the folder to serve and the URL paths a scraper should keep,
+    de-duplicate, reject or skip.
+    """
     root: Path  # serve this folder
     page: str  # path of the page, e.g. "/gallery/index.html"
     unique: list[str]  # paths of the distinct images a scraper should keep
@@ -165,7 +183,16 @@ window.addEventListener('scroll', () => {{
 
 
 def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
-    """A gallery page whose images appear only as it is scrolled to the bottom (4 batches, 150 ms apart)."""
+    """A gallery page whose images appear only as it is scrolled to the bottom (4 batches, 150 ms apart), with
+    an exact and a near duplicate, a non-image under an image URL, an HTML link and a robots.txt-disallowed image.
+
+    Args:
+        folder: the folder to write (serve it as the site root).
+        n_unique: distinct images on the page.
+
+    Returns:
+        The :class:`LazyPage` listing what a scraper should find.
+    """
     root = Path(folder)
     img_dir = root / "gallery" / "img"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -187,8 +214,6 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
               {"url": "img/fake.jpg", "mode": "src"}, {"url": "about.html", "mode": "src"},
               {"url": "/private/secret.jpg", "mode": "src"}, {"url": "img/photo_0.jpg", "mode": "src"}]
     batches = [items[i::4] for i in range(4)]
-    import json
-
     (root / "gallery" / "index.html").write_text(_PAGE.format(batches=json.dumps(batches)))
     return LazyPage(
         root=root,
@@ -207,9 +232,17 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
 
 
 def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, fps: int = 10, size: tuple[int, int] = (160, 120), seed: int = 0) -> Path:
-    """An MPEG-4 video of ``scenes`` static, slightly noisy pictures, ``scene_s`` seconds each."""
-    import av
+    """Write an MPEG-4 video of ``scenes`` static pictures with sensor noise, ``scene_s`` seconds each.
 
+    Args:
+        path: the output file (folder created).
+        scenes: distinct scenes; scene_s: seconds per scene; fps: frames per second.
+        size: ``(width, height)`` in pixels (even numbers for yuv420p).
+        seed: the random seed.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
@@ -221,7 +254,7 @@ def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, f
         rng = np.random.default_rng(seed)
         for s in range(scenes):
             base = pattern(seed * 100 + s, w, h).astype(np.int16)
-            for k in range(n):  # sensor noise only: the frames of one scene are near-duplicates
+            for _ in range(n):  # sensor noise only: the frames of one scene are near-duplicates
                 img = np.clip(base + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8)
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 for packet in stream.encode(frame):
@@ -236,6 +269,14 @@ def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, f
 
 
 def voc_xml(filename: str, size: tuple[int, int] | None, objects: list[dict]) -> str:
+    """A Pascal VOC annotation XML for ``filename``.
+
+    Args:
+        filename: the image's file name.
+        size: ``(width, height)`` for ``<size>`` (None: no ``<size>`` element).
+        objects: dicts with ``name``, ``box`` (``xmin, ymin, xmax, ymax`` pixels) and optional ``truncated`` /
+            ``difficult``.
+    """
     objs = []
     for o in objects:
         objs.append(
@@ -249,6 +290,9 @@ def voc_xml(filename: str, size: tuple[int, int] | None, objects: list[dict]) ->
 
 @dataclass
 class VocSet:
+    """What :func:`make_voc_set` wrote: the ``images`` and ``annotations`` folders, the stems whose ``<size>`` is
+    wrong and the XMLs without an image.
+    """
     images: Path
     annotations: Path
     wrong_size: list[str]  # stems whose <size> disagrees with the image
@@ -256,7 +300,13 @@ class VocSet:
 
 
 def make_voc_set(folder: str | os.PathLike) -> VocSet:
-    """Plate images from three "videos" and one web page, with VOC XMLs containing deliberate errors."""
+    """Plate images from three "videos" and one web page, with VOC XMLs containing deliberate errors (wrong or
+    missing ``<size>``, a box leaving the image, an unknown class, a zero-width box, an alias class name, a copied
+    frame in another source group, an XML without an image).
+
+    Returns:
+        The :class:`VocSet`.
+    """
     folder = Path(folder)
     images, ann = folder / "images", folder / "annotations"
     images.mkdir(parents=True, exist_ok=True)
@@ -299,7 +349,12 @@ def make_voc_set(folder: str | os.PathLike) -> VocSet:
 
 
 def make_flawed_yolo(root: str | os.PathLike) -> Path:
-    """A YOLO dataset (``names: {0: plate}``) containing each QA finding at least once; returns ``root``."""
+    """Write a YOLO dataset (``names: {0: plate}``) holding every QA finding of
+    :data:`fpblur.training.data.qa.CHECKS` at least once.
+
+    Returns:
+        ``root`` as a Path.
+    """
     root = Path(root)
     for sub in ("images/train", "images/val", "labels/train", "labels/val"):
         (root / sub).mkdir(parents=True, exist_ok=True)

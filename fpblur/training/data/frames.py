@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import av
 import cv2
@@ -20,8 +20,8 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from fpblur.training.data.hashing import DedupIndex, phash
 from fpblur.core.files import atomic_output
+from fpblur.training.data.hashing import DedupIndex, phash
 
 MANIFEST_COLUMNS = ["file", "video", "timestamp", "frame_index", "reason", "phash", "width", "height"]
 DROPPED_COLUMNS = ["video", "timestamp", "frame_index", "reason", "duplicate_of"]
@@ -29,6 +29,17 @@ DROPPED_COLUMNS = ["video", "timestamp", "frame_index", "reason", "duplicate_of"
 
 @dataclass
 class FrameConfig:
+    """How frames are sampled (the two rules combine: a frame is kept when either fires).
+
+    Attributes:
+        every_s: keep a frame every N seconds of video time (None: off).
+        scene_threshold: keep a frame whose 32×18 grey thumbnail differs from the previous frame's by at least
+            this mean absolute difference (0–1 scale) — a cut (None: off).
+        phash_threshold: a frame within this many pHash bits of a kept frame is dropped as a near-duplicate.
+        dedup_across_videos: compare with the frames kept from other videos too (:func:`extract_many`).
+        max_frames: at most this many kept frames per video (None: no limit).
+        jpeg_quality: quality of the written JPEGs (0–100).
+    """
     every_s: float | None = 1.0  # sample a frame every N seconds (None: off)
     scene_threshold: float | None = 0.15  # mean |Δ| of small grey thumbnails (0–1) that counts as a cut (None: off)
     phash_threshold: int = 6  # ≤ this many differing bits = near-duplicate of a kept frame
@@ -39,6 +50,9 @@ class FrameConfig:
 
 @dataclass
 class FramesResult:
+    """What :func:`extract_many` wrote: the kept frames (``manifest``, :data:`MANIFEST_COLUMNS`), the dropped
+    ones (``dropped``, :data:`DROPPED_COLUMNS`) and the path of ``manifest.csv``.
+    """
     manifest: pd.DataFrame
     dropped: pd.DataFrame
     manifest_csv: Path
@@ -58,10 +72,24 @@ def extract_frames(
     prefix: str | None = None,
     progress: bool = False,
 ) -> tuple[list[dict], list[dict]]:
-    """Sample one video; returns ``(kept rows, dropped rows)`` (see ``MANIFEST_COLUMNS``/``DROPPED_COLUMNS``).
+    """Sample one video into JPEGs named ``<prefix>_t<milliseconds>ms.jpg``.
 
-    A file that cannot be opened or decoded, or has no video stream, raises a one-line ``ValueError`` naming
-    it; the JPEGs this call had written are deleted again (and ``index`` forgets them).
+    Args:
+        video: the video file (decoded with PyAV).
+        out_dir: the folder for the JPEGs (created).
+        cfg: the sampling rules (default :class:`FrameConfig`).
+        index: a shared de-duplication index (default: a new one for this video).
+        prefix: file-name prefix (default: the video's stem).
+        progress: show a tqdm bar over the frames.
+
+    Returns:
+        ``(kept rows, dropped rows)``, dicts with the keys of :data:`MANIFEST_COLUMNS` / :data:`DROPPED_COLUMNS`
+        (timestamps in seconds).
+
+    Raises:
+        ValueError: neither ``every_s`` nor ``scene_threshold`` is set, or the file cannot be opened or decoded or
+            has no video stream (one line naming it); the JPEGs this call had written are deleted again (and
+            ``index`` forgets them).
     """
     created: list[Path] = []
     seen = len(index.hashes) if index is not None else 0
@@ -148,10 +176,22 @@ def _one_line(exc: BaseException) -> str:
 
 
 def extract_many(videos: Iterable[str | os.PathLike], out_dir: str | os.PathLike, cfg: FrameConfig | None = None, *, progress: bool = True) -> FramesResult:
-    """Sample every video into ``out_dir`` and write ``out_dir/manifest.csv`` (and ``dropped.csv``).
+    """Sample every video into ``out_dir`` and write ``out_dir/manifest.csv`` and ``dropped.csv``.
 
-    A video that fails (see :func:`extract_frames`) raises its one-line ``ValueError``; the JPEGs this call had
-    created are deleted again and no manifest is written, so ``out_dir`` holds no frames a manifest omits.
+    Two videos with the same stem get prefixes ``stem`` and ``stem-2``.
+
+    Args:
+        videos: the video files.
+        out_dir: the output folder.
+        cfg: the sampling rules (default :class:`FrameConfig`).
+        progress: show a tqdm bar over the videos.
+
+    Returns:
+        The :class:`FramesResult`.
+
+    Raises:
+        ValueError: a video fails (see :func:`extract_frames`); the JPEGs this call had created are deleted again
+            and no manifest is written, so ``out_dir`` holds no frames a manifest omits.
     """
     cfg = cfg or FrameConfig()
     out_dir = Path(out_dir)

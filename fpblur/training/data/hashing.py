@@ -5,19 +5,27 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from fpblur.core.digest import file_digest, sha256_bytes, sha256_file  # noqa: F401 (used by the data tools)
 
-if TYPE_CHECKING:
-    from PIL import Image
 
 def phash(image: Image.Image | np.ndarray | bytes | str | os.PathLike) -> str:
-    """64-bit perceptual hash as 16 hex digits; accepts a PIL image, an RGB/gray array, encoded bytes or a path."""
-    import imagehash  # here, not at module level: fpblur.models.registry imports sha256_file from this module
-    from PIL import Image
+    """64-bit perceptual hash (pHash via ``imagehash.phash``: DCT of a 32×32 grey copy, the 8×8 lowest
+    frequencies compared with their median) of the image in RGB.
+
+    Args:
+        image: a PIL image, an RGB or grey uint8 array, encoded image bytes, or a path.
+
+    Returns:
+        16 hex digits.
+
+    Raises:
+        OSError: (``PIL.UnidentifiedImageError`` included) bytes or a file that cannot be decoded.
+    """
+    import imagehash  # optional: [train] extra
 
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
@@ -30,7 +38,7 @@ def phash(image: Image.Image | np.ndarray | bytes | str | os.PathLike) -> str:
 
 
 def hamming(a: str, b: str) -> int:
-    """Bit distance between two hex hashes of equal length."""
+    """Number of differing bits between two hex hashes of equal length (0–64 for pHashes)."""
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
@@ -46,7 +54,16 @@ class DedupIndex:
     hashes: list[tuple[str, str]] = field(default_factory=list)  # (pHash hex, key)
 
     def match(self, sha256: str | None, ph: str | None) -> tuple[str, str] | None:
-        """``(kind, key)`` of the item this one duplicates (kind ``"sha256"`` or ``"phash"``), else None."""
+        """The earlier item this one duplicates, exact duplicates first.
+
+        Args:
+            sha256: the item's sha256 hex digest (None: unknown).
+            ph: its pHash hex (None: unknown).
+
+        Returns:
+            ``("sha256", key)`` for the same bytes, ``("phash", key)`` for a pHash within ``threshold`` bits of an
+            earlier one (a negative ``threshold`` turns that off), else None.
+        """
         if sha256 is not None and sha256 in self.sha:
             return "sha256", self.sha[sha256]
         if ph is not None and self.threshold >= 0:
@@ -56,6 +73,11 @@ class DedupIndex:
         return None
 
     def add(self, key: str, sha256: str | None, ph: str | None) -> None:
+        """Remember item ``key`` by its sha256 (the first key per digest is kept) and its pHash (None: unknown).
+
+        Raises:
+            ValueError: ``ph`` is not a hex string.
+        """
         if sha256 is not None:
             self.sha.setdefault(sha256, key)
         if ph is not None:
@@ -64,7 +86,16 @@ class DedupIndex:
 
 
 def near_duplicate_pairs(hashes_a: dict[str, str], hashes_b: dict[str, str], threshold: int) -> list[tuple[str, str, int]]:
-    """All ``(key_a, key_b, distance)`` with pHash distance ≤ threshold between two collections (vectorised)."""
+    """Every pair of items from two collections whose pHashes differ in at most ``threshold`` bits.
+
+    Args:
+        hashes_a, hashes_b: ``{key: pHash hex}`` (64-bit hashes).
+        threshold: largest Hamming distance (bits) still reported.
+
+    Returns:
+        ``(key_a, key_b, distance)`` tuples, in the order of ``hashes_a`` then ``hashes_b`` (one vectorised XOR
+        and popcount per item of ``hashes_a``).
+    """
     if not hashes_a or not hashes_b:
         return []
     ka, kb = list(hashes_a), list(hashes_b)

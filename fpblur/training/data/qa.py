@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,18 @@ from PIL import Image
 from fpblur.core.boxes import iou_matrix
 from fpblur.training.data.download import link_or_copy
 from fpblur.training.data.hashing import near_duplicate_pairs, phash, sha256_file
-from fpblur.training.data.yolo import (SPLITS, clip_xyxy, cxcywh_to_xyxy, format_labels, label_for, list_images, read_labels, read_names,
-                              write_data_yaml, xyxy_to_cxcywh)
+from fpblur.training.data.yolo import (
+    SPLITS,
+    clip_xyxy,
+    cxcywh_to_xyxy,
+    format_labels,
+    label_for,
+    list_images,
+    read_labels,
+    read_names,
+    write_data_yaml,
+    xyxy_to_cxcywh,
+)
 from fpblur.training.eval.datasets import image_size
 
 CHECKS = (
@@ -48,6 +58,19 @@ FINDING_COLUMNS = ["split", "image", "label", "line", "check", "detail", "class_
 
 @dataclass
 class QAConfig:
+    """Thresholds of the checks.
+
+    Attributes:
+        names: ``{class id: name}`` (default: ``data.yaml``'s names, else any id is accepted).
+        splits: the splits to audit.
+        tiny_px: a box narrower or lower than this many pixels is ``tiny_box``.
+        duplicate_iou: IoU at or above which a same-class box of the same image is ``duplicate_box``.
+        outlier_z: ``|modified z-score|`` above which a box's log aspect ratio or log relative size is an outlier
+            (Iglewicz & Hoaglin 1993: 0.6745·(x − median)/MAD; 3.5 is their recommended cut-off).
+        min_outlier_samples: classes with fewer boxes are not checked for outliers.
+        phash_threshold: pHash bit distance up to which images of two splits are near duplicates.
+        tolerance: how far outside [0, 1] a normalised coordinate may reach and still count as inside.
+    """
     names: dict[int, str] | None = None  # default: data.yaml's names, else any id is accepted
     splits: Sequence[str] = SPLITS
     tiny_px: float = 4.0
@@ -60,24 +83,31 @@ class QAConfig:
 
 @dataclass
 class QAReport:
+    """The result of :func:`audit`: ``findings`` (:data:`FINDING_COLUMNS`, one row per problem), every parsed box
+    (``boxes``; ``px_w``/``px_h`` in pixels of the image as displayed) and every image (``images``: size, sha256,
+    pHash, readable).
+    """
     root: Path
     findings: pd.DataFrame
     boxes: pd.DataFrame  # every parsed box: split, image, label, line, class_id, cx, cy, w, h, width, height, px_w, px_h
     images: pd.DataFrame  # split, image, label, width, height, sha256, phash, readable
 
     def counts(self) -> pd.Series:
-        """Findings per check, every check listed (0 when absent)."""
+        """Findings per check, every check of :data:`CHECKS` listed in order (0 when absent)."""
         return self.findings["check"].value_counts().reindex(list(CHECKS), fill_value=0).rename("findings")
 
     def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the findings to ``path`` as CSV (folder created); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.findings.to_csv(path, index=False)
         return path
 
     def plot(self):
-        """Findings per check, box sizes (outliers marked) and aspect-ratio histogram."""
-        import matplotlib.pyplot as plt
+        """A matplotlib figure: findings per check, box sizes in pixels (outliers and tiny boxes marked) and a
+        histogram of log2 aspect ratios.
+        """
+        import matplotlib.pyplot as plt  # optional: [train] extra
 
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
         c = self.counts()
@@ -87,7 +117,7 @@ class QAReport:
         b = self.boxes[(self.boxes["px_w"] > 0) & (self.boxes["px_h"] > 0)]
         flagged = set(map(tuple, self.findings.loc[self.findings["check"].isin(["aspect_outlier", "size_outlier", "tiny_box"]),
                                                    ["split", "image", "line"]].itertuples(index=False)))
-        mask = np.array([(s, i, l) in flagged for s, i, l in b[["split", "image", "line"]].itertuples(index=False)], dtype=bool)
+        mask = np.array([(s, i, ln) in flagged for s, i, ln in b[["split", "image", "line"]].itertuples(index=False)], dtype=bool)
         axes[1].scatter(b["px_w"][~mask], b["px_h"][~mask], s=10, label="ok")
         axes[1].scatter(b["px_w"][mask], b["px_h"][mask], s=30, c="tab:red", marker="x", label="outlier / tiny")
         axes[1].set(title="box size (pixels)", xlabel="width", ylabel="height", xscale="log", yscale="log")
@@ -108,7 +138,21 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
 
 
 def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
-    """Run every check of :data:`CHECKS` over ``root``."""
+    """Run every check of :data:`CHECKS` over the YOLO dataset at ``root``.
+
+    Outliers use the modified z-score of Iglewicz & Hoaglin (1993) per class (see :class:`QAConfig`); leakage
+    compares sha256 digests and pHashes (``imagehash``) between splits.
+
+    Args:
+        root: the dataset folder (``images/<split>``, ``labels/<split>``, optional ``data.yaml``).
+        cfg: the thresholds (default :class:`QAConfig`).
+
+    Returns:
+        The :class:`QAReport`, findings sorted by check (in :data:`CHECKS` order), split, image and line.
+
+    Raises:
+        ValueError: a ``data.yaml`` that is empty or not a YAML mapping (when ``cfg.names`` is not given).
+    """
     cfg = cfg or QAConfig()
     root = Path(root)
     names = cfg.names if cfg.names is not None else read_names(root)
@@ -229,6 +273,9 @@ def _leakage(images: pd.DataFrame, cfg: QAConfig, add) -> None:
 
 @dataclass
 class FixResult:
+    """What :func:`fix` did: the new dataset folder ``dst``, one row per action (``split, image, line, check,
+    action``) and the number of actions of each kind (``summary``).
+    """
     dst: Path
     actions: pd.DataFrame  # split, image, line, check, action
     summary: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))
@@ -245,12 +292,31 @@ def fix(
     leakage: str = "drop",  # "drop": remove the later split's copy of a leaked image; "keep"
     link: str = "auto",
 ) -> FixResult:
-    """Write a cleaned copy of the dataset at ``src`` into the new folder ``dst``.
+    """Write a cleaned copy of the dataset at ``src`` into the new folder ``dst`` (never in place).
 
     Malformed, unknown-class, degenerate, duplicate and (``drop_tiny``) tiny boxes are dropped, boxes out of
     range are clipped, outliers are kept unless ``drop_outliers``; unreadable images, labels without images
     and (``leakage="drop"``) the later split's copy of an image leaked across splits are left out; images
-    without a label file get an empty one.  Refuses when ``dst`` exists, equals ``src`` or lies inside it.
+    without a label file get an empty one.  The copy is built in a temporary folder beside ``dst`` and renamed
+    into place, so a failure leaves no ``dst``.
+
+    Args:
+        src: the dataset folder.
+        dst: the new folder.
+        report: the audit of ``src`` (default: run :func:`audit` now).
+        cfg: thresholds and splits (default :class:`QAConfig`).
+        drop_tiny: drop ``tiny_box`` boxes.
+        drop_outliers: drop ``aspect_outlier``/``size_outlier`` boxes.
+        leakage: ``"drop"`` or ``"keep"`` images leaked across splits.
+        link: how images are placed (:func:`~fpblur.training.data.download.link_or_copy`).
+
+    Returns:
+        The :class:`FixResult`.
+
+    Raises:
+        ValueError: an unknown ``leakage``, or ``dst`` inside ``src``.
+        FileExistsError: ``dst`` exists or equals ``src``.
+        FileNotFoundError: ``src`` is not a folder.
     """
     if leakage not in ("drop", "keep"):
         raise ValueError(f"leakage must be 'drop' or 'keep', not {leakage!r}")
@@ -332,5 +398,5 @@ def fix(
 
 
 def before_after(before: QAReport, after: QAReport) -> pd.DataFrame:
-    """Findings per check before and after a fix, side by side."""
+    """Findings per check before and after a fix, side by side (columns ``before``, ``after``)."""
     return pd.DataFrame({"before": before.counts(), "after": after.counts()})

@@ -20,18 +20,18 @@ import shutil
 import tempfile
 import time
 import urllib.robotparser
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
 from PIL import Image
 
-from fpblur.training.data.hashing import DedupIndex, phash, sha256_bytes
 from fpblur.core.files import atomic_output
+from fpblur.training.data.hashing import DedupIndex, phash, sha256_bytes
 
 USER_AGENT = "fpblur-data-collector/0.1"
 MANIFEST_COLUMNS = ["url", "page", "file", "sha256", "phash", "size", "width", "height", "format", "license", "fetched_at"]
@@ -50,6 +50,16 @@ CHROMIUM_FLAGS = (
 
 @dataclass
 class BrowserConfig:
+    """Where headless Chromium and its driver are and how the browser runs.
+
+    Attributes:
+        binary: the Chromium executable (Debian's ``chromium``).
+        driver: the chromedriver executable (``chromium-driver``).
+        window: window size ``(width, height)`` in pixels (one scroll step is one viewport).
+        page_load_timeout: seconds before a page load fails.
+        allow_driver_download: fall back to ``webdriver-manager`` (needs internet) when ``driver`` is missing.
+        extra_flags: more Chromium command-line flags.
+    """
     binary: str = "/usr/bin/chromium"
     driver: str = "/usr/bin/chromedriver"
     window: tuple[int, int] = (1280, 900)
@@ -63,7 +73,10 @@ class BrowserUnavailable(RuntimeError):
 
 
 def chromium_options(cfg: BrowserConfig, user_data_dir: str):
-    from selenium.webdriver.chrome.options import Options
+    """Selenium Chrome options for ``cfg``: :data:`CHROMIUM_FLAGS` (headless, no sandbox, no background
+    networking…), the profile folder ``user_data_dir``, the window size and ``cfg.extra_flags``.
+    """
+    from selenium.webdriver.chrome.options import Options  # optional: [train] extra
 
     opts = Options()
     opts.binary_location = cfg.binary
@@ -73,14 +86,15 @@ def chromium_options(cfg: BrowserConfig, user_data_dir: str):
 
 
 def _driver_service(cfg: BrowserConfig):
-    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.chrome.service import Service  # optional: [train] extra
 
     if Path(cfg.driver).is_file():
         return Service(executable_path=cfg.driver)
     if cfg.allow_driver_download:
         try:
+            # optional: webdriver-manager (in no extra; only for allow_driver_download=True)
             from webdriver_manager.chrome import ChromeDriverManager
-            from webdriver_manager.core.os_manager import ChromeType
+            from webdriver_manager.core.os_manager import ChromeType  # optional: webdriver-manager
         except ImportError:
             raise BrowserUnavailable(f"{cfg.driver}: no chromedriver, and webdriver-manager is not installed") from None
         return Service(executable_path=ChromeDriverManager(chrome_type=ChromeType.CHROMIUM).install())
@@ -88,12 +102,24 @@ def _driver_service(cfg: BrowserConfig):
 
 
 @contextlib.contextmanager
-def browser(cfg: BrowserConfig | None = None) -> Iterator["object"]:
-    """A headless Chromium WebDriver with a fresh profile folder, closed (and the profile deleted) on exit."""
+def browser(cfg: BrowserConfig | None = None) -> Iterator[object]:
+    """A headless Chromium WebDriver (Selenium) with a fresh profile folder, closed (and the profile deleted) on
+    exit.
+
+    Args:
+        cfg: the browser configuration (default :class:`BrowserConfig`).
+
+    Yields:
+        The ``selenium.webdriver.Chrome`` driver.
+
+    Raises:
+        BrowserUnavailable: no Chromium binary, or no chromedriver (and no permitted ``webdriver-manager``
+            fallback); the message says what to install.
+    """
     cfg = cfg or BrowserConfig()
     if not Path(cfg.binary).is_file():
         raise BrowserUnavailable(f"{cfg.binary}: no Chromium binary (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
+    from selenium import webdriver  # optional: [train] extra
 
     profile = tempfile.mkdtemp(prefix="fpblur-chromium-")
     driver = None
@@ -127,7 +153,19 @@ def collect_image_urls(driver, page_url: str, *, pause: float = 0.4, settle_roun
     """Open ``page_url``, scroll one viewport at a time until the page stops growing; image URLs in page order.
 
     The page counts as finished when the bottom is reached and the height stays the same for
-    ``settle_rounds`` checks ``pause`` seconds apart (lazy loaders get time to append more).
+    ``settle_rounds`` checks ``pause`` seconds apart (lazy loaders get time to append more).  URLs come from
+    ``img`` ``currentSrc``/``src``/``srcset``/``data-src``-style attributes and ``<picture><source srcset>``,
+    resolved against the page; ``data:`` and ``blob:`` URLs are skipped.
+
+    Args:
+        driver: a Selenium WebDriver (see :func:`browser`).
+        page_url: the page to open.
+        pause: seconds between scroll steps.
+        settle_rounds: unchanged-height checks at the bottom before stopping.
+        max_steps: upper bound on scroll steps.
+
+    Returns:
+        Absolute URLs, each once, in the order first seen.
     """
     driver.get(page_url)
     seen: dict[str, None] = {}
@@ -147,13 +185,19 @@ def collect_image_urls(driver, page_url: str, *, pause: float = 0.4, settle_roun
 
 
 class RateLimiter:
-    """At most one request per ``interval`` seconds to each host."""
+    """At most one request per ``interval`` seconds to each host (``netloc``)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._last: dict[str, float] = {}
 
     def wait(self, url: str, interval: float | None = None) -> None:
+        """Sleep until a request to ``url``'s host is allowed, then record it.
+
+        Args:
+            url: the URL about to be fetched.
+            interval: a longer gap for this host (e.g. robots.txt's crawl-delay), in seconds; the larger one wins.
+        """
         host = urlsplit(url).netloc
         gap = max(self.interval, interval or 0)
         now = time.monotonic()
@@ -174,6 +218,8 @@ class Robots:
         self._cache: dict[str, urllib.robotparser.RobotFileParser] = {}
 
     def parser(self, url: str) -> urllib.robotparser.RobotFileParser:
+        """The parsed robots.txt of ``url``'s origin, fetched on first use and cached (missing, forbidden and
+        unreachable files: see the class docstring)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._cache:
@@ -193,15 +239,20 @@ class Robots:
         return self._cache[origin]
 
     def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets the scraper's user agent fetch ``url``."""
         return self.parser(url).can_fetch(self.user_agent, url)
 
     def crawl_delay(self, url: str) -> float | None:
+        """robots.txt's ``Crawl-delay`` for the user agent at ``url``'s origin, in seconds (None when not set)."""
         d = self.parser(url).crawl_delay(self.user_agent)
         return float(d) if d is not None else None
 
 
 @dataclass
 class Fetched:
+    """The outcome of :func:`fetch_image`: the image bytes (None when rejected) and why not (``reason``, ``""``
+    when accepted), the response's content type and the decoded ``width``/``height`` (pixels) and PIL ``format``.
+    """
     url: str
     data: bytes | None
     reason: str = ""  # why it was rejected ("" when ok)
@@ -222,7 +273,26 @@ def fetch_image(
     backoff: float = 0.5,
     referer: str | None = None,
 ) -> Fetched:
-    """Download ``url`` and check it is a decodable image of at least ``min_side`` pixels; never raises."""
+    """Download ``url`` and check it is a decodable image of at least ``min_side`` pixels; never raises.
+
+    Network errors, HTTP 408/429 and 5xx are retried (``backoff × 2**(attempt-1)`` seconds apart); other 4xx,
+    a non-``image/*`` content type, more than ``max_bytes`` bytes, undecodable data (PIL ``verify`` and ``load``)
+    and a side under ``min_side`` are rejected at once.
+
+    Args:
+        session: the ``requests`` session (its headers, e.g. User-Agent, apply).
+        url: the image URL.
+        timeout: seconds per connection/read.
+        max_bytes: size cap in bytes (announced or received).
+        min_side: smallest accepted width/height in pixels.
+        retries: extra attempts for transient failures.
+        backoff: base delay in seconds.
+        referer: sent as the ``Referer`` header (the page the image is on).
+
+    Returns:
+        A :class:`Fetched`: ``data`` set when accepted, else ``reason`` (``"failed after N attempts (...)"`` once
+        the retries of a transient failure are used up).
+    """
     headers = {"Referer": referer} if referer else {}
     reason = "not tried"
     for attempt in range(retries + 1):
@@ -267,6 +337,11 @@ def fetch_image(
 
 @dataclass
 class ScrapeConfig:
+    """Options of :func:`scrape`: request ``user_agent``, ``timeout`` (s), ``max_bytes``, ``min_side`` (px) and
+    ``retries`` (see :func:`fetch_image`); ``rate_limit_s`` seconds between requests to one host (robots.txt's
+    crawl-delay wins when longer); ``respect_robots``; ``phash_threshold`` (bits) for near duplicates; the scrolling
+    of :func:`collect_image_urls` (``scroll_pause`` s, ``settle_rounds``, ``max_scroll_steps``); the ``browser``.
+    """
     user_agent: str = USER_AGENT
     timeout: float = 15.0
     max_bytes: int = 15_000_000
@@ -283,6 +358,9 @@ class ScrapeConfig:
 
 @dataclass
 class ScrapeResult:
+    """What :func:`scrape` wrote: the whole manifest (:data:`MANIFEST_COLUMNS`) and rejection list
+    (:data:`REJECT_COLUMNS`) as DataFrames, and the paths of their CSV files.
+    """
     manifest: pd.DataFrame
     rejected: pd.DataFrame
     manifest_csv: Path
@@ -310,8 +388,24 @@ def scrape(
 ) -> ScrapeResult:
     """Collect and download the images of ``pages`` into ``out_dir/images``; appends to an existing manifest.
 
-    Images already in ``out_dir/manifest.csv`` (by URL, sha256 or perceptual hash) are not stored again, and
-    URLs in ``rejected.csv`` are not fetched again unless they failed for a transient reason.
+    Images are stored as ``images/<first 16 hex digits of sha256><ext>``.  Images already in
+    ``out_dir/manifest.csv`` (by URL, sha256 or perceptual hash — pHash via ``imagehash``) are not stored again,
+    and URLs in ``rejected.csv`` are not fetched again unless they failed for a transient reason.  Both CSV
+    files are rewritten atomically at the end.
+
+    Args:
+        pages: page URLs to scroll through.
+        out_dir: the output folder (created).
+        cfg: the options (default :class:`ScrapeConfig`).
+        driver: a WebDriver to use (default: a headless Chromium opened with :func:`browser` and closed after).
+        session: a ``requests`` session (default: a new one, closed after); its User-Agent is set.
+        log: called with one line per page (how many image URLs it has).
+
+    Returns:
+        The :class:`ScrapeResult`.
+
+    Raises:
+        BrowserUnavailable: no driver was given and Chromium or its driver is missing.
     """
     cfg = cfg or ScrapeConfig()
     out = Path(out_dir)

@@ -13,15 +13,18 @@ import io
 import os
 import re
 import threading
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 class LocalServer(ThreadingHTTPServer):
+    """A threading HTTP server for the files under ``root`` on 127.0.0.1 (a free port), with byte ranges and the
+    misbehaviour tables ``corrupt``/``truncate`` and the ``log``/``agents`` records described in the module docstring.
+    """
     daemon_threads = True
 
     def __init__(self, root: Path) -> None:
@@ -35,9 +38,11 @@ class LocalServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """``http://127.0.0.1:<port>``, the base URL of ``root``."""
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def take(self, table: dict[str, int], path: str) -> bool:
+        """Use up one planned misbehaviour for ``path`` in ``table`` (thread-safe); True when one was left."""
         with self._lock:
             if table.get(path, 0) > 0:
                 table[path] -= 1
@@ -49,7 +54,7 @@ class _Handler(SimpleHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args) -> None:  # quiet: no request log on stderr
         pass
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -101,7 +106,11 @@ class _Handler(SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(root: str | os.PathLike) -> Iterator[LocalServer]:
-    """Serve ``root`` on ``127.0.0.1`` (a free port) in a background thread for the ``with`` block."""
+    """Serve ``root`` on ``127.0.0.1`` (a free port) in a background thread for the ``with`` block.
+
+    Yields:
+        The :class:`LocalServer` (its ``url`` is the base URL); it is shut down on exit.
+    """
     server = LocalServer(Path(root))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fpblur-local-http", daemon=True)
     thread.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -21,8 +21,19 @@ def _rank(seed: int | str, group: str) -> str:
 def group_split(groups: Sequence[str], val_fraction: float = 0.2, seed: int | str = 0) -> list[str]:
     """``"train"``/``"val"`` for each item, whole groups at a time, close to ``val_fraction`` of the items.
 
-    Groups are taken in an order given by a hash of (seed, name) and moved to val while that brings the val
-    count closer to the target; with two or more groups both sides get at least one.
+    Groups are taken in the order of sha256(seed, name) and moved to val while that brings the val count closer
+    to the target; with two or more groups (and ``val_fraction > 0``) both sides get at least one.
+
+    Args:
+        groups: the group (source) of each item.
+        val_fraction: wanted share of items in val, 0–1.
+        seed: changes which groups go to val.
+
+    Returns:
+        One split name per item, aligned with ``groups``.
+
+    Raises:
+        ValueError: ``val_fraction`` outside [0, 1].
     """
     if not 0 <= val_fraction <= 1:
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
@@ -44,14 +55,32 @@ def group_split(groups: Sequence[str], val_fraction: float = 0.2, seed: int | st
 
 
 def source_from_name(name: str, pattern: str = r"^(.+?)_(?:t\d+.*|\d+)$") -> str:
-    """A source key from a file stem, e.g. ``dashA_t000123ms`` → ``dashA``; the stem itself when no match."""
+    """A source key from a file name: ``pattern``'s first group on the stem (default: the part before
+    ``_t<digits>…`` or a final ``_<digits>``), e.g. ``dashA_t000123ms.jpg`` → ``dashA``; the stem itself when it does
+    not match.
+    """
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     m = re.match(pattern, stem)
     return m.group(1) if m else stem
 
 
 def split_frame(df: pd.DataFrame, group: str | None = None, *, key: str = "file", val_fraction: float = 0.2, seed: int | str = 0) -> pd.DataFrame:
-    """A copy of ``df`` with a ``split`` column; rows without a group (NaN/empty) form a group of their own."""
+    """A copy of ``df`` with a ``split`` column from :func:`group_split`.
+
+    Args:
+        df: one row per item.
+        group: the column holding each item's group (None: every item is its own group); rows without one
+            (NaN/empty) form a group of their own.
+        key: the column naming each item.
+        val_fraction, seed: see :func:`group_split`.
+
+    Returns:
+        The new DataFrame (``df`` is not changed).
+
+    Raises:
+        ValueError: ``val_fraction`` outside [0, 1].
+        KeyError: ``group`` or ``key`` is not a column.
+    """
     if group is None:
         groups = df[key].astype(str).tolist()
     else:

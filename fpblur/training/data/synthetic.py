@@ -1,10 +1,10 @@
 """A tiny generated detection dataset for smoke runs of training and evaluation (CI, notebooks' SMOKE mode).
 
-Nothing is downloaded.  Faces are real: the four faces in the sample photos that the ``ultralytics`` wheel
-ships (``zidane.jpg``, ``bus.jpg``), cropped with some context, flipped, colour-jittered and pasted at random
-positions and sizes.  Plates are drawn: a white rectangle with a dark border and random black characters
-(``cv2.putText``).  Backgrounds are random gradients with random shapes and noise, so both detectors learn
-something that is not noise within one or two epochs.
+Nothing is downloaded.  Faces are real: the four faces in the sample photos shipped with fpblur
+(``zidane.jpg``, ``bus.jpg`` from the ``ultralytics`` wheel; :func:`fpblur.models.samples.photo_path`), cropped
+with some context, flipped, colour-jittered and pasted at random positions and sizes.  Plates are drawn: a white
+rectangle with a dark border and random black characters (``cv2.putText``).  Backgrounds are random gradients
+with random shapes and noise, so both detectors learn something that is not noise within one or two epochs.
 
 Two layouts are written:
 
@@ -25,7 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fpblur.training.data.yolo import write_data_yaml
+from fpblur.models.samples import photo_path
+from fpblur.training.data.yolo import format_labels, write_data_yaml, xyxy_to_cxcywh
 
 #: Face boxes (x1, y1, x2, y2) in the ultralytics sample photos (found with CenterFace, checked by eye).
 FACE_SOURCES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
@@ -58,16 +59,23 @@ class SyntheticDataset:
 
 
 def _assets_dir() -> Path:
-    from fpblur.models.offline import import_ultralytics
-
-    import_ultralytics()
-    from ultralytics.utils import ASSETS
-
-    return Path(ASSETS)
+    """The folder of the sample photos shipped with fpblur (byte-identical to the ultralytics wheel's)."""
+    return photo_path("zidane.jpg").parent
 
 
 def face_crops(context: float = 0.25) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """Face crops with ``context`` margin; each item is ``(crop_bgr, face_box_inside_crop)``."""
+    """Crops of the four faces of :data:`FACE_SOURCES` from the shipped sample photos.
+
+    Args:
+        context: margin around each face, as a fraction of its width/height on each side (clipped to the photo).
+
+    Returns:
+        ``(crop_bgr, face_box_inside_crop)`` per face: an H×W×3 uint8 crop and the face's integer
+        ``(x1, y1, x2, y2)`` pixels within it.
+
+    Raises:
+        FileNotFoundError: a sample photo is missing from the package.
+    """
     assets = _assets_dir()
     cache: dict[str, np.ndarray] = {}
     out = []
@@ -75,7 +83,7 @@ def face_crops(context: float = 0.25) -> list[tuple[np.ndarray, tuple[int, int, 
         if name not in cache:
             img = cv2.imread(str(assets / name))
             if img is None:
-                raise FileNotFoundError(f"{assets / name}: sample photo missing from the ultralytics package")
+                raise FileNotFoundError(f"{assets / name}: sample photo missing from the fpblur package")
             cache[name] = img
         img = cache[name]
         h, w = img.shape[:2]
@@ -86,7 +94,9 @@ def face_crops(context: float = 0.25) -> list[tuple[np.ndarray, tuple[int, int, 
 
 
 def background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
-    """Random gradient + rectangles/circles/lines + noise (BGR uint8)."""
+    """A random ``h × w × 3`` uint8 BGR background: a two-colour gradient, 3–8 rectangles/circles/lines and
+    Gaussian noise (σ 6).
+    """
     c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     t = np.linspace(0.0, 1.0, w if rng.random() < 0.5 else h, dtype=np.float32)
     ramp = (c0[None] * (1 - t[:, None]) + c1[None] * t[:, None]).astype(np.uint8)
@@ -108,7 +118,9 @@ def background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 
 
 def draw_plate(rng: np.random.Generator, width: int) -> np.ndarray:
-    """A white plate ``width`` px wide (aspect 3.5–4.7) with 5–7 random black characters."""
+    """A white plate ``width`` px wide (aspect 3.5–4.7, at least 8 px high) with a dark border and 5–7 random
+    black characters (``cv2.putText``), as an H×width×3 uint8 BGR array.
+    """
     height = max(8, int(round(width / rng.uniform(3.5, 4.7))))
     plate = np.full((height, width, 3), int(rng.integers(215, 256)), np.uint8)
     cv2.rectangle(plate, (0, 0), (width - 1, height - 1), (20, 20, 20), max(1, width // 60))
@@ -138,7 +150,19 @@ def _place(rng, w, h, ow, oh, taken: list[tuple[int, int, int, int]]) -> tuple[i
 
 def synthetic_image(rng: np.random.Generator, size: tuple[int, int] = (320, 320), targets=TARGETS,
                     max_objects: int = 4, crops=None) -> SyntheticImage:
-    """One image ``size=(w, h)`` with 1..``max_objects`` faces and/or plates, their boxes and labels."""
+    """One generated image with 1..``max_objects`` faces and/or plates (objects that do not fit without overlap
+    are skipped, so fewer may appear).
+
+    Args:
+        rng: the random generator (the only source of randomness).
+        size: ``(width, height)`` in pixels.
+        targets: what may be pasted (``"face"``, ``"plate"``).
+        max_objects: upper bound on the objects tried.
+        crops: face crops from :func:`face_crops` (default: read them now).
+
+    Returns:
+        A :class:`SyntheticImage` (BGR uint8; float32 xyxy pixel boxes aligned with ``labels``).
+    """
     w, h = size
     img = background(rng, w, h)
     crops = crops if crops is not None else face_crops()
@@ -179,9 +203,9 @@ def _generate(n: int, seed: int, size, targets, max_objects) -> list[SyntheticIm
 
 
 def yolo_labels(sample: SyntheticImage, names: tuple[str, ...]) -> str:
-    """YOLO label text (``cls cx cy w h`` normalised) for the boxes whose label is in ``names``."""
-    from fpblur.training.data.yolo import format_labels, xyxy_to_cxcywh
-
+    """YOLO label text (``cls cx cy w h`` normalised) of ``sample``'s boxes whose label is in ``names``; the class
+    id is the label's index in ``names``.
+    """
     h, w = sample.image.shape[:2]
     keep = [i for i, lab in enumerate(sample.labels) if lab in names]
     ids = [names.index(sample.labels[i]) for i in keep]
@@ -190,9 +214,23 @@ def yolo_labels(sample: SyntheticImage, names: tuple[str, ...]) -> str:
 
 def make_yolo_dataset(out_dir: str | Path, target: str = "face", n_train: int = 16, n_val: int = 8,
                       size: tuple[int, int] = (320, 320), seed: int = 0, max_objects: int = 4) -> SyntheticDataset:
-    """Write a YOLO-layout dataset of ``target`` ("face", "plate" or "both") and its ``data.yaml``.
+    """Write a YOLO-layout dataset of ``target`` and its ``data.yaml`` (absolute ``path``).
 
     Same arguments give byte-identical label files (images are PNG, so pixels are identical too).
+
+    Args:
+        out_dir: the dataset folder (created; files of the same names are replaced).
+        target: ``"face"``, ``"plate"`` or ``"both"`` (classes 0 face, 1 plate).
+        n_train, n_val: images per split.
+        size: ``(width, height)`` of every image in pixels.
+        seed: the random seed (face and plate sets use different backgrounds).
+        max_objects: at most this many objects per image.
+
+    Returns:
+        Where it was written (:class:`SyntheticDataset`).
+
+    Raises:
+        ValueError: an unknown ``target``.
     """
     if target not in (*TARGETS, "both"):
         raise ValueError(f"unknown target {target!r}; expected face, plate or both")
@@ -213,7 +251,9 @@ def make_yolo_dataset(out_dir: str | Path, target: str = "face", n_train: int = 
 
 
 def wider_flags(box: np.ndarray) -> dict:
-    """WIDER-style flags for a generated face: subsets by height (≥50 px easy, ≥30 medium, all hard)."""
+    """WIDER-style flags for a generated face box (``x1 y1 x2 y2`` pixels): every attribute 0, subsets by
+    height (≥ 50 px easy, ≥ 30 px medium, every face hard).
+    """
     h = float(box[3] - box[1])
     return {"blur": 0, "occlusion": 0, "invalid": 0, "pose": 0, "expression": 0, "illumination": 0,
             "easy": h >= 50, "medium": h >= 30, "hard": True}
@@ -221,7 +261,21 @@ def wider_flags(box: np.ndarray) -> dict:
 
 def make_wider_dataset(out_dir: str | Path, target: str = "face", n: int = 8, size: tuple[int, int] = (320, 320),
                        seed: int = 100, max_objects: int = 4, flags: bool = True) -> Path:
-    """Write ``images/`` + ``labels.json`` (+ ``flags.json`` for faces) like the evaluation data; returns the folder."""
+    """Write ``images/`` + ``labels.json`` (+ ``flags.json``) like the evaluation data.
+
+    Args:
+        out_dir: the dataset folder (created).
+        target: ``"face"`` or ``"plate"`` (one target per set).
+        n: number of images; size: ``(width, height)`` in pixels; seed: the random seed.
+        max_objects: at most this many objects per image.
+        flags: also write ``flags.json`` (:func:`wider_flags` per box).
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Raises:
+        ValueError: an unknown ``target``.
+    """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected face or plate")
     root = Path(out_dir)

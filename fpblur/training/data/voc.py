@@ -16,17 +16,24 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from fpblur.training.data.download import link_or_copy
-from fpblur.training.data.yolo import clip_xyxy, normalise_names, read_yaml, write_data_yaml, write_labels, xyxy_to_cxcywh
-from fpblur.training.eval.datasets import image_size  # noqa: F401  (displayed size, EXIF applied; also fpblur.training.data.voc.image_size)
 from fpblur.core.files import IMAGE_EXTS
+from fpblur.training.data.download import link_or_copy
+from fpblur.training.data.yolo import (
+    clip_xyxy,
+    normalise_names,
+    read_yaml,
+    write_data_yaml,
+    write_labels,
+    xyxy_to_cxcywh,
+)
+from fpblur.training.eval.datasets import image_size  # displayed size, EXIF orientation applied
 
 OBJECT_COLUMNS = ["xml", "image", "split", "name", "class_id", "difficult", "truncated", "xmin", "ymin", "xmax", "ymax", "clipped", "status"]
 IMAGE_COLUMNS = ["xml", "image", "split", "xml_width", "xml_height", "width", "height", "size_status", "fix", "objects", "kept", "status"]
@@ -37,15 +44,20 @@ class VocError(ValueError):
 
 
 def norm_name(name: str) -> str:
+    """A class name normalised for comparison: stripped, lower case, runs of spaces/hyphens → ``_``
+    (``"Licence-Plate"`` → ``"licence_plate"``).
+    """
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 @dataclass
 class ClassMap:
+    """Class ids by name: ``names`` (``{id: name}``) and ``aliases`` (normalised alias → class name)."""
     names: dict[int, str]
     aliases: dict[str, str] = field(default_factory=dict)
 
     def id(self, name: str) -> int | None:
+        """The class id of a VOC object name (compared after :func:`norm_name`, aliases applied); None when unknown."""
         n = norm_name(name)
         n = norm_name(self.aliases.get(n, n))
         for cid, cname in self.names.items():
@@ -54,8 +66,12 @@ class ClassMap:
         return None
 
     @classmethod
-    def from_config(cls, config: str | os.PathLike | Mapping) -> "ClassMap":
-        """From a data YAML path or dict: ``names`` and optional ``voc_aliases`` (alias → class name)."""
+    def from_config(cls, config: str | os.PathLike | Mapping) -> ClassMap:
+        """From a data YAML path or dict: ``names`` and optional ``voc_aliases`` (alias → class name).
+
+        Raises:
+            ValueError: an unreadable, invalid or empty YAML file, or no ``names``.
+        """
         data = read_yaml(config) if not isinstance(config, Mapping) else config
         names = normalise_names(data.get("names"))
         if not names:
@@ -66,6 +82,9 @@ class ClassMap:
 
 @dataclass
 class VocObject:
+    """One ``<object>``: its ``name``, ``box`` (``xmin, ymin, xmax, ymax`` pixels as written) and the
+    ``difficult``/``truncated`` flags.
+    """
     name: str
     box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in pixels
     difficult: bool = False
@@ -74,6 +93,7 @@ class VocObject:
 
 @dataclass
 class VocAnnotation:
+    """One parsed VOC file: its path, ``<filename>`` and ``<size>`` (None when absent) and objects."""
     xml: Path
     filename: str | None
     width: int | None
@@ -89,6 +109,15 @@ def _num(node: ET.Element | None, tag: str) -> float | None:
 
 
 def parse_voc(path: str | os.PathLike) -> VocAnnotation:
+    """Parse one Pascal VOC annotation XML.
+
+    Returns:
+        The :class:`VocAnnotation`.
+
+    Raises:
+        VocError: not readable XML, an object without a complete ``<bndbox>``, or a value that is not a number
+            (one line naming the file).
+    """
     path = Path(path)
     try:
         root = ET.parse(path).getroot()
@@ -113,11 +142,19 @@ def parse_voc(path: str | os.PathLike) -> VocAnnotation:
 
 @dataclass
 class VocReport:
+    """The outcome of :func:`convert`: one row per object (:data:`OBJECT_COLUMNS`; ``status`` kept,
+    ``unknown_class``, ``degenerate``, ``outside`` or ``difficult_dropped``), one row per XML
+    (:data:`IMAGE_COLUMNS`; ``status`` ok, ``bad_xml: …``, ``missing_image`` or ``unreadable_image (…)``) and the
+    written ``data.yaml`` (None when no image was converted).
+    """
     objects: pd.DataFrame
     images: pd.DataFrame
     data_yaml: Path | None = None
 
     def summary(self) -> pd.Series:
+        """Counts: objects and images per status (``object:…``, ``image:…``), images per size status
+        (``size:…``) and objects flagged difficult, truncated or clipped.
+        """
         s = pd.concat([self.objects["status"].value_counts().add_prefix("object:"),
                        self.images["status"].value_counts().add_prefix("image:"),
                        self.images["size_status"].replace("", pd.NA).value_counts().add_prefix("size:")])
@@ -148,11 +185,27 @@ def convert(
 ) -> VocReport:
     """Convert every ``*.xml`` under ``ann_dir`` into ``out/{images,labels}/<split>/`` and ``out/data.yaml``.
 
-    ``split_of`` maps an image stem to its split (default: everything in ``train``).  The dataset is built in a
-    temporary folder beside ``out`` and moved into place at the end, so a failure leaves ``out`` as it was and
-    a re-run replaces the previous conversion whole (no images or labels of an earlier split survive).  An
-    existing ``out`` holding anything but a converted dataset (``images/``, ``labels/``, ``data.yaml``) is
-    refused, as is one that overlaps the input folders.
+    The image is found by the XML's ``<filename>``, else by its stem or the XML's stem, anywhere under
+    ``image_dir``; its real size (EXIF orientation applied) is used, boxes are clipped to it and rescaled when the
+    XML's ``<size>`` is a uniform rescale the boxes were drawn on.  The dataset is built in a temporary folder
+    beside ``out`` and moved into place at the end, so a failure leaves ``out`` as it was and a re-run replaces the
+    previous conversion whole (no images or labels of an earlier split survive).
+
+    Args:
+        ann_dir: the folder of VOC XMLs (searched recursively).
+        image_dir: the folder of images (searched recursively).
+        out: the output dataset folder.
+        class_map: class ids by name (:meth:`ClassMap.from_config`).
+        split_of: image stem → split, as a callable or a mapping (default: everything in ``train``).
+        keep_difficult: keep objects flagged difficult.
+        link: how images are placed (:func:`~fpblur.training.data.download.link_or_copy`).
+
+    Returns:
+        The :class:`VocReport`.
+
+    Raises:
+        ValueError: ``out`` overlaps an input folder, is a file, or holds anything but a converted dataset
+            (``images/``, ``labels/``, ``data.yaml``).
     """
     ann_dir, image_dir, out = Path(ann_dir), Path(image_dir), Path(out)
     _check_output(out, ann_dir, image_dir)

@@ -1,4 +1,5 @@
-"""WIDER FACE: download, annotation parsing, export to the YOLO layout, statistics and plots.
+"""WIDER FACE (Yang et al., "WIDER FACE: A Face Detection Benchmark", CVPR 2016): download, annotation
+parsing, export to the YOLO layout, statistics and plots.
 
 Annotation format (``wider_face_split/wider_face_{train,val}_bbx_gt.txt``), per image::
 
@@ -13,9 +14,9 @@ pose``.  An image with no face has N = 0 followed by one all-zero line.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,16 @@ DEFAULT_SOURCES: dict[str, RemoteFile] = {
 
 def sources_from_urls(urls: Mapping[str, str | Iterable[str]], checksums: Mapping[str, str | None] | None = None,
                       sizes: Mapping[str, int | None] | None = None) -> dict[str, RemoteFile]:
-    """RemoteFiles for keys ``train``/``val``/``split`` from URL(s); file names are the URLs' last parts."""
+    """RemoteFiles for keys ``train``/``val``/``split`` from URL(s); file names are the URLs' last parts.
+
+    Args:
+        urls: per key, one URL or several mirrors.
+        checksums: per key, ``"md5:<hex>"``/``"sha256:<hex>"`` (missing: not checked).
+        sizes: per key, the size in bytes (missing: not checked).
+
+    Raises:
+        ValueError: a malformed checksum.
+    """
     out = {}
     for key, u in urls.items():
         us = (u,) if isinstance(u, str) else tuple(u)
@@ -55,6 +65,9 @@ def sources_from_urls(urls: Mapping[str, str | Iterable[str]], checksums: Mappin
 
 @dataclass
 class WiderImage:
+    """One image of an annotation file: its path under ``WIDER_<split>/images/``, boxes (N×4 float32
+    ``x, y, w, h`` pixels) and attributes (N×6 int16 in :data:`ATTRS` order).
+    """
     rel: str  # path under WIDER_<split>/images/
     boxes: np.ndarray  # (N, 4) float32 x, y, w, h in pixels
     attrs: np.ndarray  # (N, 6) int16 in ATTRS order
@@ -65,7 +78,16 @@ class WiderFormatError(ValueError):
 
 
 def parse_annotations(path: str | os.PathLike) -> list[WiderImage]:
-    """Parse one ``wider_face_*_bbx_gt.txt``; images with zero faces come back with empty arrays."""
+    """Parse one ``wider_face_*_bbx_gt.txt`` (format in the module docstring).
+
+    Returns:
+        One :class:`WiderImage` per image, in file order; images with zero faces come back with empty arrays.
+
+    Raises:
+        WiderFormatError: a missing or non-numeric face count, a box line that is not numbers, or a file that
+            ends before the announced boxes (the message names file and line).
+        OSError: the file cannot be read.
+    """
     path = Path(path)
     lines = [ln.strip() for ln in path.read_text().splitlines()]
     images: list[WiderImage] = []
@@ -110,9 +132,15 @@ def _box_row(path: Path, i: int, text: str) -> list[float]:
 
 
 def box_filter(boxes: np.ndarray, attrs: np.ndarray, *, min_size: float = 0, drop_invalid: bool = True) -> list[str]:
-    """Per box: ``""`` (kept) or the reason it is dropped (``degenerate``, ``invalid``, ``small``)."""
+    """Per box, ``""`` (kept) or why it is dropped: ``degenerate`` (w or h ≤ 0), ``invalid`` (WIDER's flag, when
+    ``drop_invalid``) or ``small`` (shorter side under ``min_size`` pixels).
+
+    Args:
+        boxes: N×4 ``x, y, w, h`` pixels.
+        attrs: N×6 attributes in :data:`ATTRS` order.
+    """
     reasons = []
-    for (x, y, w, h), a in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(attrs).reshape(-1, 6)):
+    for (_x, _y, w, h), a in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(attrs).reshape(-1, 6)):
         if not (w > 0 and h > 0):
             reasons.append("degenerate")
         elif drop_invalid and a[3] == 1:
@@ -125,7 +153,11 @@ def box_filter(boxes: np.ndarray, attrs: np.ndarray, *, min_size: float = 0, dro
 
 
 def boxes_frame(images: Iterable[WiderImage], split: str = "", *, min_size: float = 0, drop_invalid: bool = True) -> pd.DataFrame:
-    """One row per box (images without faces give one row with NaN box and ``faces`` = 0)."""
+    """One row per box of ``images`` (columns ``split, image, faces, x, y, w, h``, :data:`ATTRS`, ``drop``).
+
+    Images without faces give one row with NaN box, ``faces`` = 0, attributes -1 and ``drop`` = ``no_face``;
+    ``drop`` is :func:`box_filter`'s reason otherwise.
+    """
     recs = []
     for img in images:
         if len(img.boxes) == 0:
@@ -140,6 +172,10 @@ def boxes_frame(images: Iterable[WiderImage], split: str = "", *, min_size: floa
 
 @dataclass
 class WiderExport:
+    """What :func:`to_yolo` wrote: the dataset ``root`` and ``data_yaml``, every box with its fate
+    (:func:`boxes_frame` rows plus ``clipped``; ``drop`` also ``outside`` for boxes empty after clipping), images
+    listed but not found, and how many images were placed by each :func:`link_or_copy` method.
+    """
     root: Path
     data_yaml: Path
     boxes: pd.DataFrame  # boxes_frame rows of all splits, plus ``clipped``
@@ -158,9 +194,20 @@ def to_yolo(
 ) -> WiderExport:
     """Write ``out/images/<split>/<rel>`` (linked) and ``out/labels/<split>/<rel>.txt`` (class 0 ``face``).
 
-    ``splits`` maps a split name to ``(parsed images, folder holding the images)``.  Boxes are clipped to the
-    image; invalid, degenerate and (optionally) small boxes are dropped; images without faces get an empty
-    label file (background images).  Also writes ``out/data.yaml``.
+    Boxes are clipped to the image as displayed (EXIF orientation applied); invalid, degenerate, (optionally)
+    small and, after clipping, empty boxes are dropped; images without faces get an empty label file
+    (background images).  Also writes ``out/data.yaml``.
+
+    Args:
+        splits: split name → ``(parsed images, folder holding the images)``.
+        out: the dataset folder.
+        min_size: drop boxes whose shorter side is under this many pixels.
+        drop_invalid: drop boxes WIDER flags invalid.
+        link: how images are placed (:func:`~fpblur.training.data.download.link_or_copy`).
+        progress: show tqdm bars.
+
+    Returns:
+        The :class:`WiderExport` (missing images are listed there, not raised).
     """
     out = Path(out)
     frames, missing, methods = [], [], {}
@@ -209,7 +256,25 @@ def prepare(
     progress: bool = True,
     **download_kwargs,
 ) -> WiderExport:
-    """Download (or reuse) the archives into ``root``, extract them, parse and export the YOLO set to ``out``."""
+    """Download (or reuse) the WIDER FACE archives into ``root/downloads``, extract them into ``root``, parse
+    the annotations and export the YOLO set to ``out`` (:func:`to_yolo`).
+
+    Args:
+        root: the download and extraction folder.
+        out: the YOLO dataset folder.
+        sources: ``train``/``val``/``split`` RemoteFiles (default :data:`DEFAULT_SOURCES`).
+        splits: the splits to export.
+        min_size, drop_invalid, link, progress: see :func:`to_yolo`.
+        download_kwargs: options of :func:`~fpblur.training.data.download.download`.
+
+    Returns:
+        The :class:`WiderExport`.
+
+    Raises:
+        DownloadError: an archive cannot be fetched, verified or safely extracted.
+        FileNotFoundError: no annotation file for a split after extraction.
+        WiderFormatError: a malformed annotation file.
+    """
     root = Path(root)
     sources = dict(sources or DEFAULT_SOURCES)
     splits = list(splits)
@@ -225,6 +290,11 @@ def prepare(
 
 
 def find_annotation_file(root: str | os.PathLike, split: str) -> Path:
+    """The first ``wider_face_<split>_bbx_gt.txt`` under ``root`` (searched recursively, sorted).
+
+    Raises:
+        FileNotFoundError: there is none (``wider_face_split.zip`` not extracted there).
+    """
     name = f"wider_face_{split}_bbx_gt.txt"
     hits = sorted(Path(root).rglob(name))
     if not hits:
@@ -237,7 +307,9 @@ def find_annotation_file(root: str | os.PathLike, split: str) -> Path:
 
 
 def summary(boxes: pd.DataFrame) -> pd.DataFrame:
-    """Per split: images, images without faces, boxes, kept boxes, drop reasons, median kept box side."""
+    """Per split: images, images without faces, boxes, kept boxes, dropped boxes per reason, clipped boxes and the
+    median kept face side √(w·h) in pixels.
+    """
     rows = []
     for split, g in boxes.groupby("split", sort=False):
         real = g[g["drop"] != "no_face"]
@@ -256,7 +328,7 @@ def summary(boxes: pd.DataFrame) -> pd.DataFrame:
 
 
 def attribute_counts(boxes: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each attribute value (rows: attribute, value; columns: splits)."""
+    """Boxes per attribute value (rows: attribute, value; columns: splits; images without faces left out)."""
     real = boxes[boxes["drop"] != "no_face"]
     parts = []
     for a in ATTRS:
@@ -270,8 +342,10 @@ def attribute_counts(boxes: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_stats(boxes: pd.DataFrame):
-    """A figure with boxes-per-image, box-size and attribute-count panels."""
-    import matplotlib.pyplot as plt
+    """A matplotlib figure with three panels: kept faces per image, face size √(w·h) in pixels (log scale) and
+    the number of boxes with each non-zero attribute value.
+    """
+    import matplotlib.pyplot as plt  # optional: [train] extra
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     real = boxes[boxes["drop"] != "no_face"]

@@ -15,19 +15,24 @@ applied, as Ultralytics does for YOLO labels).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from fpblur.training.data.yolo import cxcywh_to_xyxy, list_images, read_labels, read_mapping
 from fpblur.training.eval.wider import wider_ignore
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON; a syntax error is a one-line ``ValueError`` naming the file and the position."""
+    """Parsed JSON of ``path``.
+
+    Raises:
+        ValueError: a syntax error (one line naming the file, line and column) or text that is not UTF-8.
+        OSError: the file cannot be read.
+    """
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -38,6 +43,18 @@ def read_json(path: Path) -> Any:
 
 @dataclass(frozen=True)
 class LabelledSet:
+    """Images and their ground truth, aligned by index.
+
+    Attributes:
+        root: the dataset folder.
+        images: the image files.
+        gts: per image, N×4 float64 ``x1 y1 x2 y2`` boxes in pixels of the image as decoded (EXIF applied).
+        flags: per image, per-box flag dicts (``flags.json``; None when there is none).
+        name: a display name (the folder's, or the data YAML's).
+        format: ``"labels.json"`` or ``"yolo"``.
+        names: class names (YOLO layout with names; else empty).
+        classes: per image, the class id of each GT box (YOLO layout; None for labels.json).
+    """
     root: Path
     images: list[Path]
     gts: list[np.ndarray]
@@ -51,15 +68,20 @@ class LabelledSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def head(self, n: int | None) -> "LabelledSet":
+    def head(self, n: int | None) -> LabelledSet:
+        """The first ``n`` images (None: all of them) with their boxes, flags and classes."""
         if n is None:
             return self
         return replace(self, images=self.images[:n], gts=self.gts[:n],
                        flags=None if self.flags is None else self.flags[:n],
                        classes=None if self.classes is None else self.classes[:n])
 
-    def only_classes(self, ids: set[int]) -> "LabelledSet":
-        """The same images with only the boxes of classes ``ids`` (needs per-box classes: YOLO layout)."""
+    def only_classes(self, ids: set[int]) -> LabelledSet:
+        """The same images with only the boxes of classes ``ids`` (flags filtered alike).
+
+        Raises:
+            ValueError: the set has no per-box classes (not a YOLO-layout dataset).
+        """
         if self.classes is None:
             raise ValueError(f"{self.root}: no class ids to select boxes by (not a YOLO-layout dataset)")
         masks = [np.isin(c, sorted(ids)) for c in self.classes]
@@ -70,6 +92,7 @@ class LabelledSet:
 
     @property
     def n_boxes(self) -> int:
+        """Number of GT boxes over all images."""
         return int(sum(len(g) for g in self.gts))
 
     @property
@@ -88,7 +111,19 @@ class LabelledSet:
 
 
 def load_labelled(folder: str | Path) -> LabelledSet:
-    """Load a folder laid out as ``labels.json`` + ``images/`` (+ ``flags.json``), sorted by image name."""
+    """Load a folder laid out as ``labels.json`` + ``images/`` (+ ``flags.json``), sorted by image name.
+
+    ``labels.json`` maps an image name to ``[[x1, y1, x2, y2], ...]`` (pixels); images are looked up in
+    ``images/`` (or the folder itself when there is none); ``flags.json`` maps a name to one dict per box.
+
+    Returns:
+        The :class:`LabelledSet` (``format="labels.json"``).
+
+    Raises:
+        FileNotFoundError: no ``labels.json``.
+        ValueError: invalid JSON, a top level that is not a mapping, boxes that are not N×4 finite numbers, or
+            flags that do not match the boxes (one line naming the file and image).
+    """
     root = Path(folder)
     labels_path = root / "labels.json"
     if not labels_path.is_file():
@@ -131,9 +166,12 @@ def _boxes(labels_path: Path, name: str, raw: Any) -> np.ndarray:
 
 # -- YOLO layout -------------------------------------------------------------------------------------------
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` after EXIF orientation, read from the header only."""
-    from PIL import Image
+    """``(width, height)`` in pixels after EXIF orientation (as displayed, as Ultralytics reads labels), read from
+    the header only.
 
+    Raises:
+        OSError: (``PIL.UnidentifiedImageError`` included) the file is not a readable image.
+    """
     with Image.open(path) as im:
         w, h = im.size
         try:
@@ -144,7 +182,9 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def label_path(image: Path) -> Path:
-    """Ultralytics' rule: the last ``/images/`` in the path becomes ``/labels/``, the extension ``.txt``."""
+    """The label file of ``image`` by Ultralytics' rule: the last ``images`` folder in the path becomes
+    ``labels``, the extension ``.txt`` (no ``images`` folder: the same folder).
+    """
     parts = list(image.parts)
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] == "images":
@@ -154,13 +194,27 @@ def label_path(image: Path) -> Path:
 
 
 def read_yolo_labels(path: Path, width: int, height: int, classes: set[int] | None = None) -> np.ndarray:
-    """Pixel ``[x1, y1, x2, y2]`` boxes of a YOLO label file (missing file = no boxes)."""
+    """Pixel ``[x1, y1, x2, y2]`` boxes (N×4 float64) of a YOLO label file for an image of ``width`` × ``height``
+    pixels (missing file = no boxes); see :func:`read_yolo_boxes`.
+    """
     return read_yolo_boxes(path, width, height, classes)[0]
 
 
 def read_yolo_boxes(path: Path, width: int, height: int,
                     classes: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(boxes, class ids)`` of a YOLO label file: pixel ``[x1, y1, x2, y2]`` and one int per box."""
+    """``(boxes, class ids)`` of a YOLO label file.
+
+    Args:
+        path: the label file (missing: no boxes).
+        width, height: the image size in pixels the normalised boxes are scaled to.
+        classes: keep only these class ids (None: all).
+
+    Returns:
+        N×4 float64 ``[x1, y1, x2, y2]`` pixels and N int class ids.
+
+    Raises:
+        ValueError: a line that is not ``class cx cy w h`` (naming file and line).
+    """
 
     if not path.is_file():
         return np.zeros((0, 4)), np.zeros(0, int)
@@ -220,7 +274,22 @@ _DATA_YAML_KIND = "dataset keys (path, train, val, names)"
 
 
 def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None = None) -> LabelledSet:
-    """Load a YOLO-layout split from a data YAML or a dataset folder; ``classes`` keeps only those ids."""
+    """Load one split of a YOLO-layout dataset from a data YAML or a dataset folder.
+
+    Args:
+        source: a data YAML (``path``, ``train``/``val``/``test`` as folders, ``.txt`` lists or lists of either,
+            ``names``) or a folder with ``images/[split/]`` and ``labels/[split/]``.
+        split: which split.
+        classes: keep only the boxes of these class ids (None: all).
+
+    Returns:
+        The :class:`LabelledSet` (``format="yolo"``, with ``classes``); boxes in pixels of the images as
+        displayed.
+
+    Raises:
+        FileNotFoundError: a missing YAML, dataset ``path``, image folder or list file.
+        ValueError: invalid YAML, no such split, bad ``names``, no images, or a malformed label line.
+    """
     source = Path(source)
     names: tuple[str, ...] = ()
     if source.suffix.lower() in (".yaml", ".yml"):
@@ -260,7 +329,13 @@ def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None =
 
 
 def load_dataset(source: str | Path, split: str = "val", classes: set[int] | None = None) -> LabelledSet:
-    """A ``labels.json`` folder, a YOLO data YAML or a YOLO dataset folder, recognised by what is there."""
+    """A ``labels.json`` folder (:func:`load_labelled`), a YOLO data YAML or a YOLO dataset folder
+    (:func:`load_yolo`, with ``split`` and ``classes``), recognised by what is there.
+
+    Raises:
+        FileNotFoundError: ``source`` is none of these (or see the loaders).
+        ValueError: see the loaders.
+    """
     source = Path(source)
     if source.is_dir() and (source / "labels.json").is_file():
         return load_labelled(source)

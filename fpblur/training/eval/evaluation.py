@@ -28,28 +28,35 @@ several classes, only the classes named after the target count as ground truth.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from fpblur.redact.anonymizer import regions_for
+from fpblur.config.settings import resolve_config
+from fpblur.config.spec import DetectorSpec
+from fpblur.core.boxes import iou_matrix
 from fpblur.core.detections import Detections
-from fpblur.detect.base import check_image
-from fpblur.config.spec import DEFAULT_CONF, DetectorSpec
+from fpblur.core.files import atomic_output
+from fpblur.core.labels import label_from_class_name
+from fpblur.detect.base import Detector, as_detector, check_image
 from fpblur.detect.factory import build_detector
-from fpblur.detect.yolo_torch import label_from_class_name
+from fpblur.media.images import read_image
+from fpblur.models.offline import import_ultralytics
+from fpblur.models.registry import REGISTRY
+from fpblur.redact.anonymizer import regions_for
 from fpblur.training.eval.datasets import LabelledSet, load_dataset
 from fpblur.training.eval.log import DEFAULT_LOG, append_row
-from fpblur.training.eval.metrics import BUCKET_NAMES, EvalResult, evaluate as privacy_evaluate, match_image, pr_curve
+from fpblur.training.eval.metrics import BUCKET_NAMES, EvalResult, match_image, pr_curve
+from fpblur.training.eval.metrics import evaluate as privacy_evaluate
+from fpblur.training.eval.plots import close, plot_pr_curves
 from fpblur.training.eval.wider import wider_ap
-from fpblur.core.files import atomic_output
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 SWEEP_CONF_YOLO = 0.001
@@ -59,7 +66,19 @@ TARGETS = ("face", "plate")
 
 @dataclass
 class EvalRun:
-    """Everything one evaluation produced (``row`` is what went into the CSV log)."""
+    """Everything one evaluation produced.
+
+    Attributes:
+        row: what went into the CSV log (:data:`~fpblur.training.eval.log.COLUMNS`).
+        result: fpblur's privacy metrics at the operating threshold.
+        wider: WIDER easy/medium/hard/all AP (None without WIDER flags).
+        ultralytics: ``P``, ``R``, ``mAP50``, ``mAP50-95`` from Ultralytics' ``DetMetrics``.
+        pr: the pooled ``(recall, precision)`` curve at IoU 0.5.
+        dataset: the evaluated images and ground truth.
+        detections: per image, the sweep-threshold detections (pixels).
+        out_dir: where the run's files went (None: nowhere).
+        log_path: the CSV log the row was appended to (None: not logged).
+    """
 
     row: dict[str, Any]
     result: EvalResult
@@ -78,22 +97,22 @@ class EvalRun:
 
 # -- models ----------------------------------------------------------------------------------------------
 def model_class_names(weights: str | os.PathLike) -> dict[int, str]:
-    """``{class id: name}`` of a ``.pt`` / ``.onnx`` YOLO weights file."""
-    from fpblur.models.offline import import_ultralytics
-
+    """``{class id: name}`` of a ``.pt`` / ``.onnx`` YOLO weights file, read by loading it with Ultralytics."""
     return {int(k): str(v) for k, v in import_ultralytics().YOLO(str(weights), task="detect").names.items()}
 
 
 def target_of_names(names: Any) -> str | None:
-    """The first target (face, then plate) that one of the class ``names`` stands for."""
+    """The first target (face, then plate) that one of the class ``names`` stands for
+    (:func:`~fpblur.core.labels.label_from_class_name`); None when none does.
+    """
     found = {label_from_class_name(n) for n in names}
     return next((t for t in TARGETS if t in found), None)
 
 
 def model_target(model: str | os.PathLike) -> str | None:
-    """The target a model name implies: a registry model's target, or a YOLO file's class names."""
-    from fpblur.models.registry import REGISTRY
-
+    """The target a model implies: a registry model's target, or a ``.pt``/``.onnx`` file's class names; None
+    when neither tells (e.g. ``default``).
+    """
     name = str(model)
     if name in REGISTRY:
         return REGISTRY[name].target
@@ -104,16 +123,30 @@ def model_target(model: str | os.PathLike) -> str | None:
 
 
 def target_class_ids(names: Sequence[str], target: str) -> set[int] | None:
-    """Class ids of a dataset's ``names`` that are ground truth for ``target``: the classes named after it
-    (:func:`~fpblur.detect.yolo_torch.label_from_class_name`, the detectors' rule), or when none is, every class
-    not named after the other target.  None: keep every class (no names, or all of them qualify)."""
+    """Class ids of a dataset's ``names`` that are ground truth for ``target``.
+
+    Returns:
+        The classes named after ``target`` (:func:`~fpblur.core.labels.label_from_class_name`, the detectors'
+        rule), or when none is, every class not named after the other target; None to keep every class (no
+        names, or all of them qualify).
+    """
     labels = [label_from_class_name(n) for n in names]
     keep = {i for i, lab in enumerate(labels) if lab == target} or {i for i, lab in enumerate(labels) if lab is None}
     return None if not names or len(keep) == len(names) else keep
 
 
-def infer_target(model: Any, dataset: LabelledSet, target: str | None = None) -> str:
-    """``target`` if given, else from the dataset (class names, WIDER flags), else from the model."""
+def infer_target(model: str | os.PathLike | Detector, dataset: LabelledSet, target: str | None = None) -> str:
+    """``target`` if given, else from the dataset (class names, WIDER flags), else from the model.
+
+    Args:
+        model: a model name or weights path (its registry entry or class names tell), or a detector (its first
+            label, :attr:`~fpblur.detect.base.Detector.labels`).
+        dataset: the evaluation data.
+        target: ``"face"`` or ``"plate"``, when known.
+
+    Raises:
+        ValueError: unknown ``target``, or nothing tells the target.
+    """
     if target:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; expected face or plate")
@@ -125,24 +158,32 @@ def infer_target(model: Any, dataset: LabelledSet, target: str | None = None) ->
         return "face"
     if isinstance(model, (str, os.PathLike)):
         found = model_target(model)
-        if found:
-            return found
-    label = getattr(model, "label", None)
-    if label in TARGETS:
-        return label
+    else:
+        found = model.labels[0] if model.labels and model.labels[0] in TARGETS else None
+    if found:
+        return found
     raise ValueError("cannot tell whether this is a face or a plate evaluation; pass target (--target face|plate)")
 
 
 def model_spec(model: str | os.PathLike, target: str, conf: float | None = None, iou: float | None = None,
                imgsz: int | Sequence[int] | None = None, device: str | None = None, half: bool = False,
                scales: Sequence | None = None, max_side: int | None = None) -> DetectorSpec:
-    """``centerface`` / ``plate-yolov8n`` / ``default`` → the registry model; otherwise a weights path.
+    """The :class:`DetectorSpec` of a model name for ``target``: ``centerface`` / ``plate-yolov8n`` / ``default`` →
+    the registry model; otherwise a weights path.
 
     Settings left None take the default profile's values, as in ``fpblur image``.  A weights file with classes
     of both targets keeps the other target's label on those classes (so they can be filtered out).
-    """
-    from fpblur.models.registry import REGISTRY
 
+    Args:
+        model: a registry name, ``default`` or a ``.pt``/``.onnx`` path.
+        target: ``"face"`` or ``"plate"``.
+        conf, iou: thresholds; imgsz: inference size(s) in pixels; device, half: YOLO's device and FP16.
+        scales: CenterFace passes; max_side: cap on CenterFace's long side in pixels.
+
+    Raises:
+        ValueError: a registry model for the other target.
+        FileNotFoundError: a weights path that is not a file.
+    """
     name = str(model)
     weights = None
     class_map = None
@@ -163,8 +204,9 @@ def model_spec(model: str | os.PathLike, target: str, conf: float | None = None,
 
 
 def model_display_name(model: Any) -> str:
-    from fpblur.models.registry import REGISTRY
-
+    """The model's name in the log: a registry name or ``default`` as is, a weights path as its file name
+    (``runs/train/face/weights/best.pt`` → ``face/best.pt``), a detector as its class name.
+    """
     if isinstance(model, (str, os.PathLike)):
         name = str(model)
         if name in REGISTRY or name == "default":
@@ -175,75 +217,77 @@ def model_display_name(model: Any) -> str:
     return type(model).__name__
 
 
-def is_yolo_detector(detector: Any) -> bool:
-    """Whether a detector object runs YOLO weights (PyTorch or ONNX Runtime, one size or several merged)."""
-    from fpblur.detect.multipass import MultiDetector
-    from fpblur.detect.yolo_onnx import OnnxYoloDetector
-    from fpblur.detect.yolo_torch import YoloDetector
-
-    if isinstance(detector, MultiDetector):
-        return all(is_yolo_detector(m) for m in detector.members)
-    return isinstance(detector, (YoloDetector, OnnxYoloDetector))
+def is_yolo_detector(detector: Detector) -> bool:
+    """Whether ``detector`` runs YOLO weights (PyTorch or ONNX Runtime, one size or several merged): its
+    :attr:`~fpblur.detect.base.Detector.backend` says so.
+    """
+    return detector.backend == "yolo"
 
 
 # -- running the detector --------------------------------------------------------------------------------
 def load_image(path: Path) -> np.ndarray:
-    from fpblur.media.images import read_image
+    """The image at ``path`` as ``fpblur image`` reads it: upright (EXIF applied), as a detector input (BGR uint8).
 
+    Raises:
+        InputError: the file cannot be read or decoded.
+    """
     return check_image(read_image(path).pixels)
 
 
-def detect_at(detector: Any, image: np.ndarray, conf: float | None) -> Detections:
-    """``detector.detect(image, conf=conf)`` when its ``detect`` takes ``conf``, else ``detector(image)``."""
-    fn = getattr(detector, "detect", None)
-    if conf is not None and fn is not None and _takes_conf(fn):
-        return fn(image, conf=conf)
-    return detector(image)
-
-
-def _takes_conf(fn: Callable) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    return "conf" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def predict(detector: Any, images: Sequence[Path], conf: float | None,
+def predict(detector: Detector, images: Sequence[Path], conf: float | None,
             progress: Callable[[int, int], None] | None = None) -> tuple[list[Detections], list[tuple[int, int]]]:
-    """Detections at ``conf`` and ``(height, width)`` for every image."""
+    """Run ``detector`` on every image file, one at a time.
+
+    Args:
+        detector: the detector (a wrapped plain callable ignores ``conf``: it has its own threshold).
+        images: image files (read upright, as ``fpblur image`` does).
+        conf: score threshold (None: the detector's own).
+        progress: called with ``(done, total)`` after each image.
+
+    Returns:
+        ``(detections, shapes)``: per image, Detections in its pixels and its ``(height, width)``.
+    """
     dets, shapes = [], []
     for i, path in enumerate(images):
         img = load_image(path)
-        dets.append(detect_at(detector, img, conf))
+        dets.append(detector.detect(img, conf))
         shapes.append(img.shape[:2])
         if progress:
             progress(i + 1, len(images))
     return dets, shapes
 
 
-def time_detector(detector: Any, images: Sequence[Path], conf: float | None, n: int = 20) -> float:
-    """Mean milliseconds per image of ``detector`` at ``conf`` over the first ``n`` images (one warm-up run)."""
+def time_detector(detector: Detector, images: Sequence[Path], conf: float | None, n: int = 20) -> float:
+    """Mean wall-clock milliseconds per image of ``detector`` at ``conf`` (None: its own) over the first ``n``
+    images, after one warm-up run; NaN without images.
+    """
     imgs = [load_image(p) for p in list(images)[:max(1, n)]]
     if not imgs:
         return float("nan")
-    detect_at(detector, imgs[0], conf)
+    detector.detect(imgs[0], conf)
     t0 = time.perf_counter()
     for img in imgs:
-        detect_at(detector, img, conf)
+        detector.detect(img, conf)
     return (time.perf_counter() - t0) * 1000 / len(imgs)
 
 
 # -- metrics -----------------------------------------------------------------------------------------------
 def match_predictions(gt: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
                       thresholds: np.ndarray = IOU_THRESHOLDS) -> np.ndarray:
-    """``D×T`` correct matrix, as ``ultralytics.engine.validator.BaseValidator.match_predictions`` (greedy).
+    """``D×T`` boolean "correct" matrix, as ``ultralytics.engine.validator.BaseValidator.match_predictions``
+    (greedy).
 
     Detections are taken best score first; at each IoU threshold a detection takes the unclaimed GT box it
     overlaps most and is correct when that IoU reaches the threshold.
-    """
-    from fpblur.core.boxes import iou_matrix
 
+    Args:
+        gt: M×4 GT boxes, pixels.
+        boxes: D×4 detections, pixels; scores: D scores.
+        thresholds: the T IoU thresholds (default 0.50:0.05:0.95).
+
+    Returns:
+        D×T bool, rows in the detections' original order.
+    """
     order = np.argsort(-scores, kind="stable")
     correct = np.zeros((len(boxes), len(thresholds)), bool)
     if not len(gt) or not len(boxes):
@@ -263,11 +307,21 @@ def match_predictions(gt: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
 
 def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], label: str,
                         ignore: Sequence[np.ndarray] | None = None, save_dir: Path | None = None) -> dict[str, float]:
-    """``{"P", "R", "mAP50", "mAP50-95"}`` from Ultralytics' ``DetMetrics`` (plots its curves into ``save_dir``)."""
-    from fpblur.models.offline import import_ultralytics
+    """P, R (at the max-F1 threshold), mAP50 and mAP50-95 from Ultralytics' ``DetMetrics`` (the code
+    ``yolo val`` uses), on fpblur's detections matched by :func:`match_predictions`.
 
+    Args:
+        dets: per image, the detections (one class).
+        gts: per image, M×4 GT boxes in pixels.
+        label: the class name for Ultralytics.
+        ignore: per image, GT boxes to leave out (ignore regions).
+        save_dir: where Ultralytics draws its PR/F1/P/R curve plots (None: no plots).
+
+    Returns:
+        ``{"P", "R", "mAP50", "mAP50-95"}`` as floats in [0, 1].
+    """
     import_ultralytics()
-    from ultralytics.utils.metrics import DetMetrics
+    from ultralytics.utils.metrics import DetMetrics  # optional: [train] extra
 
     metrics = DetMetrics(names={0: label})
     for i, (d, g) in enumerate(zip(dets, gts)):
@@ -291,14 +345,17 @@ def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], l
 
 
 def regions_at(dets: Sequence[Detections], shapes: Sequence[tuple[int, int]], conf: float,
-               pad: float | None) -> list[Detections]:
-    """The areas the anonymizer would blur: detections at ``conf``, padded by ``pad``, clipped."""
+               pad: float | dict[str, float] | None) -> list[Detections]:
+    """The areas the anonymizer would blur: detections at ``conf``, padded by ``pad`` (one fraction of the box
+    size per side, one per label, or None for the default profile's), clipped to each image (``shapes``: height,
+    width in pixels).
+    """
     return [regions_for(d.filter(min_score=conf), pad, w, h) for d, (h, w) in zip(dets, shapes)]
 
 
 # -- the whole evaluation --------------------------------------------------------------------------------
 def evaluate_model(
-    model: Any,
+    model: str | os.PathLike | Detector | Callable[[np.ndarray], Detections],
     data: str | os.PathLike | LabelledSet,
     *,
     target: str | None = None,
@@ -311,6 +368,7 @@ def evaluate_model(
     half: bool = False,
     scales: Sequence | None = None,
     max_side: int | None = None,
+    profile: str | None = None,
     sweep_conf: float | None = None,
     max_images: int | None = None,
     timing_images: int = 20,
@@ -320,36 +378,70 @@ def evaluate_model(
     plots: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalRun:
-    """Evaluate ``model`` on ``data`` and append a row to ``log`` (None: no log).
+    """Evaluate ``model`` on ``data``; save the run's files and append a row to the CSV log.
 
-    ``model``: ``"centerface"``, ``"plate-yolov8n"``, ``"default"`` (the default model of ``target``), a
-    ``.pt``/``.onnx`` weights path, or any detector object (``detector(image_bgr) -> Detections``).
-    ``data``: a ``labels.json`` folder, a YOLO data YAML or folder (``split``), or a :class:`LabelledSet`.
-    ``conf``: operating threshold (default: fpblur's default for the target).  ``imgsz``, ``scales``, ``iou``,
-    ``max_side`` left None take the default profile's values (what ``fpblur image`` runs).  On a YOLO dataset
-    whose classes name both targets, only the target's classes are ground truth.  Outputs go to
-    ``out_dir/name`` (default name ``<model>_<dataset>``): ``metrics.json``, ``pr_curve.csv``, ``PR_curve.png``
-    and Ultralytics' curve plots.
+    One detection pass at a low sweep threshold gives every number (see the module docstring): Ultralytics'
+    validation metrics (``DetMetrics``), fpblur's privacy metrics at ``conf`` (VOC all-point AP@0.5, recall,
+    precision, FP/img, coverage recall of the padded regions, per box-height bucket) and, with WIDER flags, the
+    WIDER FACE easy/medium/hard AP (Yang et al. 2016's ignore rules).
+
+    Args:
+        model: ``"centerface"``, ``"plate-yolov8n"``, ``"default"`` (the default model of ``target``), a
+            ``.pt``/``.onnx`` weights path, a :class:`~fpblur.detect.base.Detector`, or a plain
+            ``callable(image_bgr) -> Detections`` (wrapped by :func:`~fpblur.detect.base.as_detector`; it keeps its
+            own threshold, so the sweep sees only what it returns, and ``target`` must come from the data or the
+            argument).
+        data: a ``labels.json`` folder, a YOLO data YAML or folder (``split``), or a :class:`LabelledSet`.  On a
+            YOLO dataset whose classes name both targets, only the target's classes are ground truth.
+        target: ``"face"`` or ``"plate"`` (default: from the data, else the model; :func:`infer_target`).
+        split: the split of a YOLO dataset.
+        conf: the operating threshold.  ``conf``, ``iou``, ``imgsz`` (pixels), ``scales``, ``max_side`` (pixels)
+            and ``pad`` (fraction of the box size per side) left None take the values of ``profile`` (default:
+            the default profile), resolved by :func:`fpblur.config.settings.resolve_config` as for
+            ``fpblur image``.
+        device, half: YOLO's device and FP16.
+        profile: the profile name.
+        sweep_conf: threshold of the detection pass (default 0.001 for YOLO, 0.01 otherwise; never above
+            ``conf``).
+        max_images: evaluate only the first N images.
+        timing_images: images timed for ``ms_per_img`` (0: not timed).
+        out_dir: outputs go to ``out_dir/name``: ``metrics.json``, ``pr_curve.csv``, ``PR_curve.png`` and
+            Ultralytics' curve plots (None: no files).
+        name: the run folder's name (default ``<model>_<dataset>``).
+        log: the CSV log to append to (None: no log).
+        plots: draw the figures.
+        progress: called with ``(done, total)`` after each image.
+
+    Returns:
+        The :class:`EvalRun`.
+
+    Raises:
+        ValueError: no images, an unknown or undeterminable target, a registry model for the other target, or
+            options the resolver refuses.
+        FileNotFoundError: data or weights that do not exist.
     """
     dataset = data if isinstance(data, LabelledSet) else load_dataset(data, split=split)
     dataset = dataset.head(max_images)
     if not len(dataset):
         raise ValueError(f"{dataset.root}: no images to evaluate")
-    target = infer_target(model, dataset, target)
+    given = None if isinstance(model, (str, os.PathLike)) else as_detector(model)
+    target = infer_target(model if given is None else given, dataset, target)
     keep = target_class_ids(dataset.names, target)
     if keep is not None and dataset.classes is not None:
         dataset = dataset.only_classes(keep)
-    conf = DEFAULT_CONF[target] if conf is None else float(conf)
-    if isinstance(model, (str, os.PathLike)):
-        spec = model_spec(model, target, conf, iou, imgsz, device, half, scales, max_side)
+    # the one resolver, as fpblur image: the profile's threshold, detector settings and padding unless given
+    override = model_spec(model, target, conf, iou, imgsz, device, half, scales, max_side) if given is None else {"conf": conf}
+    config = resolve_config(profile, targets=(target,), detectors={target: override}, pad=pad)
+    spec = config.spec(target)
+    conf = float(spec.effective_conf)
+    if given is None:
         detector = build_detector(spec)
         yolo = not spec.uses_centerface
         imgsz_cell = "+".join(map(str, spec.effective_imgsz)) if yolo else ""
     else:
-        detector = model
+        detector = given
         yolo = is_yolo_detector(detector)
-        sizes = [m.imgsz for m in getattr(detector, "members", [detector]) if hasattr(m, "imgsz")]
-        imgsz_cell = "+".join(map(str, sizes)) if yolo else ""
+        imgsz_cell = "+".join(map(str, detector.input_sizes)) if yolo else ""
     if sweep_conf is None:
         sweep_conf = SWEEP_CONF_YOLO if yolo else SWEEP_CONF_OTHER
     sweep_conf = min(float(sweep_conf), conf)
@@ -357,7 +449,7 @@ def evaluate_model(
     dets, shapes = predict(detector, dataset.images, sweep_conf, progress)
     dets = [d.filter(label=target) for d in dets]  # a two-class YOLO model labels the other target's classes
     ignore = dataset.ignore_masks()
-    regions = regions_at(dets, shapes, conf, pad)
+    regions = regions_at(dets, shapes, conf, config.redact.pad)
     result = privacy_evaluate(dets, dataset.gts, ignore=ignore, regions=regions, threshold=conf)
     wider = wider_ap(dets, dataset.gts, dataset.flags) if dataset.has_wider_flags else None
     ignores = ignore if ignore is not None else [None] * len(dets)
@@ -405,7 +497,9 @@ def evaluate_model(
 
 
 def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
-    """``metrics.json`` (row, per-bucket numbers, WIDER APs), ``pr_curve.csv`` and ``PR_curve.png``."""
+    """Write ``metrics.json`` (the row, per-bucket numbers, WIDER APs, Ultralytics' metrics; NaN as null),
+    ``pr_curve.csv`` (recall, precision) and, with ``plots``, ``PR_curve.png`` into ``run_dir``, each atomically.
+    """
     def clean(v):
         if isinstance(v, float) and np.isnan(v):
             return None
@@ -428,7 +522,5 @@ def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
         np.savetxt(tmp, np.stack([recall, precision], 1), delimiter=",", header="recall,precision",
                    comments="", fmt="%.6f")
     if plots:
-        from fpblur.training.eval.plots import close, plot_pr_curves
-
         close(plot_pr_curves({run.row["model"]: run.pr}, out=run_dir / "PR_curve.png",
                              title=f"{run.row['dataset']}: PR at IoU 0.5"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from fpblur.training.eval.metrics import BUCKET_NAMES
 from fpblur.core.files import atomic_output
+from fpblur.training.eval.metrics import BUCKET_NAMES
 
 DEFAULT_LOG = Path("runs") / "eval_log.csv"
 
@@ -41,6 +42,7 @@ def _cell(value: Any) -> str:
 
 
 def read_header(path: str | os.PathLike) -> list[str]:
+    """The CSV log's header (first row) at ``path``; ``[]`` for a missing or empty file."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return []
@@ -50,7 +52,12 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 def header_for(existing: list[str], row: Mapping[str, Any]) -> list[str]:
     """The header after adding ``row``: a new file gets :data:`COLUMNS` then the row's other keys; an existing
-    file keeps its columns and gains the row's keys it lacks (canonical ones first)."""
+    file keeps its columns and gains the row's keys it lacks (canonical ones first).
+
+    Args:
+        existing: the file's header (``[]``: no file yet).
+        row: the row to add.
+    """
     if not existing:
         return list(COLUMNS) + [k for k in row if k not in COLUMNS]
     new = [c for c in COLUMNS if c in row and c not in existing]
@@ -59,7 +66,17 @@ def header_for(existing: list[str], row: Mapping[str, Any]) -> list[str]:
 
 
 def append_row(row: Mapping[str, Any], path: str | os.PathLike = DEFAULT_LOG) -> Path:
-    """Append ``row`` to the CSV log at ``path`` (created with its header when missing)."""
+    """Append ``row`` to the CSV log at ``path`` (created with its header when missing).
+
+    Floats are written with 6 significant digits, None and NaN as empty cells.  When ``row`` brings new columns
+    the file is rewritten atomically with the wider header.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        OSError: the log cannot be read or written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     existing = read_header(path)
@@ -83,8 +100,8 @@ def append_row(row: Mapping[str, Any], path: str | os.PathLike = DEFAULT_LOG) ->
 
 
 def read_log(path: str | os.PathLike = DEFAULT_LOG):
-    """The log as a pandas DataFrame (empty with :data:`COLUMNS` when the file does not exist)."""
-    import pandas as pd
+    """The log at ``path`` as a pandas DataFrame (empty with :data:`COLUMNS` when the file does not exist)."""
+    import pandas as pd  # optional: [train] extra
 
     path = Path(path)
     if not path.is_file():

