@@ -88,8 +88,11 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
             out.append(Variant(name, deface_anonymizer(DEFACE_PAD), region_shape="ellipse"))
         elif name == "deface-box15" and target == "face":
             base = next((v for v in out if v.name == "deface"), None)
-            anon = base.anonymizer.__class__(targets=("face",), pad=DEFACE_BOX_PAD, detectors=base.anonymizer.detectors) \
-                if base else deface_anonymizer(DEFACE_BOX_PAD)
+            anon = (
+                base.anonymizer.__class__(targets=("face",), pad=DEFACE_BOX_PAD, detectors=base.anonymizer.detectors)
+                if base
+                else deface_anonymizer(DEFACE_BOX_PAD)
+            )
             out.append(Variant(name, anon, shares_detections_with="deface" if base else None))
     return out
 
@@ -125,8 +128,9 @@ def score(data, run: Run, variant: Variant, target: str) -> dict:
     from fpblur.training.eval import evaluate, wider_ap
 
     ignore = data.ignore_masks()
-    op = evaluate(run.dets, data.gts, ignore=ignore, regions=run.regions, threshold=0.0,
-                  region_shape=variant.region_shape)
+    op = evaluate(
+        run.dets, data.gts, ignore=ignore, regions=run.regions, threshold=0.0, region_shape=variant.region_shape
+    )
     row = {
         "variant": variant.name,
         "images": op.n_images,
@@ -155,16 +159,36 @@ def table(name: str, rows: list[dict]) -> str:
 
     faces = "easy" in rows[0]["ap"]
     ap_cols = ["AP", "AP easy", "AP medium", "AP hard"] if faces else ["AP"]
-    head = ["variant", *ap_cols, "recall", "precision", "FP/img", "coverage",
-            *[f"cov {b}" for b in BUCKET_NAMES], "ms/img"]
-    lines = [f"### {name} ({rows[0]['images']} images, {rows[0]['boxes']} boxes; per bucket: "
-             + ", ".join(f"{b} {n}" for b, n in rows[0]["n_by_bucket"].items()) + ")", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "variant",
+        *ap_cols,
+        "recall",
+        "precision",
+        "FP/img",
+        "coverage",
+        *[f"cov {b}" for b in BUCKET_NAMES],
+        "ms/img",
+    ]
+    lines = [
+        f"### {name} ({rows[0]['images']} images, {rows[0]['boxes']} boxes; per bucket: "
+        + ", ".join(f"{b} {n}" for b, n in rows[0]["n_by_bucket"].items())
+        + ")",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         aps = [r["ap"]["all"], r["ap"]["easy"], r["ap"]["medium"], r["ap"]["hard"]] if faces else [r["ap"]["all"]]
-        cells = [r["variant"], *map(fmt, aps), fmt(r["recall"]), fmt(r["precision"]), fmt(r["fp_per_image"], 2),
-                 fmt(r["coverage"]), *[fmt(r["coverage_by_bucket"][b]) for b in BUCKET_NAMES],
-                 fmt(r["ms_per_image"], 0)]
+        cells = [
+            r["variant"],
+            *map(fmt, aps),
+            fmt(r["recall"]),
+            fmt(r["precision"]),
+            fmt(r["fp_per_image"], 2),
+            fmt(r["coverage"]),
+            *[fmt(r["coverage_by_bucket"][b]) for b in BUCKET_NAMES],
+            fmt(r["ms_per_image"], 0),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -182,8 +206,10 @@ def frame_speed(variants_by_target: dict[str, list[Variant]], repeats: int) -> s
     if frame is None:
         return "(zidane.jpg not found in the ultralytics wheel; no frame timing)"
     frame = cv2.resize(frame, (1280, 720))
-    names = sorted({v.name for vs in variants_by_target.values() for v in vs if not v.shares_detections_with},
-                   key=list(VARIANTS).index)
+    names = sorted(
+        {v.name for vs in variants_by_target.values() for v in vs if not v.shares_detections_with},
+        key=list(VARIANTS).index,
+    )
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(repeats):
         for target, vs in variants_by_target.items():
@@ -194,8 +220,12 @@ def frame_speed(variants_by_target: dict[str, list[Variant]], repeats: int) -> s
                 t0 = time.perf_counter()
                 det(frame)
                 times.setdefault((v.name, target), []).append(time.perf_counter() - t0)
-    lines = [f"### detector time on one 1280×720 frame (median of {repeats}, ms)", "",
-             "| variant | face | plate | both |", "|---|---|---|---|"]
+    lines = [
+        f"### detector time on one 1280×720 frame (median of {repeats}, ms)",
+        "",
+        "| variant | face | plate | both |",
+        "|---|---|---|---|",
+    ]
     for name in names:
         f = times.get((name, "face"))
         p = times.get((name, "plate"))

@@ -61,10 +61,14 @@ class Tally:
 
         with np.errstate(invalid="ignore", divide="ignore"):
             per = self.hits / self.total
-        return {"variant": name, "boxes": int(self.total.sum()), "coverage": float(self.hits.sum() / max(self.total.sum(), 1)),
-                "coverage_by_bucket": dict(zip(BUCKET_NAMES, map(float, per))),
-                "n_by_bucket": dict(zip(BUCKET_NAMES, map(int, self.total))),
-                "fps": self.frames / self.seconds if self.seconds else float("nan")}
+        return {
+            "variant": name,
+            "boxes": int(self.total.sum()),
+            "coverage": float(self.hits.sum() / max(self.total.sum(), 1)),
+            "coverage_by_bucket": dict(zip(BUCKET_NAMES, map(float, per))),
+            "n_by_bucket": dict(zip(BUCKET_NAMES, map(int, self.total))),
+            "fps": self.frames / self.seconds if self.seconds else float("nan"),
+        }
 
 
 def box_areas(b: np.ndarray) -> np.ndarray:
@@ -76,8 +80,15 @@ def frame_truth(gt: np.ndarray, ignore: np.ndarray | None, crop, width: int, hei
     boxes = crop.map_boxes(gt[~ignore] if ignore is not None else gt)
     if not len(boxes):
         return boxes
-    clipped = np.stack([boxes[:, 0].clip(0, width), boxes[:, 1].clip(0, height),
-                        boxes[:, 2].clip(0, width), boxes[:, 3].clip(0, height)], axis=1)
+    clipped = np.stack(
+        [
+            boxes[:, 0].clip(0, width),
+            boxes[:, 1].clip(0, height),
+            boxes[:, 2].clip(0, width),
+            boxes[:, 3].clip(0, height),
+        ],
+        axis=1,
+    )
     keep = box_areas(clipped) >= MIN_INSIDE * np.maximum(box_areas(boxes), 1e-9)
     return clipped[keep]
 
@@ -112,8 +123,9 @@ def run_fpblur(clip: Path, out: Path, anonymizer) -> tuple[list[np.ndarray], flo
     from fpblur.run.video import anonymize_video
 
     records: list[dict] = []
-    report = anonymize_video(clip, out, anonymizer, replace(anonymizer.config.video, progress=False),
-                             on_frame=records.append)
+    report = anonymize_video(
+        clip, out, anonymizer, replace(anonymizer.config.video, progress=False), on_frame=records.append
+    )
     regions = [np.array([a["region"] for a in r["anonymized"]], np.float64).reshape(-1, 4) for r in records]
     return regions, report.seconds
 
@@ -181,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fpblur-vq-") as tmp:
         for i, path in enumerate(data.images):
             photo = cv2.imread(str(path))
-            clip, crops = pan_clip(Path(tmp) / "clip.mp4", photo, size=(width, height), seconds=args.seconds,
-                                   fps=args.fps, zoom=zoom)
+            clip, crops = pan_clip(
+                Path(tmp) / "clip.mp4", photo, size=(width, height), seconds=args.seconds, fps=args.fps, zoom=zoom
+            )
             ignore = wider_ignore(data.flags[i]) if data.flags is not None else None
             truth = [frame_truth(data.gts[i], ignore, c, width, height) for c in crops]
             for v in names:

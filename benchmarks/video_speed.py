@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     clip = work / "clip.mp4"
     frames = make_clip(clip, args.photo, args.seconds, args.fps, (width, height))
-    print(f"clip: {args.photo} pan/zoom, {width}x{height}, {frames} frames, {args.seconds:g} s at {args.fps} fps "
-          f"({describe(clip)})")
+    print(
+        f"clip: {args.photo} pan/zoom, {width}x{height}, {frames} frames, {args.seconds:g} s at {args.fps} fps "
+        f"({describe(clip)})"
+    )
 
     rows = []
     wall, done = timed([deface, str(clip), "-o", str(work / "deface.mp4")])
@@ -115,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio {name} / deface: {fps / deface_fps:.2f}x")
     for targets, rep in reports.items():
         split = ", ".join(f"{k} {v:.1f} s" for k, v in rep["timings"].items())
-        print(f"fpblur time split [{targets}] (busy seconds per stage, threads overlap; pipeline wall "
-              f"{rep['seconds']:.1f} s): {split}")
+        print(
+            f"fpblur time split [{targets}] (busy seconds per stage, threads overlap; pipeline wall "
+            f"{rep['seconds']:.1f} s): {split}"
+        )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -62,8 +62,10 @@ def describe(path: Path) -> str:
     model = onnx.load(str(path))
     meta = {p.key: p.value for p in model.metadata_props}
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    return (f"producer {model.producer_name} {model.producer_version}, opset {opset}, IR {model.ir_version}, "
-            f"ultralytics {meta.get('version', '?')}, exported {meta.get('date', '?')}")
+    return (
+        f"producer {model.producer_name} {model.producer_version}, opset {opset}, IR {model.ir_version}, "
+        f"ultralytics {meta.get('version', '?')}, exported {meta.get('date', '?')}"
+    )
 
 
 def same_detections(a: Path, b: Path) -> tuple[bool, int]:
@@ -85,8 +87,9 @@ def same_detections(a: Path, b: Path) -> tuple[bool, int]:
             if len(x) != len(y):
                 return False, seen
             ox, oy = np.argsort(-x.scores, kind="stable"), np.argsort(-y.scores, kind="stable")
-            if not (np.allclose(x.boxes[ox], y.boxes[oy], atol=1e-3) and np.allclose(x.scores[ox], y.scores[oy],
-                                                                                      atol=1e-5)):
+            if not (
+                np.allclose(x.boxes[ox], y.boxes[oy], atol=1e-3) and np.allclose(x.scores[ox], y.scores[oy], atol=1e-5)
+            ):
                 return False, seen
     return True, seen
 
@@ -96,25 +99,34 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", type=Path, help="the .pt weights (default: plate-yolov8n-pt from the registry)")
-    p.add_argument("-o", "--output", type=Path, default=Path("plate-yolov8n.onnx"),
-                   help="where to write the export (default ./plate-yolov8n.onnx)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("plate-yolov8n.onnx"),
+        help="where to write the export (default ./plate-yolov8n.onnx)",
+    )
     p.add_argument("--no-compare", action="store_true", help="do not compare with the shipped file")
     args = p.parse_args(argv)
 
     pt_info = get_info("plate-yolov8n-pt")
     weights = args.weights or find_model("plate-yolov8n-pt")
     if weights is None:
-        print(f"export_plate_onnx: the .pt weights are not installed; get them with: {pt_info.install_hint}",
-              file=sys.stderr)
+        print(
+            f"export_plate_onnx: the .pt weights are not installed; get them with: {pt_info.install_hint}",
+            file=sys.stderr,
+        )
         return 2
     if args.weights is None and sha256(weights) != pt_info.sha256:
         print(f"export_plate_onnx: {weights}: sha256 differs from the registry's {pt_info.sha256}", file=sys.stderr)
         return 2
     shipped = model_path("plate-yolov8n")
     if args.output.resolve() == shipped.resolve():
-        print("export_plate_onnx: refusing to write over the shipped file; export elsewhere and copy it "
-              "(then update its sha256 in fpblur/models/registry.py and fpblur/models/weights/README.md)",
-              file=sys.stderr)
+        print(
+            "export_plate_onnx: refusing to write over the shipped file; export elsewhere and copy it "
+            "(then update its sha256 in fpblur/models/registry.py and fpblur/models/weights/README.md)",
+            file=sys.stderr,
+        )
         return 2
     print(f"weights:  {weights} (sha256 {sha256(weights)})")
     print(f"settings: {', '.join(f'{k}={v!r}' for k, v in SETTINGS.items())}")
@@ -132,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("the graph differs from the shipped file (other torch / Ultralytics / onnx versions?)")
     same, seen = same_detections(out, shipped)
-    print(f"detections on the sample images (640 and 480 px, conf 0.01, {seen} boxes): "
-          f"{'the same' if same else 'DIFFERENT'}")
+    print(
+        f"detections on the sample images (640 and 480 px, conf 0.01, {seen} boxes): "
+        f"{'the same' if same else 'DIFFERENT'}"
+    )
     return 0 if same else 1
 
 

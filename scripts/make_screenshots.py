@@ -29,9 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_blur_demo.ipynb"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run")
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 ATTACH_FILE_INPUTS = """
@@ -63,8 +70,13 @@ def free_port() -> int:
 def jupyter_env(base: Path) -> dict[str, str]:
     """Environment with Jupyter's and IPython's config/data/runtime folders under ``base``."""
     env = dict(os.environ)
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+        ("MPLCONFIGDIR", "mpl"),
+    ):
         (base / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(base / sub)
     env["MPLBACKEND"] = "Agg"
@@ -81,10 +93,20 @@ def voila_server(notebook: Path, workdir: Path, timeout: float = 90.0) -> Iterat
     """Serve ``notebook`` with Voilà on 127.0.0.1 (free port); yields the page URL."""
     port = free_port()
     log = open(workdir / "voila.log", "wb")
-    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-           "--Voila.ip=127.0.0.1", "--Voila.open_browser=False", "--VoilaConfiguration.show_tracebacks=True"]
-    proc = subprocess.Popen(cmd, cwd=workdir, env=jupyter_env(workdir / "jupyter"), stdout=log,
-                            stderr=subprocess.STDOUT)
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.open_browser=False",
+        "--VoilaConfiguration.show_tracebacks=True",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, env=jupyter_env(workdir / "jupyter"), stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
@@ -150,8 +172,14 @@ def chromium(workdir: Path, size: tuple[int, int] = (1280, 1400)):
         driver.quit()
 
 
-def drive_demo(driver, url: str | None, sample_label: str = "zidane.jpg", mode: str = "pixelate",
-               upload: Path | None = None, timeout: float = 120.0) -> dict[str, str]:
+def drive_demo(
+    driver,
+    url: str | None,
+    sample_label: str = "zidane.jpg",
+    mode: str = "pixelate",
+    upload: Path | None = None,
+    timeout: float = 120.0,
+) -> dict[str, str]:
     """Open the Voilà page (``url``; None: keep the page already open), wait for the widgets, pick
     ``sample_label`` (or upload the file ``upload``), choose ``mode``, click Anonymize and wait until the
     result is shown.  Returns the counts, status and download texts; raises if the demo shows an error."""
@@ -175,13 +203,20 @@ def drive_demo(driver, url: str | None, sample_label: str = "zidane.jpg", mode: 
     run.click()
     if previous:  # a second run on the same page: wait until the old message is replaced
         wait.until(EC.staleness_of(previous[0]))
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".fpblur-error")
-               or d.find_element(By.CSS_SELECTOR, ".fpblur-message").text.startswith("done in"))
+    wait.until(
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, ".fpblur-error")
+            or d.find_element(By.CSS_SELECTOR, ".fpblur-message").text.startswith("done in")
+        )
+    )
     errors = driver.find_elements(By.CSS_SELECTOR, ".fpblur-error")
     if errors:
         raise AssertionError(f"the demo showed an error: {errors[0].text}")
-    wait.until(lambda d: d.execute_script(
-        "const i = document.querySelector('img.fpblur-after'); return i && i.complete && i.naturalWidth > 0;"))
+    wait.until(
+        lambda d: d.execute_script(
+            "const i = document.querySelector('img.fpblur-after'); return i && i.complete && i.naturalWidth > 0;"
+        )
+    )
     return {
         "counts": driver.find_element(By.CSS_SELECTOR, ".fpblur-counts").text,
         "status": driver.find_element(By.CSS_SELECTOR, ".fpblur-message").text,
@@ -206,8 +241,12 @@ def start_xvfb(size: str = "1280x900x24") -> tuple[subprocess.Popen, str]:
     if xvfb is None:
         raise FileNotFoundError("Xvfb is not installed (apt-get install xvfb)")
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_fd)
     with os.fdopen(read_fd) as fh:
         number = fh.readline().strip()  # written once the server accepts connections

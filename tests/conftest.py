@@ -13,9 +13,13 @@ import pytest
 # Jupyter, IPython, matplotlib and Ultralytics write to the home directory by default; keep tests' writes
 # in one temp folder (CI sets these too).
 _SANDBOX = Path(tempfile.mkdtemp(prefix="fpblur-tests-"))
-for var, sub in (("JUPYTER_CONFIG_DIR", "jupyter/config"), ("JUPYTER_DATA_DIR", "jupyter/data"),
-                 ("JUPYTER_RUNTIME_DIR", "jupyter/runtime"), ("IPYTHONDIR", "ipython"),
-                 ("MPLCONFIGDIR", "matplotlib")):
+for var, sub in (
+    ("JUPYTER_CONFIG_DIR", "jupyter/config"),
+    ("JUPYTER_DATA_DIR", "jupyter/data"),
+    ("JUPYTER_RUNTIME_DIR", "jupyter/runtime"),
+    ("IPYTHONDIR", "ipython"),
+    ("MPLCONFIGDIR", "matplotlib"),
+):
     os.environ.setdefault(var, str(_SANDBOX / sub))
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -93,19 +93,58 @@ def test_default_output_beside_input(app, tmp_path, zidane):
     [
         (lambda a, p: None, "choose an input file"),
         (lambda a, p: a.input_path.set(str(p / "missing.jpg")), "no such file"),
-        (lambda a, p: (a.input_path.set(str(p / "notes.txt")), (p / "notes.txt").write_text("x")), "unsupported file type"),
-        (lambda a, p: (a.input_path.set(str(p / "clip.mp4")), (p / "clip.mp4").write_bytes(b"x")), "switch the mode to Video"),
-        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
-                       a.params["face"]["conf"].set("high")), "face conf must be a number"),
-        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
-                       a.params["plate"]["iou"].set("3")), "plate iou must be between 0 and 1"),
-        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
-                       a.weights["face"].set(str(p / "nope.pt"))), "face weights file not found"),
-        (lambda a, p: (a.input_path.set(str(p / "a.jpg")), (p / "a.jpg").write_bytes(b"x"),
-                       a.use["face"].set(False), a.use["plate"].set(False)), "select at least one target"),
+        (
+            lambda a, p: (a.input_path.set(str(p / "notes.txt")), (p / "notes.txt").write_text("x")),
+            "unsupported file type",
+        ),
+        (
+            lambda a, p: (a.input_path.set(str(p / "clip.mp4")), (p / "clip.mp4").write_bytes(b"x")),
+            "switch the mode to Video",
+        ),
+        (
+            lambda a, p: (
+                a.input_path.set(str(p / "a.jpg")),
+                (p / "a.jpg").write_bytes(b"x"),
+                a.params["face"]["conf"].set("high"),
+            ),
+            "face conf must be a number",
+        ),
+        (
+            lambda a, p: (
+                a.input_path.set(str(p / "a.jpg")),
+                (p / "a.jpg").write_bytes(b"x"),
+                a.params["plate"]["iou"].set("3"),
+            ),
+            "plate iou must be between 0 and 1",
+        ),
+        (
+            lambda a, p: (
+                a.input_path.set(str(p / "a.jpg")),
+                (p / "a.jpg").write_bytes(b"x"),
+                a.weights["face"].set(str(p / "nope.pt")),
+            ),
+            "face weights file not found",
+        ),
+        (
+            lambda a, p: (
+                a.input_path.set(str(p / "a.jpg")),
+                (p / "a.jpg").write_bytes(b"x"),
+                a.use["face"].set(False),
+                a.use["plate"].set(False),
+            ),
+            "select at least one target",
+        ),
     ],
-    ids=["no-input", "missing", "not-media", "video-in-image-mode", "bad-number", "out-of-range", "bad-weights",
-         "no-target"],
+    ids=[
+        "no-input",
+        "missing",
+        "not-media",
+        "video-in-image-mode",
+        "bad-number",
+        "out-of-range",
+        "bad-weights",
+        "no-target",
+    ],
 )
 def test_bad_form_shows_error_dialog(app, tmp_path, setup, expected):
     setup(app, tmp_path)
@@ -141,8 +180,13 @@ def test_output_equal_to_input_is_refused(app, tmp_path, zidane, spelling):
 
 def test_video_types_the_writer_cannot_produce_default_to_mp4(app, tmp_path):
     app.media.set("video")
-    for name, expected in (("clip.avi", "clip_anon.mp4"), ("clip.webm", "clip_anon.mp4"),
-                           ("clip.ts", "clip_anon.mp4"), ("clip.m4v", "clip_anon.m4v"), ("clip.mov", "clip_anon.mov")):
+    for name, expected in (
+        ("clip.avi", "clip_anon.mp4"),
+        ("clip.webm", "clip_anon.mp4"),
+        ("clip.ts", "clip_anon.mp4"),
+        ("clip.m4v", "clip_anon.m4v"),
+        ("clip.mov", "clip_anon.mov"),
+    ):
         (tmp_path / name).write_bytes(b"x")
         app.input_path.set(str(tmp_path / name))
         app.output_path.set("")
@@ -242,15 +286,18 @@ def test_entry_points_without_tk_give_the_friendly_message(tmp_path):
     fake = tmp_path / "no_tk" / "tkinter"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError(\"No module named '_tkinter'\")\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake.parent), str(ROOT),
-                                                                     os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(fake.parent), str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     for cmd in ([sys.executable, "-m", "fpblur", "app"], [sys.executable, str(ROOT / "face_plate_tool.py")]):
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert proc.returncode == 2, proc
         assert "the desktop app needs tkinter" in proc.stderr and "python3-tk" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
-    help_text = subprocess.run([sys.executable, str(ROOT / "face_plate_tool.py"), "--help"], capture_output=True,
-                               text=True, timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, str(ROOT / "face_plate_tool.py"), "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "--faces" in help_text and "--plates" in help_text  # same flags as fpblur app
 
 
@@ -264,6 +311,7 @@ def test_cli_entry_points_without_a_display(tmp_path):
         assert proc.returncode == 2, proc
         assert "needs a display" in proc.stderr and "xvfb-run" in proc.stderr
         assert "Traceback" not in proc.stderr
-    help_text = subprocess.run([sys.executable, "-m", "fpblur", "app", "--help"], capture_output=True, text=True,
-                               timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "fpblur", "app", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "--faces" in help_text and "--plates" in help_text

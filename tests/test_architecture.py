@@ -83,7 +83,7 @@ def test_no_import_cycles():
         stack.append(node)
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep])
+                cycles.append(stack[stack.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep)
         stack.pop()
@@ -109,9 +109,10 @@ def test_function_local_imports_only_defer_optional_dependencies():
                     above = lines[node.lineno - 2] if node.lineno > 1 else ""
                     if MARKER not in here and MARKER not in above.strip():
                         bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {here.strip()}")
-    assert not bad, (f"function-local imports without a '# {MARKER} <dependency>' comment "
-                     "(move them to the top of the module, or say which optional dependency they defer):\n"
-                     + "\n".join(bad))
+    assert not bad, (
+        f"function-local imports without a '# {MARKER} <dependency>' comment "
+        "(move them to the top of the module, or say which optional dependency they defer):\n" + "\n".join(bad)
+    )
 
 
 def test_ruff_lint_and_format_are_clean():

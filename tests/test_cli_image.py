@@ -46,7 +46,7 @@ def messy_folder(tmp_path_factory, ultralytics_assets):
     rgba = cv2.cvtColor(cv2.imread(str(ultralytics_assets / "zidane.jpg")), cv2.COLOR_BGR2BGRA)
     rgba[:, :, 3] = 200
     cv2.imwrite(str(root / "rgba.png"), rgba)
-    deep = (cv2.imread(str(ultralytics_assets / "zidane.jpg")).astype(np.uint16) * 257)
+    deep = cv2.imread(str(ultralytics_assets / "zidane.jpg")).astype(np.uint16) * 257
     cv2.imwrite(str(root / "deep16.png"), deep)
     (root / "readme.txt").write_text("ignored: not an image extension")
     return root
@@ -66,7 +66,11 @@ def test_folder_mirrors_structure_and_reports_bad_files(folder_run, messy_folder
     produced = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert produced == ["car.png", "deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg"]
     err = proc.stderr
-    for bad, reason in (("empty.jpg", "empty file"), ("truncated.jpg", "truncated"), ("notes.jpg", "not a readable image")):
+    for bad, reason in (
+        ("empty.jpg", "empty file"),
+        ("truncated.jpg", "truncated"),
+        ("notes.jpg", "not a readable image"),
+    ):
         line = next(ln for ln in err.splitlines() if bad in ln)
         assert reason in line and str(messy_folder) in line
     assert "5 images" in err and "3 failed" in err
@@ -108,7 +112,10 @@ def test_log_has_regions_and_plate(folder_run):
     _, plate_box = synthetic_car()
     assert iou_matrix(np.array([plate_box]), np.array([data["car.png"][0]["box"]]))[0, 0] > 0.7, data["car.png"]
     pads = get_profile("default").pad
-    sizes = {"car.png": (640, 480), **{name: (1280, 720) for name in ("deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg")}}
+    sizes = {
+        "car.png": (640, 480),
+        **{name: (1280, 720) for name in ("deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg")},
+    }
     for name, records in data.items():
         faces = np.array([d["box"] for d in records if d["label"] == "face"]).reshape(-1, 4)
         if name != "car.png":
@@ -275,7 +282,9 @@ def test_two_inputs_with_one_output_are_refused(tmp_path, capsys, monkeypatch):
     with pytest.raises(InputError, match="would be written twice"):
         plan_outputs(jobs, tmp_path / "out", suffix=lambda dst: ".mp4")
     _no_detection(monkeypatch)
-    assert main(["image", str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "-o", str(tmp_path / "out")]) == 2
+    assert (
+        main(["image", str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "-o", str(tmp_path / "out")]) == 2
+    )
     errors = _errors(capsys)
     assert len(errors) == 1 and "would be written twice" in errors[0]
     assert not (tmp_path / "out").exists()

@@ -72,11 +72,26 @@ CASES = {
         ("fast", {}, TARGETS, "blur"),
     ),
     "face only, conf, pad, pixelate": (
-        ["image", "in.jpg", "-o", "out", "--targets", "face", "--face-conf", "0.35", "--pad", "0.3",
-         "--mode", "pixelate"],
+        [
+            "image",
+            "in.jpg",
+            "-o",
+            "out",
+            "--targets",
+            "face",
+            "--face-conf",
+            "0.35",
+            "--pad",
+            "0.3",
+            "--mode",
+            "pixelate",
+        ],
         {"targets": ("face",), "specs": {"face": {"conf": 0.35}}, "pad": 0.3, "mode": "pixelate"},
-        {"targets": ("face",), "mode": "pixelate",
-         "per_target": {"face": TargetSettings(conf=0.35, pad=0.3), "plate": TargetSettings(pad=0.3)}},
+        {
+            "targets": ("face",),
+            "mode": "pixelate",
+            "per_target": {"face": TargetSettings(conf=0.35, pad=0.3), "plate": TargetSettings(pad=0.3)},
+        },
         (None, {"face": {"conf": 0.35, "pad": 0.3}, "plate": {"pad": 0.3}}, ("face",), "pixelate"),
     ),
     "video hold and full-every": (
@@ -187,8 +202,14 @@ def test_desktop_app_resolves_the_same_config():
 
     path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
     with make_screenshots.xvfb_display():
-        done = subprocess.run([sys.executable, "-c", APP_CHECK, str(ROOT / "scripts")], capture_output=True, text=True,
-                              timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})
+        done = subprocess.run(
+            [sys.executable, "-c", APP_CHECK, str(ROOT / "scripts")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": path},
+        )
     assert done.returncode == 0 and "app ok" in done.stdout, done.stderr[-3000:]
 
 
@@ -198,15 +219,31 @@ def test_default_config_is_what_the_default_profile_says():
     assert config.profile == "default" and config.targets == ("face", "plate") and config.mode == "blur"
     face, plate = config.spec("face"), config.spec("plate")
     assert (face.conf, face.iou, face.scales, face.max_side, face.imgsz) == (
-        prof.face.conf, prof.face.iou, prof.face.passes, prof.face.max_side, None)
-    assert (plate.conf, plate.iou, plate.imgsz, plate.scales) == (prof.plate.conf, prof.plate.iou, prof.plate.imgsz, None)
+        prof.face.conf,
+        prof.face.iou,
+        prof.face.passes,
+        prof.face.max_side,
+        None,
+    )
+    assert (plate.conf, plate.iou, plate.imgsz, plate.scales) == (
+        prof.plate.conf,
+        prof.plate.iou,
+        prof.plate.imgsz,
+        None,
+    )
     assert config.redact.pad == prof.pad
     assert (config.video.full_every, config.video.light_every, config.video.light) == (
-        prof.video.full_every, prof.video.light_every, prof.video.light)
+        prof.video.full_every,
+        prof.video.light_every,
+        prof.video.light,
+    )
     # a resolved spec builds the same detector as the bare spec (every field the profile decides filled in)
     for t in TARGETS:
         bare = DetectorSpec(t)
-        assert (config.spec(t).effective_conf, config.spec(t).effective_iou) == (bare.effective_conf, bare.effective_iou)
+        assert (config.spec(t).effective_conf, config.spec(t).effective_iou) == (
+            bare.effective_conf,
+            bare.effective_iou,
+        )
     assert plate.effective_imgsz == DetectorSpec("plate").effective_imgsz
 
 
@@ -214,12 +251,18 @@ def test_cli_option_defaults_come_from_the_config():
     config = default_config()
     args = build_parser().parse_args(["video", "in.mp4", "-o", "out.mp4"])
     assert (args.hold, args.lookahead, args.batch, args.crf, args.preset) == (
-        config.video.hold, config.video.lookahead, config.video.batch, config.video.crf, config.video.preset)
+        config.video.hold,
+        config.video.lookahead,
+        config.video.batch,
+        config.video.crf,
+        config.video.preset,
+    )
     assert args.mode == config.mode and tuple(args.targets) == config.targets
     assert build_parser().parse_args(["image", "in.jpg", "-o", "o"]).max_pixels == config.image.max_pixels
     assert cli_config(["video", "in.mp4", "-o", "out.mp4"]) == config
     assert cli_config(["image", "in.jpg", "-o", "o", "--keep-metadata", "--max-pixels", "5"]).image == replace(
-        config.image, keep_metadata=True, max_pixels=5)
+        config.image, keep_metadata=True, max_pixels=5
+    )
 
 
 def test_detect_conf_override_applies_to_every_target():
@@ -229,7 +272,9 @@ def test_detect_conf_override_applies_to_every_target():
 
 def test_cli_and_api_agree_on_custom_weights_and_sizes():
     cli = cli_config(["image", "in.jpg", "-o", "out", "--plates", "my.pt", "--imgsz", "320", "--iou", "0.5"])
-    api = Anonymizer(detectors=STUBS, specs={"face": {"iou": 0.5}, "plate": {"weights": "my.pt", "imgsz": 320, "iou": 0.5}})
+    api = Anonymizer(
+        detectors=STUBS, specs={"face": {"iou": 0.5}, "plate": {"weights": "my.pt", "imgsz": 320, "iou": 0.5}}
+    )
     assert api.config == cli
     assert cli.spec("plate").imgsz == (320,) and cli.spec("plate").weights == "my.pt"
     assert cli.spec("face").imgsz is None  # CenterFace has no input size: --imgsz is for YOLO models
@@ -238,8 +283,13 @@ def test_cli_and_api_agree_on_custom_weights_and_sizes():
 @pytest.fixture
 def wide_profile(monkeypatch):
     """A third profile whose padding and video plan differ from the default profile's."""
-    wide = replace(get_profile(), name="wide", summary="test profile", pad={"face": 0.4, "plate": 0.33},
-                   video=VideoPlan(full_every="5", light_every="0"))
+    wide = replace(
+        get_profile(),
+        name="wide",
+        summary="test profile",
+        pad={"face": 0.4, "plate": 0.33},
+        video=VideoPlan(full_every="5", light_every="0"),
+    )
     monkeypatch.setitem(profiles.PROFILES, "wide", wide)
     return wide
 
@@ -254,15 +304,19 @@ def test_the_chosen_profiles_padding_is_used(wide_profile):
     default = Anonymizer(detectors=STUBS).regions(dets, (1000, 1000, 3))
     assert not np.allclose(regions.boxes, default.boxes)
     # a pad given for one label keeps the profile's for the other; another mode keeps the padding
-    assert Anonymizer(profile="wide", pad={"face": 0.1}, detectors=STUBS).config.redact.pad == {"face": 0.1, "plate": 0.33}
+    assert Anonymizer(profile="wide", pad={"face": 0.1}, detectors=STUBS).config.redact.pad == {
+        "face": 0.1,
+        "plate": 0.33,
+    }
     assert anon.with_mode("solid").config.redact.pad == anon.config.redact.pad
     assert anon.with_mode("solid").detectors == anon.detectors and anon.with_mode("solid").mode == "solid"
     # the front ends' defaults follow the chosen profile too
     assert default_target_settings("face", "wide").pad == 0.4
     assert Settings(profile="wide").pads() == {"face": 0.4, "plate": 0.33}
     # a label no profile names
-    assert regions_for(Detections(np.array([[0, 0, 100, 100]], np.float32), [0.9], ["sign"]),
-                       anon.config.redact.pad, 1000, 1000).boxes[0, 2] == pytest.approx(100 + 100 * DEFAULT_PAD)
+    assert regions_for(
+        Detections(np.array([[0, 0, 100, 100]], np.float32), [0.9], ["sign"]), anon.config.redact.pad, 1000, 1000
+    ).boxes[0, 2] == pytest.approx(100 + 100 * DEFAULT_PAD)
 
 
 def test_the_video_plan_comes_from_the_chosen_profile(wide_profile):
@@ -273,7 +327,9 @@ def test_the_video_plan_comes_from_the_chosen_profile(wide_profile):
     assert cli_config(["video", "in.mp4", "-o", "out.mp4"]).video.full_every == get_profile().video.full_every
     # explicit options win over the plan; frames as a number or as text are the same span
     assert resolve_config("wide", video={"full_every": "2"}).video.full_every == "2"
-    assert resolve_config("wide", video={"full_every": 2}).video == resolve_config("wide", video={"full_every": "2"}).video
+    assert (
+        resolve_config("wide", video={"full_every": 2}).video == resolve_config("wide", video={"full_every": "2"}).video
+    )
 
 
 def test_profile_choice_reaches_every_detector_spec():
@@ -297,24 +353,27 @@ def test_anonymizer_keywords():
         Anonymizer(("face",))
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: resolve_config("turbo"), "unknown profile 'turbo'"),
-    (lambda: resolve_config(targets="faces"), "targets must be face, plate or face,plate"),
-    (lambda: resolve_config(targets=()), "targets must be face, plate or face,plate"),
-    (lambda: resolve_config(mode="sparkle"), "unknown mode 'sparkle'"),
-    (lambda: resolve_config(detectors={"car": {}}), "unknown detector target"),
-    (lambda: resolve_config(detectors={"face": {"confidence": 0.3}}), "unknown face detector setting"),
-    (lambda: resolve_config(detectors={"face": {"conf": 1.5}}), "face conf must be between 0 and 1"),
-    (lambda: resolve_config(video={"hodl": 3}), "unknown video setting"),
-    (lambda: resolve_config(video={"preset": "warp"}), "unknown x264 preset 'warp'"),
-    (lambda: resolve_config(video={"batch": 0}), "batch must be at least 1"),
-    (lambda: resolve_config(image={"max_pixels": 0}), "max_pixels must be positive"),
-    (lambda: resolve_config(redact={"sigma": 2}), "unknown redaction setting"),
-    (lambda: resolve_config(pad=-0.1), "pad must be 0 or more"),
-    (lambda: Anonymizer(profile="turbo", detectors=STUBS), "unknown profile 'turbo'"),
-    (lambda: Anonymizer(mode="sparkle", detectors=STUBS), "unknown mode 'sparkle'"),
-    (lambda: cli_config(["image", "in.jpg", "-o", "o", "--fast", "--profile", "default"]), "--fast contradicts"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: resolve_config("turbo"), "unknown profile 'turbo'"),
+        (lambda: resolve_config(targets="faces"), "targets must be face, plate or face,plate"),
+        (lambda: resolve_config(targets=()), "targets must be face, plate or face,plate"),
+        (lambda: resolve_config(mode="sparkle"), "unknown mode 'sparkle'"),
+        (lambda: resolve_config(detectors={"car": {}}), "unknown detector target"),
+        (lambda: resolve_config(detectors={"face": {"confidence": 0.3}}), "unknown face detector setting"),
+        (lambda: resolve_config(detectors={"face": {"conf": 1.5}}), "face conf must be between 0 and 1"),
+        (lambda: resolve_config(video={"hodl": 3}), "unknown video setting"),
+        (lambda: resolve_config(video={"preset": "warp"}), "unknown x264 preset 'warp'"),
+        (lambda: resolve_config(video={"batch": 0}), "batch must be at least 1"),
+        (lambda: resolve_config(image={"max_pixels": 0}), "max_pixels must be positive"),
+        (lambda: resolve_config(redact={"sigma": 2}), "unknown redaction setting"),
+        (lambda: resolve_config(pad=-0.1), "pad must be 0 or more"),
+        (lambda: Anonymizer(profile="turbo", detectors=STUBS), "unknown profile 'turbo'"),
+        (lambda: Anonymizer(mode="sparkle", detectors=STUBS), "unknown mode 'sparkle'"),
+        (lambda: cli_config(["image", "in.jpg", "-o", "o", "--fast", "--profile", "default"]), "--fast contradicts"),
+    ],
+)
 def test_unknown_names_and_bad_values_fail_with_one_line(call, message):
     with pytest.raises(ValueError, match=message) as info:
         call()

@@ -20,11 +20,17 @@ def test_interval_sampling_drops_near_duplicates(videos, tmp_path):
     assert [r["timestamp"] for r in kept] == [0.0, 2.0, 4.0]
     assert len(dropped) == 9 and {d["duplicate_of"] for d in dropped} == {r["file"] for r in kept}
     for r in kept:
-        assert (tmp_path / r["file"]).is_file() and r["video"] == str(videos[0]) and (r["width"], r["height"]) == (160, 120)
+        assert (
+            (tmp_path / r["file"]).is_file()
+            and r["video"] == str(videos[0])
+            and (r["width"], r["height"]) == (160, 120)
+        )
 
 
 def test_without_dedup_every_interval_frame_is_kept(videos, tmp_path):
-    kept, dropped = frames.extract_frames(videos[0], tmp_path, frames.FrameConfig(every_s=0.5, scene_threshold=None, phash_threshold=-1))
+    kept, dropped = frames.extract_frames(
+        videos[0], tmp_path, frames.FrameConfig(every_s=0.5, scene_threshold=None, phash_threshold=-1)
+    )
     assert len(kept) == 12 and not dropped
     assert kept[1]["timestamp"] == pytest.approx(0.5) and kept[1]["file"] == "cam0_t000000500ms.jpg"
 
@@ -50,7 +56,9 @@ def test_extract_many_manifest_and_group_split(videos, tmp_path):
 def test_dedup_across_videos(tmp_path):
     a = fixtures.make_video(tmp_path / "a" / "same.mp4", seed=5, scenes=1)
     b = fixtures.make_video(tmp_path / "b" / "same.mp4", seed=5, scenes=1)  # same content, same stem
-    res = frames.extract_many([a, b], tmp_path / "out", frames.FrameConfig(every_s=1.0, dedup_across_videos=True), progress=False)
+    res = frames.extract_many(
+        [a, b], tmp_path / "out", frames.FrameConfig(every_s=1.0, dedup_across_videos=True), progress=False
+    )
     assert len(res.manifest) == 1 and res.dropped["duplicate_of"].iloc[0] == "same_t000000000ms.jpg"
     res2 = frames.extract_many([a, b], tmp_path / "out2", frames.FrameConfig(every_s=1.0), progress=False)
     assert sorted(res2.manifest["file"]) == ["same-2_t000000000ms.jpg", "same_t000000000ms.jpg"]
@@ -104,7 +112,11 @@ class _BreaksAfter:
 def test_decode_error_midway_is_one_line_and_leaves_no_frames(videos, tmp_path, monkeypatch):
     real_open = frames.av.open
     bad = str(videos[2])
-    monkeypatch.setattr(frames.av, "open", lambda path, *a, **k: _BreaksAfter(real_open(path, *a, **k), 35) if path == bad else real_open(path, *a, **k))
+    monkeypatch.setattr(
+        frames.av,
+        "open",
+        lambda path, *a, **k: _BreaksAfter(real_open(path, *a, **k), 35) if path == bad else real_open(path, *a, **k),
+    )
     cfg = frames.FrameConfig(every_s=0.5, phash_threshold=-1)
     index = frames.DedupIndex(-1)
     with pytest.raises(ValueError, match=r"cam2.mp4: cannot decode \(.*Invalid data") as err:

@@ -31,7 +31,11 @@ def test_every_finding_type_is_reported(flawed):
     assert list(counts.index) == list(qa.CHECKS)
     assert (counts > 0).all(), counts[counts == 0]
     f = rep.findings
-    lines = f[f["image"] == "images/train/flaws.jpg"].groupby("check")["line"].apply(lambda s: sorted(s.dropna().astype(int)))
+    lines = (
+        f[f["image"] == "images/train/flaws.jpg"]
+        .groupby("check")["line"]
+        .apply(lambda s: sorted(s.dropna().astype(int)))
+    )
     assert lines["duplicate_box"] == [2] and lines["out_of_range"] == [3] and lines["degenerate"] == [4]
     assert lines["tiny_box"] == [5] and lines["unknown_class"] == [6] and lines["malformed"] == [7]
     assert lines["aspect_outlier"] == [8] and 9 in lines["size_outlier"]
@@ -62,8 +66,19 @@ def test_fix_writes_a_clean_copy_and_leaves_the_source_alone(flawed, tmp_path):
     dst = res.dst
     after = qa.audit(dst)
     remaining = after.counts()
-    fixed = ["malformed", "unknown_class", "degenerate", "out_of_range", "duplicate_box", "tiny_box", "image_without_label",
-             "label_without_image", "unreadable_image", "duplicate_across_splits", "near_duplicate_across_splits"]
+    fixed = [
+        "malformed",
+        "unknown_class",
+        "degenerate",
+        "out_of_range",
+        "duplicate_box",
+        "tiny_box",
+        "image_without_label",
+        "label_without_image",
+        "unreadable_image",
+        "duplicate_across_splits",
+        "near_duplicate_across_splits",
+    ]
     assert (remaining[fixed] == 0).all(), remaining
     assert remaining["aspect_outlier"] >= 1  # outliers are only flagged, kept for a human to look at
     assert (dst / "labels/train/no_label.txt").read_text() == ""
@@ -82,7 +97,9 @@ def test_fix_options(flawed, tmp_path):
     res = qa.fix(root, tmp_path / "c2", rep, drop_outliers=True, drop_tiny=False, leakage="keep")
     assert (res.dst / "images/val/copy_of_ok_0.jpg").exists()
     assert res.summary["image_dropped"] == 1  # only the unreadable one
-    assert len((res.dst / "labels/train/flaws.txt").read_text().splitlines()) == 2  # outliers (incl. the tiny one) dropped
+    assert (
+        len((res.dst / "labels/train/flaws.txt").read_text().splitlines()) == 2
+    )  # outliers (incl. the tiny one) dropped
 
 
 def test_fix_refuses_in_place_existing_or_nested_destinations(flawed, tmp_path):
@@ -90,7 +107,7 @@ def test_fix_refuses_in_place_existing_or_nested_destinations(flawed, tmp_path):
     with pytest.raises(FileExistsError, match="in place"):
         qa.fix(root, root)
     with pytest.raises(FileExistsError, match="in place"):
-        qa.fix(root, root / "." )
+        qa.fix(root, root / ".")
     (tmp_path / "taken").mkdir()
     with pytest.raises(FileExistsError, match="exists"):
         qa.fix(root, tmp_path / "taken")

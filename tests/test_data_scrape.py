@@ -12,8 +12,10 @@ import requests
 from fpblur.training.data import fixtures, scrape
 from fpblur.training.data.server import serve
 
-needs_chromium = pytest.mark.skipif(not Path("/usr/bin/chromium").is_file(),
-                                    reason="/usr/bin/chromium not installed (apt-get install chromium chromium-driver)")
+needs_chromium = pytest.mark.skipif(
+    not Path("/usr/bin/chromium").is_file(),
+    reason="/usr/bin/chromium not installed (apt-get install chromium chromium-driver)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +83,12 @@ def test_fetch_image_checks(site, no_network):
     with requests.Session() as s:
         ok = scrape.fetch_image(s, f"{server.url}/gallery/img/photo_0.jpg")
         assert ok.reason == "" and (ok.width, ok.height, ok.format) == (320, 240, "JPEG")
-        assert scrape.fetch_image(s, f"{server.url}/gallery/img/photo_0.jpg", max_bytes=1000).reason.startswith("too large")
-        assert scrape.fetch_image(s, f"{server.url}/gallery/img/photo_0.jpg", min_side=500).reason.startswith("too small")
+        assert scrape.fetch_image(s, f"{server.url}/gallery/img/photo_0.jpg", max_bytes=1000).reason.startswith(
+            "too large"
+        )
+        assert scrape.fetch_image(s, f"{server.url}/gallery/img/photo_0.jpg", min_side=500).reason.startswith(
+            "too small"
+        )
         assert scrape.fetch_image(s, f"{server.url}/gallery/img/nothing.jpg").reason == "HTTP 404"
         assert scrape.fetch_image(s, f"{server.url}/gallery/index.html").reason == "content-type text/html"
         assert scrape.fetch_image(s, f"{server.url}/gallery/img/fake.jpg").reason.startswith("not a decodable image")
@@ -154,5 +160,11 @@ def test_only_exhausted_retries_are_retried_on_a_later_run(site, no_network):
         dead = scrape.fetch_image(s, "http://127.0.0.1:9/x.jpg", retries=0, timeout=2).reason
         gone = scrape.fetch_image(s, f"{server.url}/gallery/img/nothing.jpg").reason
     assert scrape._retryable(dead) and not scrape._retryable(gone)
-    for final in ("HTTP 403", "content-type text/html", "too small (10×10)", "not a decodable image (OSError)", "duplicate (phash)"):
+    for final in (
+        "HTTP 403",
+        "content-type text/html",
+        "too small (10×10)",
+        "not a decodable image (OSError)",
+        "duplicate (phash)",
+    ):
         assert not scrape._retryable(final)

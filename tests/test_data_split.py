@@ -65,7 +65,9 @@ def test_one_sha256_file_and_cheap_hashing_import():
 
     assert models.sha256_file is hashing.sha256_file  # fpblur.models.registry re-exports the data one, no second copy
     code = "import sys, fpblur.models.registry; print(sorted({'imagehash', 'PIL'} & set(sys.modules)))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_dedup_index_distance_and_bad_hash():

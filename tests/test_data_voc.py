@@ -18,7 +18,9 @@ def converted(tmp_path_factory):
     d = tmp_path_factory.mktemp("voc")
     s = fixtures.make_voc_set(d / "src")
     cm = voc.ClassMap.from_config(PLATE_CONFIG)
-    rep = voc.convert(s.annotations, s.images, d / "yolo", cm, split_of=lambda stem: "val" if stem.startswith("dashC") else "train")
+    rep = voc.convert(
+        s.annotations, s.images, d / "yolo", cm, split_of=lambda stem: "val" if stem.startswith("dashC") else "train"
+    )
     return d / "yolo", rep
 
 
@@ -39,43 +41,72 @@ def test_class_map_from_config_with_aliases():
 def test_wrong_size_detected_and_labels_use_the_real_image(converted):
     out, rep = converted
     im = rep.images.set_index("xml")
-    assert im.loc["dashA_t100.xml", ["xml_width", "xml_height", "width", "height", "size_status", "fix"]].tolist() == [640, 480, 320, 240, "mismatch", "size_from_image"]
+    assert im.loc["dashA_t100.xml", ["xml_width", "xml_height", "width", "height", "size_status", "fix"]].tolist() == [
+        640,
+        480,
+        320,
+        240,
+        "mismatch",
+        "size_from_image",
+    ]
     assert im.loc["dashB_t100.xml", "size_status"] == "mismatch"  # width/height swapped
     assert im.loc["web_p1_0.xml", "size_status"] == "missing"
     assert (im.loc["dashA_t000.xml", "size_status"]) == "ok"
     # box (20, 30, 110, 60) normalised by the real 320×240, not by the XML's 640×480
-    np.testing.assert_allclose(_labels(out / "labels/train/dashA_t100.txt"), [[0, 65 / 320, 45 / 240, 90 / 320, 30 / 240]], atol=1e-6)
+    np.testing.assert_allclose(
+        _labels(out / "labels/train/dashA_t100.txt"), [[0, 65 / 320, 45 / 240, 90 / 320, 30 / 240]], atol=1e-6
+    )
 
 
 def test_boxes_drawn_on_a_resized_copy_are_rescaled(tmp_path):
     (tmp_path / "img").mkdir()
     fixtures.save_jpeg(fixtures.pattern(1, 200, 100), tmp_path / "img" / "a.jpg")
     (tmp_path / "ann").mkdir()
-    (tmp_path / "ann" / "a.xml").write_text(fixtures.voc_xml("a.jpg", (400, 200), [{"name": "plate", "box": (200, 100, 360, 160)}]))
+    (tmp_path / "ann" / "a.xml").write_text(
+        fixtures.voc_xml("a.jpg", (400, 200), [{"name": "plate", "box": (200, 100, 360, 160)}])
+    )
     rep = voc.convert(tmp_path / "ann", tmp_path / "img", tmp_path / "out", voc.ClassMap({0: "plate"}))
     assert rep.images.loc[0, "fix"] == "size_from_image+boxes_rescaled_x0.5"
-    np.testing.assert_allclose(_labels(tmp_path / "out/labels/train/a.txt"), [[0, 140 / 200, 65 / 100, 80 / 200, 30 / 100]], atol=1e-6)
+    np.testing.assert_allclose(
+        _labels(tmp_path / "out/labels/train/a.txt"), [[0, 140 / 200, 65 / 100, 80 / 200, 30 / 100]], atol=1e-6
+    )
 
 
 def test_flags_clipping_unknown_and_degenerate(converted):
     out, rep = converted
     o = rep.objects[rep.objects["xml"] == "dashC_t100.xml"].reset_index(drop=True)
     assert o["status"].tolist() == ["kept", "kept", "unknown_class", "degenerate"]
-    assert o["truncated"].tolist() == [True, False, False, False] and o["difficult"].tolist() == [False, True, False, False]
+    assert o["truncated"].tolist() == [True, False, False, False] and o["difficult"].tolist() == [
+        False,
+        True,
+        False,
+        False,
+    ]
     assert o["clipped"].tolist() == [True, False, False, False]
     rows = _labels(out / "labels/val/dashC_t100.txt")
     assert len(rows) == 2
     x1, y1 = rows[0, 1] + rows[0, 3] / 2, rows[0, 2] + rows[0, 4] / 2
     assert x1 == pytest.approx(1.0) and y1 == pytest.approx(1.0)  # (280, 200, 360, 260) clipped to the image
     s = rep.summary()
-    assert s["object:unknown_class"] == 1 and s["object:degenerate"] == 1 and s["objects:difficult"] == 1 and s["image:missing_image"] == 1
+    assert (
+        s["object:unknown_class"] == 1
+        and s["object:degenerate"] == 1
+        and s["objects:difficult"] == 1
+        and s["image:missing_image"] == 1
+    )
 
 
 def test_layout_yaml_and_missing_images(converted):
     out, rep = converted
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["names"] == {0: "plate"} and data["train"] == "images/train" and data["val"] == "images/val"
-    assert sorted(p.name for p in (out / "images/val").iterdir()) == ["dashC_t000.jpg", "dashC_t001.jpg", "dashC_t002.jpg", "dashC_t100.jpg", "dashC_t200.jpg"]
+    assert sorted(p.name for p in (out / "images/val").iterdir()) == [
+        "dashC_t000.jpg",
+        "dashC_t001.jpg",
+        "dashC_t002.jpg",
+        "dashC_t100.jpg",
+        "dashC_t200.jpg",
+    ]
     assert rep.images.set_index("xml").loc["lost_0.xml", "status"] == "missing_image"
     assert not (out / "labels/train/lost_0.txt").exists()
     assert rep.objects.loc[rep.objects["name"] == "licence-plate", "class_id"].tolist() == [0]
@@ -106,7 +137,9 @@ def _tiny_voc(root: Path, stems=("a", "b")) -> tuple[Path, Path]:
     for stem in stems:
         fixtures.save_jpeg(fixtures.pattern(ord(stem[0]), 200, 100), root / "img" / f"{stem}.jpg")
         (root / "ann").mkdir(parents=True, exist_ok=True)
-        (root / "ann" / f"{stem}.xml").write_text(fixtures.voc_xml(f"{stem}.jpg", (200, 100), [{"name": "plate", "box": (10, 10, 60, 30)}]))
+        (root / "ann" / f"{stem}.xml").write_text(
+            fixtures.voc_xml(f"{stem}.jpg", (200, 100), [{"name": "plate", "box": (10, 10, 60, 30)}])
+        )
     return root / "ann", root / "img"
 
 
@@ -154,8 +187,12 @@ def test_output_overlapping_the_inputs_or_holding_other_files_is_refused(tmp_pat
     ann, img = _tiny_voc(tmp_path / "raw")
     inputs = _tree(tmp_path / "raw")
     cm = voc.ClassMap({0: "plate"})
-    for out, what in ((tmp_path / "raw", "contains the input image folder"), (img, "contains the input image folder"),
-                      (ann, "contains the input annotation folder"), (img / "yolo", "inside the input image folder")):
+    for out, what in (
+        (tmp_path / "raw", "contains the input image folder"),
+        (img, "contains the input image folder"),
+        (ann, "contains the input annotation folder"),
+        (img / "yolo", "inside the input image folder"),
+    ):
         with pytest.raises(ValueError, match=what) as err:
             voc.convert(ann, img, out, cm)
         assert str(err.value).startswith(f"{out}:") and "\n" not in str(err.value)
@@ -170,7 +207,9 @@ def test_output_overlapping_the_inputs_or_holding_other_files_is_refused(tmp_pat
     assert (tmp_path / "empty" / "labels/train/a.txt").is_file()
 
 
-@pytest.mark.parametrize("text, what", [("", "empty YAML file"), ("names: [plate\n", "not valid YAML"), ("- plate\n", "mapping")])
+@pytest.mark.parametrize(
+    "text, what", [("", "empty YAML file"), ("names: [plate\n", "not valid YAML"), ("- plate\n", "mapping")]
+)
 def test_class_map_from_bad_yaml_names_the_file(tmp_path, text, what):
     p = tmp_path / "data.yaml"
     p.write_text(text)

@@ -8,7 +8,9 @@ import pytest
 from fpblur.training.data import qa, yolo
 
 
-@pytest.mark.parametrize("text, what", [("", "empty YAML file"), ("names: {0: plate\n", "not valid YAML"), ("just text\n", "mapping")])
+@pytest.mark.parametrize(
+    "text, what", [("", "empty YAML file"), ("names: {0: plate\n", "not valid YAML"), ("just text\n", "mapping")]
+)
 def test_read_names_bad_data_yaml_is_a_one_line_error_naming_it(tmp_path, text, what):
     (tmp_path / "data.yaml").write_text(text)
     for call in (lambda: yolo.read_names(tmp_path), lambda: qa.audit(tmp_path)):

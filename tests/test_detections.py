@@ -46,14 +46,27 @@ def test_records_round():
 
     boxes = np.array([[911.0371, 102.3449, 1052.9251, 277.4158], [0.0049, 9.9961, 100.123456, 50.5678]])
     d = Detections(boxes, [0.87654321, 0.123456789], ["face", "plate"]).with_track_ids([4, 7])
-    regions = Detections(np.array([[885.5549, 70.6651, 1078.4049, 309.0151], [-1.23456, 0.006, 99.9949, 60.111]]),
-                         [1, 1], ["face", "plate"])
+    regions = Detections(
+        np.array([[885.5549, 70.6651, 1078.4049, 309.0151], [-1.23456, 0.006, 99.9949, 60.111]]),
+        [1, 1],
+        ["face", "plate"],
+    )
     rec = d.to_records(regions)
     assert rec == [
-        {"box": [911.04, 102.34, 1052.93, 277.42], "score": 0.8765, "label": "face", "track_id": 4,
-         "region": [885.55, 70.67, 1078.4, 309.02]},
-        {"box": [0.0, 10.0, 100.12, 50.57], "score": 0.1235, "label": "plate", "track_id": 7,
-         "region": [-1.23, 0.01, 99.99, 60.11]},
+        {
+            "box": [911.04, 102.34, 1052.93, 277.42],
+            "score": 0.8765,
+            "label": "face",
+            "track_id": 4,
+            "region": [885.55, 70.67, 1078.4, 309.02],
+        },
+        {
+            "box": [0.0, 10.0, 100.12, 50.57],
+            "score": 0.1235,
+            "label": "plate",
+            "track_id": 7,
+            "region": [-1.23, 0.01, 99.99, 60.11],
+        },
     ]
     for r in rec:  # JSON-ready Python types, not numpy scalars, and no float32 digits left in the text
         assert all(type(v) is float for v in r["box"] + r["region"]) and type(r["score"]) is float

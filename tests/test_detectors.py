@@ -137,7 +137,9 @@ def test_default_plate_model_runs_on_onnx_runtime_like_ultralytics(ultralytics_a
             assert len(a) == len(b), (name, size)
             found += len(a)
             oa, ob = np.argsort(-a.scores, kind="stable"), np.argsort(-b.scores, kind="stable")
-            assert np.allclose(a.boxes[oa], b.boxes[ob], atol=0.5) and np.allclose(a.scores[oa], b.scores[ob], atol=1e-4)
+            assert np.allclose(a.boxes[oa], b.boxes[ob], atol=0.5) and np.allclose(
+                a.scores[oa], b.scores[ob], atol=1e-4
+            )
     assert found > 0  # the comparison saw real boxes
 
 
@@ -146,14 +148,16 @@ def test_default_plate_detector_does_not_import_torch():
     import sys
 
     # the detector really runs (and finds the drawn car's plate) without PyTorch or Ultralytics being imported
-    code = ("import sys, numpy as np\n"
-            "from fpblur.config.spec import DetectorSpec\nfrom fpblur.detect.factory import build_detector\n"
-            "from fpblur.core.boxes import iou_matrix\nfrom fpblur.models.samples import synthetic_car\n"
-            "d = build_detector(DetectorSpec('plate', device='cpu'))\n"
-            "img, box = synthetic_car(size=(1280, 720))\n"
-            "dets = d.predict([img])[0]\n"
-            "print(len(dets), float(iou_matrix(np.array([box]), dets.boxes).max(initial=0)))\n"
-            "print('torch' in sys.modules, 'ultralytics' in sys.modules)\n")
+    code = (
+        "import sys, numpy as np\n"
+        "from fpblur.config.spec import DetectorSpec\nfrom fpblur.detect.factory import build_detector\n"
+        "from fpblur.core.boxes import iou_matrix\nfrom fpblur.models.samples import synthetic_car\n"
+        "d = build_detector(DetectorSpec('plate', device='cpu'))\n"
+        "img, box = synthetic_car(size=(1280, 720))\n"
+        "dets = d.predict([img])[0]\n"
+        "print(len(dets), float(iou_matrix(np.array([box]), dets.boxes).max(initial=0)))\n"
+        "print('torch' in sys.modules, 'ultralytics' in sys.modules)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     n_found, best_iou = done.stdout.split()[-4:-2]

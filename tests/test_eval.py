@@ -118,9 +118,11 @@ def test_match_predictions_equals_ultralytics_validator(tmp_path):
     assert np.allclose(validator.iouv.numpy(), IOU_THRESHOLDS)
     rng = np.random.default_rng(1)
     for _ in range(30):
+
         def boxes(n):
             xy = rng.uniform(0, 80, (n, 2))
             return np.concatenate([xy, xy + rng.uniform(5, 30, (n, 2))], 1)
+
         gt, pred = boxes(int(rng.integers(0, 6))), boxes(int(rng.integers(0, 12)))
         pred = np.concatenate([pred, gt[:2] + rng.normal(0, 2, gt[:2].shape)])  # some near hits
         scores = rng.uniform(0, 1, len(pred))
@@ -184,8 +186,9 @@ def test_log_keeps_an_older_column_order(tmp_path):
 
 # -- end to end --------------------------------------------------------------------------------------------
 def test_evaluate_centerface_on_wider_format(no_network, tiny, tmp_path):
-    run = evaluate_model("centerface", tiny["wider"], out_dir=tmp_path / "eval", log=tmp_path / "log.csv",
-                         timing_images=2)
+    run = evaluate_model(
+        "centerface", tiny["wider"], out_dir=tmp_path / "eval", log=tmp_path / "log.csv", timing_images=2
+    )
     row = run.row
     assert row["target"] == "face" and row["model"] == "centerface" and row["n_images"] == 6
     for key in ("P", "R", "mAP50", "mAP50-95", "AP50", "recall", "coverage", "wider_easy", "wider_hard"):
@@ -228,8 +231,25 @@ def test_target_inference(tiny):
 
 def test_cli_eval_appends_rows(tiny, tmp_path, capsys):
     log = tmp_path / "runs" / "eval_log.csv"
-    rc = main(["eval", "--model", "centerface", "--data", str(tiny["wider"]), "--data", str(tiny["face"].data_yaml),
-               "--out", str(tmp_path / "ev"), "--log", str(log), "--timing-images", "1", "--max-images", "3"])
+    rc = main(
+        [
+            "eval",
+            "--model",
+            "centerface",
+            "--data",
+            str(tiny["wider"]),
+            "--data",
+            str(tiny["face"].data_yaml),
+            "--out",
+            str(tmp_path / "ev"),
+            "--log",
+            str(log),
+            "--timing-images",
+            "1",
+            "--max-images",
+            "3",
+        ]
+    )
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "mAP50" in out.out and "centerface" in out.out
@@ -245,9 +265,11 @@ def test_plots_write_files(tmp_path, tiny):
 
     res = tmp_path / "run" / "results.csv"
     res.parent.mkdir()
-    res.write_text("epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
-                   "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss\n"
-                   "1,3,4,2,0.1,0.2,0.1,0.05,3.5,4.5,2.5\n2,2.5,3,1.8,0.3,0.4,0.3,0.1,3,4,2\n")
+    res.write_text(
+        "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+        "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss\n"
+        "1,3,4,2,0.1,0.2,0.1,0.05,3.5,4.5,2.5\n2,2.5,3,1.8,0.3,0.4,0.3,0.1,3,4,2\n"
+    )
     plots.plot_training(res, out=tmp_path / "train.png")
     plots.plot_pr_curves({"a": (np.array([0.1, 0.5]), np.array([1.0, 0.8]))}, out=tmp_path / "pr.png")
     plots.plot_coverage_by_size({"a": {"<16": 0.5, ">=128": 1.0}}, out=tmp_path / "cov.png")
@@ -260,8 +282,9 @@ def test_plots_write_files(tmp_path, tiny):
     import cv2
 
     imgs = [cv2.imread(str(p)) for p in s.images]
-    plots.prediction_grid(imgs, s.gts, [Detections.from_arrays(g, np.ones(len(g)), "face") for g in s.gts],
-                          out=tmp_path / "grid.png")
+    plots.prediction_grid(
+        imgs, s.gts, [Detections.from_arrays(g, np.ones(len(g)), "face") for g in s.gts], out=tmp_path / "grid.png"
+    )
     for name in ("train", "pr", "cov", "cmp", "grid"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match="results.csv"):
@@ -269,7 +292,9 @@ def test_plots_write_files(tmp_path, tiny):
 
 
 # -- review fixes: the default profile, multi-class sets, bad input, atomic outputs ----------------------------
-@pytest.mark.parametrize("target,models", [("face", ("centerface", "default")), ("plate", ("plate-yolov8n", "default"))])
+@pytest.mark.parametrize(
+    "target,models", [("face", ("centerface", "default")), ("plate", ("plate-yolov8n", "default"))]
+)
 def test_eval_builds_the_profile_default_detector(tiny, monkeypatch, target, models):
     """``fpblur eval`` of a default model runs what ``fpblur image`` runs: DetectorSpec(target) (conf aside)."""
     from dataclasses import replace
@@ -354,8 +379,14 @@ def test_label_from_class_name_is_the_detectors_rule():
     from fpblur.core.labels import class_label_map, label_from_class_name
     from fpblur.training.eval.evaluation import target_class_ids, target_of_names
 
-    assert [label_from_class_name(n) for n in ("Face", "license_plate", "LICENCE", "numberplate", "person", "")] == \
-        ["face", "plate", "plate", "plate", None, None]
+    assert [label_from_class_name(n) for n in ("Face", "license_plate", "LICENCE", "numberplate", "person", "")] == [
+        "face",
+        "plate",
+        "plate",
+        "plate",
+        None,
+        None,
+    ]
     names = {0: "face", 1: "License", 2: "person"}
     assert class_label_map(names, None, None) == {k: label_from_class_name(v) for k, v in names.items() if k < 2}
     assert target_of_names(["person", "licence"]) == "plate" and target_of_names(["plate", "faces"]) == "face"
@@ -373,8 +404,9 @@ def test_multiclass_yolo_set_scores_only_the_target_classes(tmp_path_factory, ta
     mine = ds.load_yolo(data.data_yaml, classes={cls})
     assert 0 < mine.n_boxes < every.n_boxes
     # a perfect detector of the target: every box of the target's class, nothing else
-    run = evaluate_model(ScriptedDetector(mine.gts, target), data.data_yaml, target=target, out_dir=None, log=None,
-                         timing_images=0)
+    run = evaluate_model(
+        ScriptedDetector(mine.gts, target), data.data_yaml, target=target, out_dir=None, log=None, timing_images=0
+    )
     assert run.row["n_boxes"] == mine.n_boxes and run.row["recall"] == 1.0 and run.row["coverage"] == 1.0
     assert run.row["mAP50"] == pytest.approx(0.995)
     assert all(np.array_equal(a, b) for a, b in zip(run.dataset.gts, mine.gts))
@@ -410,7 +442,7 @@ def test_bad_labels_json_is_a_one_line_error_naming_the_file(tmp_path, capsys):
     assert s.flags == [[flag], []] and [len(g) for g in s.gts] == [1, 0]
     cases = {
         "syntax": ('{"a.jpg": [[1, 2, 3, 4]],', None, r"labels\.json: not valid JSON .*line 1"),
-        "list": ('[[1, 2, 3, 4]]', None, r"labels\.json: expected a mapping"),
+        "list": ("[[1, 2, 3, 4]]", None, r"labels\.json: expected a mapping"),
         "shape": ({"a.jpg": [[1, 2, 3]]}, None, r"labels\.json: a\.jpg: expected a list of \[x1, y1, x2, y2\]"),
         "ragged": ({"a.jpg": [[1, 2, 3, 4], [1]]}, None, r"labels\.json: a\.jpg"),
         "text": ({"a.jpg": [["x", 2, 3, 4]]}, None, r"labels\.json: a\.jpg"),
@@ -425,8 +457,21 @@ def test_bad_labels_json_is_a_one_line_error_naming_the_file(tmp_path, capsys):
         with pytest.raises(ValueError, match=match) as info:
             ds.load_labelled(root)
         assert str(root) in str(info.value) and "\n" not in str(info.value), name
-    assert main(["eval", "--model", "centerface", "--data", str(tmp_path / "shape"), "--no-log",
-                 "--out", str(tmp_path / "ev")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "centerface",
+                "--data",
+                str(tmp_path / "shape"),
+                "--no-log",
+                "--out",
+                str(tmp_path / "ev"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "labels.json: a.jpg" in err and not (tmp_path / "ev").exists()
 
@@ -493,8 +538,15 @@ def test_run_folder_is_saved_before_the_log_row(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(ev, "save_run", broken)
     log = tmp_path / "log.csv"
     with pytest.raises(OSError, match="disk full"):
-        ev.evaluate_model(ScriptedDetector(), tiny["wider"], out_dir=tmp_path / "ev", log=log, timing_images=0,
-                          max_images=2, plots=False)
+        ev.evaluate_model(
+            ScriptedDetector(),
+            tiny["wider"],
+            out_dir=tmp_path / "ev",
+            log=log,
+            timing_images=0,
+            max_images=2,
+            plots=False,
+        )
     assert not log.exists()  # no row pointing at a run that has no files
 
 

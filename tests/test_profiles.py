@@ -138,7 +138,7 @@ def test_downscaled_pass_finds_a_huge_close_up(default_faces, full_res_faces, zi
 def test_upscaled_pass_scores_tiny_faces_higher(default_faces, full_res_faces, zidane):
     small = cv2.resize(zidane, None, fx=0.08, fy=0.08, interpolation=cv2.INTER_AREA)  # faces about 12 px
     canvas = np.full((480, 640, 3), 127, np.uint8)
-    canvas[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    canvas[100 : 100 + small.shape[0], 100 : 100 + small.shape[1]] = small
     truth = ZIDANE_FACE * 0.08 + 100
     best = []
     for det in (full_res_faces, default_faces):
@@ -205,6 +205,7 @@ def test_fast_profile_int8_detector_and_padding(default_faces, zidane, no_networ
     boxes = Detections.from_arrays(np.array([[100, 100, 200, 200]], np.float32), [0.9], "face")
     pad = get_profile("fast").pad["face"]
     assert anon.regions(boxes, zidane.shape).boxes[0].tolist() == pytest.approx(
-        [100 - 100 * pad, 100 - 100 * pad, 200 + 100 * pad, 200 + 100 * pad])
+        [100 - 100 * pad, 100 - 100 * pad, 200 + 100 * pad, 200 + 100 * pad]
+    )
     with pytest.raises(ValueError, match="precision"):
         CenterFaceDetector(precision="int4")

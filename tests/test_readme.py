@@ -25,7 +25,6 @@ def readme_commands() -> list[str]:
     return cmds
 
 
-
 def _split(cmd: str) -> list[list[str]]:
     """Split a shell line into the argv of each command joined by &&, ||, ; or |, respecting quotes."""
     lexer = shlex.shlex(re.sub(r"\$\((.*?)\)", "SUBST", cmd), posix=True, punctuation_chars=True)
@@ -66,7 +65,11 @@ def test_quickstart_block_has_install_sample_and_tests():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_commands.py"), "quickstart"],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "readme_commands.py"), "quickstart"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert len(out) == 3
     assert out[0].startswith("pip install") and "fpblur image" in out[1] and "pytest" in out[2]

@@ -17,8 +17,18 @@ REPO = Path(__file__).resolve().parents[1]
 FACE = REPO / "configs" / "face_train.yaml"
 PLATE = REPO / "configs" / "plate_train.yaml"
 
-COMMON = {"optimizer": "AdamW", "lrf": 0.1, "weight_decay": 0.0005, "cos_lr": True, "amp": True, "cache": True,
-          "hsv_h": 0.015, "hsv_v": 0.4, "scale": 0.5, "fliplr": 0.5}
+COMMON = {
+    "optimizer": "AdamW",
+    "lrf": 0.1,
+    "weight_decay": 0.0005,
+    "cos_lr": True,
+    "amp": True,
+    "cache": True,
+    "hsv_h": 0.015,
+    "hsv_v": 0.4,
+    "scale": 0.5,
+    "fliplr": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +41,36 @@ def face_data(tmp_path_factory):
 # -- recipes ------------------------------------------------------------------------------------------------
 def test_face_recipe_is_the_seed_recipe():
     cfg = tr.load_config(FACE)
-    expected = {"model": "yolov8m.pt", "imgsz": 960, "epochs": 70, "batch": 32, "lr0": 0.0025, "hsv_s": 0.6,
-                "degrees": 3.0, "translate": 0.06, "data": "configs/face_data.yaml", **COMMON}
+    expected = {
+        "model": "yolov8m.pt",
+        "imgsz": 960,
+        "epochs": 70,
+        "batch": 32,
+        "lr0": 0.0025,
+        "hsv_s": 0.6,
+        "degrees": 3.0,
+        "translate": 0.06,
+        "data": "configs/face_data.yaml",
+        **COMMON,
+    }
     assert {k: cfg[k] for k in expected} == expected
     assert cfg["seed"] == 0 and cfg["deterministic"] is True and cfg["project"] and cfg["name"]
 
 
 def test_plate_recipe_is_the_seed_recipe():
     cfg = tr.load_config(PLATE)
-    expected = {"model": "yolov8l.pt", "imgsz": 1024, "epochs": 100, "batch": 24, "lr0": 0.003, "hsv_s": 0.7,
-                "degrees": 5.0, "translate": 0.1, "data": "configs/plate_data.yaml", **COMMON}
+    expected = {
+        "model": "yolov8l.pt",
+        "imgsz": 1024,
+        "epochs": 100,
+        "batch": 24,
+        "lr0": 0.003,
+        "hsv_s": 0.7,
+        "degrees": 5.0,
+        "translate": 0.1,
+        "data": "configs/plate_data.yaml",
+        **COMMON,
+    }
     assert {k: cfg[k] for k in expected} == expected
     assert cfg["name"] != tr.load_config(FACE)["name"]
 
@@ -54,10 +84,30 @@ def test_recipes_point_at_the_data_yamls():
 
 # -- merging -----------------------------------------------------------------------------------------------
 def test_overrides_are_typed_like_the_yolo_cli():
-    out = tr.parse_overrides(["epochs=3", "lr0=1e-3", "cos_lr=false", "device=0,1", "name=my run", "freeze=[0, 1]",
-                              "pretrained=None", "cache=disk", "--imgsz=320"])
-    assert out == {"epochs": 3, "lr0": 0.001, "cos_lr": False, "device": "0,1", "name": "my run", "freeze": [0, 1],
-                   "pretrained": None, "cache": "disk", "imgsz": 320}
+    out = tr.parse_overrides(
+        [
+            "epochs=3",
+            "lr0=1e-3",
+            "cos_lr=false",
+            "device=0,1",
+            "name=my run",
+            "freeze=[0, 1]",
+            "pretrained=None",
+            "cache=disk",
+            "--imgsz=320",
+        ]
+    )
+    assert out == {
+        "epochs": 3,
+        "lr0": 0.001,
+        "cos_lr": False,
+        "device": "0,1",
+        "name": "my run",
+        "freeze": [0, 1],
+        "pretrained": None,
+        "cache": "disk",
+        "imgsz": 320,
+    }
 
 
 def test_merge_order_recipe_then_overrides_then_device():
@@ -171,8 +221,23 @@ def test_training_log_is_turned_on_and_restored():
 def test_smoke_train_then_val_and_export_offline(no_network, face_data, tmp_path, capsys, monkeypatch):
     """CPU, yolov8n from scratch, imgsz 160, 1 epoch, 16 images: weights + results.csv, no network at all."""
     monkeypatch.chdir(tmp_path)
-    rc = main(["train", "--config", str(FACE), "model=yolov8n.yaml", f"data={face_data.data_yaml}", "imgsz=160",
-               "epochs=1", "batch=8", "cache=false", "--device", "cpu", "project=runs/train", "name=smoke"])
+    rc = main(
+        [
+            "train",
+            "--config",
+            str(FACE),
+            "model=yolov8n.yaml",
+            f"data={face_data.data_yaml}",
+            "imgsz=160",
+            "epochs=1",
+            "batch=8",
+            "cache=false",
+            "--device",
+            "cpu",
+            "project=runs/train",
+            "name=smoke",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     run = tmp_path / "runs" / "train" / "smoke"
@@ -187,8 +252,14 @@ def test_smoke_train_then_val_and_export_offline(no_network, face_data, tmp_path
     from fpblur.training.eval.evaluation import evaluate_model
     from fpblur.training.export import export_and_verify
 
-    res = evaluate_model(str(run / "weights" / "best.pt"), face_data.data_yaml, imgsz=160, out_dir="runs/eval",
-                         log="runs/eval_log.csv", timing_images=2)
+    res = evaluate_model(
+        str(run / "weights" / "best.pt"),
+        face_data.data_yaml,
+        imgsz=160,
+        out_dir="runs/eval",
+        log="runs/eval_log.csv",
+        timing_images=2,
+    )
     assert res.row["model"] == "smoke/best.pt" and (tmp_path / "runs" / "eval_log.csv").is_file()
     exp = export_and_verify(run / "weights" / "best.pt", imgsz=160, output=tmp_path / "smoke.onnx")
     assert exp.verify.ok and exp.exported.is_file()
@@ -206,10 +277,22 @@ def _stop_after_first_epoch(trainer):
 @pytest.mark.slow
 def test_resume_continues_an_interrupted_run(no_network, face_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = tr.merge_config(tr.load_config(FACE), {"model": "yolov8n.yaml", "data": str(face_data.data_yaml),
-                                                 "imgsz": 160, "epochs": 2, "batch": 8, "cache": False,
-                                                 "device": "cpu", "project": "runs", "name": "r", "plots": False,
-                                                 "val": False})
+    cfg = tr.merge_config(
+        tr.load_config(FACE),
+        {
+            "model": "yolov8n.yaml",
+            "data": str(face_data.data_yaml),
+            "imgsz": 160,
+            "epochs": 2,
+            "batch": 8,
+            "cache": False,
+            "device": "cpu",
+            "project": "runs",
+            "name": "r",
+            "plots": False,
+            "val": False,
+        },
+    )
     with pytest.raises(_Stop):  # interrupted right after epoch 1's checkpoint
         tr.train(cfg, verbose=False, callbacks={"on_model_save": _stop_after_first_epoch})
     assert (tmp_path / "runs" / "r" / "weights" / "last.pt").is_file()

@@ -53,8 +53,7 @@ def assert_faces_anonymized(src: Path, dst: Path, crops) -> None:
 def zidane_clip(tmp_path_factory, ultralytics_assets):
     photo = cv2.imread(str(ultralytics_assets / "zidane.jpg"))
     folder = tmp_path_factory.mktemp("zidane")
-    path, crops = pan_clip(folder / "pan.mp4", photo, size=SIZE, seconds=2.0, fps=12, zoom=(1.0, 0.6),
-                           audio=("aac",))
+    path, crops = pan_clip(folder / "pan.mp4", photo, size=SIZE, seconds=2.0, fps=12, zoom=(1.0, 0.6), audio=("aac",))
     return path, crops
 
 
@@ -79,8 +78,12 @@ def test_both_detectors_offline_python_api(zidane_clip, tmp_path, no_network):
 
     src, crops = zidane_clip
     dst = tmp_path / "both.mkv"
-    report = anonymize_video(src, dst, Anonymizer(targets=("face", "plate"), mode="solid"),
-                             VideoSettings(lookahead="3", hold="0.25s", batch=3))
+    report = anonymize_video(
+        src,
+        dst,
+        Anonymizer(targets=("face", "plate"), mode="solid"),
+        VideoSettings(lookahead="3", hold="0.25s", batch=3),
+    )
     assert report.frames == len(crops) and report.audio_packets > 0
     assert set(report.timings) == {"decode", "detect face", "detect plate", "track+anonymize", "encode"}
     assert report.tracks["face"] >= 2
@@ -98,8 +101,16 @@ def test_batch_form_images_and_videos(zidane_clip, tmp_path, ultralytics_assets)
     (folder / "zidane.jpg").write_bytes((ultralytics_assets / "zidane.jpg").read_bytes())
     out = tmp_path / "blurred"
     plates = model_path("plate-yolov8n-pt")  # a real .pt plate model, passed the way the seed did
-    cmd = [sys.executable, str(REPO / "merged_blur.py"), "--plates", str(plates), "--in", str(folder),
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(REPO / "merged_blur.py"),
+        "--plates",
+        str(plates),
+        "--in",
+        str(folder),
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (out / "zidane.jpg").is_file() and (out / "clips" / "pan.mp4").is_file()
@@ -111,12 +122,18 @@ def test_batch_form_images_and_videos(zidane_clip, tmp_path, ultralytics_assets)
         assert sharpness(image[y1:y2, x1:x2]) < 0.05 * sharpness(photo[y1:y2, x1:x2])
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert again.returncode == 0 and "skipped 2" in again.stderr
-    bad = subprocess.run([sys.executable, str(REPO / "merged_blur.py"), "--in", str(tmp_path / "missing"),
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "merged_blur.py"), "--in", str(tmp_path / "missing"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "no such file" in bad.stderr
 
 
-@pytest.mark.parametrize("schedule,max_outside", [(["--full-every", "1"], 8), ([], None)], ids=["every-frame", "default"])
+@pytest.mark.parametrize(
+    "schedule,max_outside", [(["--full-every", "1"], 8), ([], None)], ids=["every-frame", "default"]
+)
 def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets, schedule, max_outside):
     """A phone stores portrait video as landscape pixels plus a 90° display matrix: faces are found on the
     upright picture and the output is upright, same length, audio intact.
@@ -142,7 +159,9 @@ def test_phone_portrait_clip_with_rotation(tmp_path, ultralytics_assets, schedul
         keep = np.ones(img.shape[:2], bool)  # compare outside the (padded) faces
         for x1, y1, x2, y2 in crop.map_boxes(FACES):
             w, h = x2 - x1, y2 - y1
-            keep[max(0, int(y1 - h / 2)):max(0, int(y2 + h / 2)), max(0, int(x1 - w / 2)):max(0, int(x2 + w / 2))] = False
+            keep[
+                max(0, int(y1 - h / 2)) : max(0, int(y2 + h / 2)), max(0, int(x1 - w / 2)) : max(0, int(x2 + w / 2))
+            ] = False
         upright = np.abs(img.astype(int) - ref)[keep].mean()
         upside_down = np.abs(img.astype(int) - cv2.rotate(ref, cv2.ROTATE_180))[keep].mean()
         assert upright < 0.3 * upside_down, (upright, upside_down)

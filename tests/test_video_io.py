@@ -84,8 +84,11 @@ def test_rotation_applied_to_pixels(tmp_path, rotation):
     assert (out.width, out.height) == ((48, 64) if rotation in (90, 270) else (64, 48))
     import imageio_ffmpeg
 
-    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(src), "-f", "rawvideo",
-                          "-pix_fmt", "bgr24", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(src), "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     reference = np.frombuffer(raw, np.uint8).reshape(-1, out.height, out.width, 3)
     assert len(reference) == out.frames
     assert mean_abs_diff(np.array(out.images), reference) < 6
@@ -207,7 +210,10 @@ def test_folder_recursive_mirrored_skip_existing_and_log(tmp_path, capsys):
     log = tmp_path / "frames.jsonl"
     assert run_cli(src, "-o", out, "--log", log, *FACE_ONLY) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "a.mp4", "old/c.mp4", "trip/b.mkv"]  # .avi cannot hold our H.264 stream as-is: written as .mp4
+        "a.mp4",
+        "old/c.mp4",
+        "trip/b.mkv",
+    ]  # .avi cannot hold our H.264 stream as-is: written as .mp4
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 18
     assert {r["video"] for r in records} == {"a.mp4", "trip/b.mkv", "old/c.avi"}
@@ -295,8 +301,9 @@ def test_cancel_raises_cancelled_and_leaves_no_output(tmp_path):
             cancel.set()
 
     with pytest.raises(Cancelled) as info:
-        anonymize_video(src, tmp_path / "out.mp4", anon, VideoSettings(queue_size=2, lookahead=0), on_frame=on_frame,
-                        cancel=cancel)
+        anonymize_video(
+            src, tmp_path / "out.mp4", anon, VideoSettings(queue_size=2, lookahead=0), on_frame=on_frame, cancel=cancel
+        )
     assert not isinstance(info.value, VideoError) and len(seen) < 60
     assert list(tmp_path.iterdir()) == [src]  # neither the output nor its temporary file
     with pytest.raises(Cancelled):  # already set: nothing is done

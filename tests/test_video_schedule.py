@@ -21,8 +21,18 @@ SQUARE = 24
 
 def test_schedule_kinds():
     s = VideoSchedule(full_every=8, light_every=2)
-    assert [s.kind(i) for i in range(10)] == ["full", "none", "light", "none", "light", "none", "light", "none",
-                                              "full", "none"]
+    assert [s.kind(i) for i in range(10)] == [
+        "full",
+        "none",
+        "light",
+        "none",
+        "light",
+        "none",
+        "light",
+        "none",
+        "full",
+        "none",
+    ]
     assert {VideoSchedule(1, 2).kind(i) for i in range(20)} == {"full"}
     assert [VideoSchedule(3, 0).kind(i) for i in range(4)] == ["full", "none", "none", "full"]
     assert [VideoSchedule(4, 1).kind(i) for i in range(4)] == ["full", "light", "light", "light"]
@@ -85,8 +95,10 @@ def test_bridge_interpolates_over_frames_without_detections():
     """A square moving half its size per frame, detected every 4th frame: the frames between are covered by
     the box interpolated between the detections either side (the held box alone would not cover them)."""
     xs = [10 + 12 * i for i in range(9)]
-    seq = [Detections(np.array([box_at(x)], np.float32), [0.9], "face") if i % 4 == 0 else Detections()
-           for i, x in enumerate(xs)]
+    seq = [
+        Detections(np.array([box_at(x)], np.float32), [0.9], "face") if i % 4 == 0 else Detections()
+        for i, x in enumerate(xs)
+    ]
     cfg = TrackerConfig(conf=0.5, hold=4, velocity=False, smooth=1.0, grow=0.0, max_grow=0.0)
     out = track_sequence(seq, cfg, lookahead=4)
     for i, (regions, x) in enumerate(zip(out, xs)):
@@ -110,8 +122,12 @@ def test_match_reach_grows_with_the_gap():
 
 
 def test_merge_by_track_encloses_boxes_of_one_track():
-    d = Detections(np.array([[0, 0, 10, 10], [5, 5, 20, 20], [50, 50, 60, 60], [0, 0, 4, 4]], np.float32),
-                   [0.5, 0.9, 0.7, 0.3], ["face", "face", "plate", "face"], [1, 1, 2, -1])
+    d = Detections(
+        np.array([[0, 0, 10, 10], [5, 5, 20, 20], [50, 50, 60, 60], [0, 0, 4, 4]], np.float32),
+        [0.5, 0.9, 0.7, 0.3],
+        ["face", "face", "plate", "face"],
+        [1, 1, 2, -1],
+    )
     m = merge_by_track(d)
     assert m.boxes.tolist() == [[0, 0, 20, 20], [50, 50, 60, 60], [0, 0, 4, 4]]
     assert m.scores.tolist() == pytest.approx([0.9, 0.7, 0.3]) and m.track_ids.tolist() == [1, 2, -1]
@@ -156,14 +172,18 @@ def run_square(tmp_path, **settings):
     src, truth = square_clip(tmp_path)
     finder = SquareFinder()
     records: list[dict] = []
-    report = anonymize_video(src, tmp_path / "out.mp4", Anonymizer(targets=("face",), detectors={"face": finder}),
-                             VideoSettings(progress=False, **settings), on_frame=records.append)
+    report = anonymize_video(
+        src,
+        tmp_path / "out.mp4",
+        Anonymizer(targets=("face",), detectors={"face": finder}),
+        VideoSettings(progress=False, **settings),
+        on_frame=records.append,
+    )
     return report, finder, records, truth
 
 
 def test_pipeline_runs_detectors_on_schedule_and_covers_every_frame(tmp_path):
-    report, finder, records, truth = run_square(tmp_path, full_every="4", light_every="0", hold="0",
-                                                lookahead="0")
+    report, finder, records, truth = run_square(tmp_path, full_every="4", light_every="0", hold="0", lookahead="0")
     kinds = [r["pass"] for r in records]
     expected = ["full" if i % 4 == 0 or i == len(truth) - 1 else "none" for i in range(len(truth))]
     assert kinds == expected  # the last frame always gets the full detectors
@@ -206,8 +226,12 @@ def test_video_log_names_the_pass(tmp_path):
 def test_lookahead_bridge_pads_by_distance_from_detections():
     la = Lookahead(4, grow=0.1, max_grow=0.3)
     tracker = Tracker(TrackerConfig(conf=0.5, hold=4, velocity=False, smooth=1.0, grow=0.0, max_grow=0.0))
-    seq = [Detections(np.array([box_at(0, size=20)], np.float32), [0.9], "face"), Detections(), Detections(),
-           Detections(np.array([box_at(30, size=20)], np.float32), [0.9], "face")]
+    seq = [
+        Detections(np.array([box_at(0, size=20)], np.float32), [0.9], "face"),
+        Detections(),
+        Detections(),
+        Detections(np.array([box_at(30, size=20)], np.float32), [0.9], "face"),
+    ]
     out = []
     for i, d in enumerate(seq):
         active = tracker.update(d)
@@ -236,7 +260,10 @@ def test_camera_motion_matches_a_known_pan_and_zoom(ultralytics_assets):
         # frame pixels of the previous crop → this crop: scale ratio, then the shift of the crop origin
         s = crop.scale / before.scale
         truth = np.array([[s, 0, (before.x0 - crop.x0) * crop.scale], [0, s, (before.y0 - crop.y0) * crop.scale]])
-        assert np.allclose(m[:, :2], truth[:, :2], atol=0.01) and np.allclose(m[:, 2], truth[:, 2], atol=1.0), (m, truth)
+        assert np.allclose(m[:, :2], truth[:, :2], atol=0.01) and np.allclose(m[:, 2], truth[:, 2], atol=1.0), (
+            m,
+            truth,
+        )
     assert estimated >= 6
     flat = np.full((360, 640, 3), 90, np.uint8)
     assert camera.step(flat) is None and camera.step(flat) is None  # no texture: no guess

@@ -33,7 +33,8 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         assert "Download zidane_pixelate.jpg" in texts["download"], texts
         # the after-image is the anonymized photo, as large as the before-image
         sizes = driver.execute_script(
-            "return ['img.fpblur-before', 'img.fpblur-after'].map(s => document.querySelector(s).naturalWidth);")
+            "return ['img.fpblur-before', 'img.fpblur-after'].map(s => document.querySelector(s).naturalWidth);"
+        )
         assert sizes[0] == sizes[1] == 720
         shot = shots.screenshot_demo(driver, tmp_path / "widget_demo.png")
         page = tmp_path / "page.png"

@@ -52,7 +52,7 @@ def test_sample_blur_changes_faces_only(demo, zidane, no_network):
     regions = demo.cache.get(demo.settings()).regions(demo.result.detections, out.shape)
     mask = np.zeros(out.shape[:2], bool)
     for x1, y1, x2, y2 in np.round(regions.boxes).astype(int):
-        mask[max(0, y1 - 1):y2 + 1, max(0, x1 - 1):x2 + 1] = True
+        mask[max(0, y1 - 1) : y2 + 1, max(0, x1 - 1) : x2 + 1] = True
     assert np.array_equal(out[~mask], orig[~mask])  # outside the padded faces: untouched
     assert np.abs(out[mask].astype(int) - orig[mask]).mean() > 3  # inside: changed
     # before/after previews are real JPEGs of the two images
@@ -72,7 +72,7 @@ def test_sliders_and_mode_reach_the_anonymizer(demo, cache):
     boxes = face_boxes(demo)
     assert len(boxes) == 2 and (demo.result.detections.scores >= 0.5).all()
     x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
-    assert (demo.result.output[y1 + 2:y2 - 2, x1 + 2:x2 - 2] == 0).all()  # solid black, no padding
+    assert (demo.result.output[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2] == 0).all()  # solid black, no padding
     # a higher threshold than any score finds nothing, and mode change reuses the loaded models
     builds = cache.builds
     demo.mode.value = "pixelate"
@@ -199,7 +199,7 @@ def panning_video(photo: np.ndarray, frames: int, size=(480, 272)) -> bytes:
         h = photo.shape[0]
         for i in range(frames):
             x = 200 + 8 * i
-            crop = cv2.resize(photo[:, x:x + h * size[0] // size[1]], size, interpolation=cv2.INTER_AREA)
+            crop = cv2.resize(photo[:, x : x + h * size[0] // size[1]], size, interpolation=cv2.INTER_AREA)
             for packet in stream.encode(av.VideoFrame.from_ndarray(crop, format="bgr24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -281,8 +281,11 @@ def test_save_encodes_for_the_target_name_and_never_overwrites_the_input(demo, t
     sample = sample_path("zidane.jpg")
     assert sample == tmp_path / "samples" / "zidane.jpg"
     before = sample.read_bytes()
-    for bad, expected in ((sample, "output path equals the input"), (tmp_path / "as.txt", "an image result must be"),
-                          (tmp_path / "noext", "an image result must be")):
+    for bad, expected in (
+        (sample, "output path equals the input"),
+        (tmp_path / "as.txt", "an image result must be"),
+        (tmp_path / "noext", "an image result must be"),
+    ):
         demo.save_path.value = str(bad)
         demo.save_button.click()
         assert demo.error and expected in demo.error and str(bad) in demo.error, demo.error

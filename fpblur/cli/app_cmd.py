@@ -24,8 +24,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("app", help="desktop app: pick an image or video, tune, preview, save (Tkinter)",
-                       description="Open the desktop app. It needs a display (on a server: xvfb-run fpblur app).")
+    p = sub.add_parser(
+        "app",
+        help="desktop app: pick an image or video, tune, preview, save (Tkinter)",
+        description="Open the desktop app. It needs a display (on a server: xvfb-run fpblur app).",
+    )
     add_app_arguments(p)
     return p
 

@@ -35,10 +35,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("batch", help="anonymize every image and video in a folder (merged_blur.py form)",
-                       description="Anonymize all images and videos under --in into --out (structure mirrored). "
-                                   "Same flags as the original merged_blur.py; weights default to the built-in "
-                                   "models when --faces/--plates are not given.")
+    p = sub.add_parser(
+        "batch",
+        help="anonymize every image and video in a folder (merged_blur.py form)",
+        description="Anonymize all images and videos under --in into --out (structure mirrored). "
+        "Same flags as the original merged_blur.py; weights default to the built-in "
+        "models when --faces/--plates are not given.",
+    )
     p.add_argument("--in", dest="inputs", nargs="+", required=True, metavar="DIR", help="input folder(s) or files")
     p.add_argument("--out", dest="output", required=True, metavar="DIR", help="output folder")
     add_detector_options(p)
@@ -79,14 +82,21 @@ def run(args: argparse.Namespace) -> int:
     images, skipped_images = skip_existing(images, args.overwrite)
     videos, skipped_videos = skip_existing(videos, args.overwrite)
     if skipped_images + skipped_videos:
-        print(f"fpblur: skipped {skipped_images + skipped_videos} existing output(s); use --overwrite to redo them",
-              file=sys.stderr)
+        print(
+            f"fpblur: skipped {skipped_images + skipped_videos} existing output(s); use --overwrite to redo them",
+            file=sys.stderr,
+        )
     done = failed = 0
     if images or videos:
         anonymizer = build_anonymizer(config)
         if images:
-            report = run_images(images, anonymizer, keep_metadata=config.image.keep_metadata,
-                                max_pixels=config.image.max_pixels, on_error=error)
+            report = run_images(
+                images,
+                anonymizer,
+                keep_metadata=config.image.keep_metadata,
+                max_pixels=config.image.max_pixels,
+                on_error=error,
+            )
             print(report.summary(), file=sys.stderr)
             done, failed = done + report.done, failed + report.failed
         if videos:

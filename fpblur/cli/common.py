@@ -42,7 +42,8 @@ def _scales(value: str) -> tuple:
                 out.append(ScalePass.parse(item))
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"scales must be comma-separated numbers, Npx or S@MAXSIDE (got {value!r})") from None
+                    f"scales must be comma-separated numbers, Npx or S@MAXSIDE (got {value!r})"
+                ) from None
     if not out:
         raise argparse.ArgumentTypeError(f"scales must be comma-separated numbers (got {value!r})")
     return tuple(out)
@@ -65,30 +66,52 @@ def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> 
     face, plate = base.spec("face"), base.spec("plate")
     g = p.add_argument_group("detection")
     g.add_argument("--targets", type=_targets, default=base.targets, help="what to find: face,plate (default both)")
-    g.add_argument("--profile", choices=tuple(PROFILES), default=None,
-                   help=f"detector settings: {'; '.join(f'{n} = {q.summary}' for n, q in PROFILES.items())} "
-                        f"(default {DEFAULT_PROFILE}); explicit options below win")
+    g.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default=None,
+        help=f"detector settings: {'; '.join(f'{n} = {q.summary}' for n, q in PROFILES.items())} "
+        f"(default {DEFAULT_PROFILE}); explicit options below win",
+    )
     g.add_argument("--fast", action="store_true", help="same as --profile fast")
     g.add_argument("--faces", metavar="WEIGHTS", help="face model weights (.pt/.onnx); default: CenterFace")
     g.add_argument("--plates", metavar="WEIGHTS", help="plate model weights (.pt/.onnx); default: YOLOv8n plate model")
     g.add_argument("--face-conf", type=float, default=None, help=f"face score threshold (default {face.conf:g})")
-    g.add_argument("--plate-conf", type=float, default=None,
-                   help=f"plate score threshold (default {plate.conf:g}; fast profile {fast.spec('plate').conf:g})")
-    g.add_argument("--iou", type=float, default=None,
-                   help=f"NMS IoU threshold (default: {face.iou:g} faces, {plate.iou:g} plates)")
-    g.add_argument("--imgsz", type=int, default=None,
-                   help="inference size of YOLO models (default: the profile's, "
-                        f"{_sizes(plate.imgsz)} merged for the default plate model; 640 for others)")
-    g.add_argument("--face-scales", type=_scales, default=None, metavar="S[,S..]",
-                   help="CenterFace passes merged by NMS: scale factors (1 = full resolution), Npx (long side N), "
-                        f"S@MAX (cap the long side); default: the profile's ({','.join(map(str, face.scales))})")
+    g.add_argument(
+        "--plate-conf",
+        type=float,
+        default=None,
+        help=f"plate score threshold (default {plate.conf:g}; fast profile {fast.spec('plate').conf:g})",
+    )
+    g.add_argument(
+        "--iou", type=float, default=None, help=f"NMS IoU threshold (default: {face.iou:g} faces, {plate.iou:g} plates)"
+    )
+    g.add_argument(
+        "--imgsz",
+        type=int,
+        default=None,
+        help="inference size of YOLO models (default: the profile's, "
+        f"{_sizes(plate.imgsz)} merged for the default plate model; 640 for others)",
+    )
+    g.add_argument(
+        "--face-scales",
+        type=_scales,
+        default=None,
+        metavar="S[,S..]",
+        help="CenterFace passes merged by NMS: scale factors (1 = full resolution), Npx (long side N), "
+        f"S@MAX (cap the long side); default: the profile's ({','.join(map(str, face.scales))})",
+    )
     g.add_argument("--device", default=None, help="YOLO device: cpu, 0, 0,1 … (default: CUDA if available)")
     g.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
     if with_mode:
         a = p.add_argument_group("anonymization")
         a.add_argument("--mode", choices=MODES, default=base.mode, help=f"how to anonymize (default {base.mode})")
-        a.add_argument("--pad", type=float, default=None, help=f"grow each box by this fraction of its size on every "
-                                                               f"side (default: the profile's, {pad_text(base)})")
+        a.add_argument(
+            "--pad",
+            type=float,
+            default=None,
+            help=f"grow each box by this fraction of its size on every side (default: the profile's, {pad_text(base)})",
+        )
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -131,8 +154,9 @@ _VIDEO_OPTIONS = ("hold", "lookahead", "conf_low", "full_every", "light_every", 
 _IMAGE_OPTIONS = ("max_pixels", "keep_metadata")
 
 
-def config_from_args(args: argparse.Namespace, conf_override: float | None = None,
-                     mode: str | None = None) -> RunConfig:
+def config_from_args(
+    args: argparse.Namespace, conf_override: float | None = None, mode: str | None = None
+) -> RunConfig:
     """The :class:`RunConfig` a parsed command line asks for, through
     :func:`~fpblur.config.settings.resolve_config`; options a command lacks keep the profile's value.
 
@@ -147,6 +171,7 @@ def config_from_args(args: argparse.Namespace, conf_override: float | None = Non
     Raises:
         ValueError: contradicting or out-of-range options (one line, e.g. ``face conf must be between 0 and 1``).
     """
+
     def opt(name: str, default: Any = None) -> Any:
         return getattr(args, name, default)
 
@@ -154,7 +179,10 @@ def config_from_args(args: argparse.Namespace, conf_override: float | None = Non
         conf_override = opt("conf")
 
     detectors = {}
-    for target, weights, conf in (("face", opt("faces"), opt("face_conf")), ("plate", opt("plates"), opt("plate_conf"))):
+    for target, weights, conf in (
+        ("face", opt("faces"), opt("face_conf")),
+        ("plate", opt("plates"), opt("plate_conf")),
+    ):
         detectors[target] = {
             "weights": weights,
             "conf": conf_override if conf_override is not None else conf,
@@ -175,8 +203,9 @@ def config_from_args(args: argparse.Namespace, conf_override: float | None = Non
     )
 
 
-def build_anonymizer(args: argparse.Namespace | RunConfig, conf_override: float | None = None,
-                     mode: str | None = None) -> Anonymizer:
+def build_anonymizer(
+    args: argparse.Namespace | RunConfig, conf_override: float | None = None, mode: str | None = None
+) -> Anonymizer:
     """The :class:`~fpblur.redact.anonymizer.Anonymizer` for a parsed command line or its resolved config.
 
     Args:

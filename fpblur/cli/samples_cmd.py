@@ -16,9 +16,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("samples", help="print the path of a folder of sample images (created offline)",
-                       description="Creates zidane.jpg and bus.jpg (shipped with fpblur) and a drawn car with "
-                                   "a plate in one folder and prints its path, e.g. fpblur image \"$(fpblur samples)\" -o out/")
+    p = sub.add_parser(
+        "samples",
+        help="print the path of a folder of sample images (created offline)",
+        description="Creates zidane.jpg and bus.jpg (shipped with fpblur) and a drawn car with "
+        'a plate in one folder and prints its path, e.g. fpblur image "$(fpblur samples)" -o out/',
+    )
     p.add_argument("--dest", help="folder to create (default: fpblur's cache)")
     return p
 

@@ -35,18 +35,27 @@ def add_parser(sub) -> argparse.ArgumentParser:
         The subcommand's parser.
     """
     p = sub.add_parser(
-        "train", help="train a face or plate YOLO detector from a YAML recipe (offline)",
+        "train",
+        help="train a face or plate YOLO detector from a YAML recipe (offline)",
         description="Merges the recipe with key=value overrides (Ultralytics train arguments, typed like the yolo "
-                    "CLI; unknown keys are rejected) and trains with Ultralytics, offline: no font, AMP-check or "
-                    "weights download.  Example: fpblur train --config configs/face_train.yaml --device 0,1 "
-                    "epochs=100.  Smoke run on CPU: fpblur train --config configs/face_train.yaml "
-                    "model=yolov8n.yaml data=DATA.yaml imgsz=160 epochs=1 batch=8 device=cpu")
+        "CLI; unknown keys are rejected) and trains with Ultralytics, offline: no font, AMP-check or "
+        "weights download.  Example: fpblur train --config configs/face_train.yaml --device 0,1 "
+        "epochs=100.  Smoke run on CPU: fpblur train --config configs/face_train.yaml "
+        "model=yolov8n.yaml data=DATA.yaml imgsz=160 epochs=1 batch=8 device=cpu",
+    )
     p.add_argument("--config", required=True, metavar="YAML", help="training recipe, e.g. configs/face_train.yaml")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Ultralytics train arguments to override")
-    p.add_argument("--device", default=None,
-                   help="cpu, 0, or several GPUs 0,1 (DDP); default: the recipe's device (auto)")
-    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="LAST.pt",
-                   help="continue an interrupted run (default: the recipe's project/name/weights/last.pt)")
+    p.add_argument(
+        "--device", default=None, help="cpu, 0, or several GPUs 0,1 (DDP); default: the recipe's device (auto)"
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="LAST.pt",
+        help="continue an interrupted run (default: the recipe's project/name/weights/last.pt)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the merged config as JSON and exit")
     p.add_argument("--quiet", action="store_true", help="hide Ultralytics' training log")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

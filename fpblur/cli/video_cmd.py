@@ -45,25 +45,52 @@ def add_video_options(p: argparse.ArgumentParser, with_log: bool = True) -> None
     if video.light.plate_imgsz:
         light.append(f"plates {'+'.join(map(str, video.light.plate_imgsz))} px")
     g = p.add_argument_group("video")
-    g.add_argument("--hold", type=_span, default=video.hold, metavar="N|Ss",
-                   help="keep anonymizing a lost track this many frames, or seconds with an s suffix "
-                        f"(default {video.hold})")
-    g.add_argument("--conf-low", type=float, default=None, metavar="X",
-                   help="score that keeps an existing track alive (default: half of --face-conf/--plate-conf); "
-                        "a new track needs the full conf")
-    g.add_argument("--lookahead", type=_span, default=video.lookahead, metavar="N|Ss",
-                   help="delay output this many frames (or seconds) and anonymize a new track's box in the frames "
-                        f"before its first detection; 0 disables (default {video.lookahead})")
-    g.add_argument("--full-every", type=_span, default=None, metavar="N|Ss",
-                   help="run the full detectors (exactly what `fpblur image` runs) every N frames or S seconds and "
-                        f"let the tracker carry boxes in between; 1 = every frame (default: the profile's, "
-                        f"{video.full_every})")
-    g.add_argument("--light-every", type=_span, default=None, metavar="N|Ss",
-                   help=f"between full frames, run cheap passes ({', '.join(light)}) every N frames or S "
-                        f"seconds; 0 = none (default: the profile's, {video.light_every}: every other frame at 25 fps)")
-    g.add_argument("--crf", type=float, default=video.crf, help=f"x264 quality, lower is better (default {video.crf:g})")
-    g.add_argument("--preset", choices=X264_PRESETS, default=video.preset,
-                   help=f"x264 speed preset (default {video.preset})")
+    g.add_argument(
+        "--hold",
+        type=_span,
+        default=video.hold,
+        metavar="N|Ss",
+        help=f"keep anonymizing a lost track this many frames, or seconds with an s suffix (default {video.hold})",
+    )
+    g.add_argument(
+        "--conf-low",
+        type=float,
+        default=None,
+        metavar="X",
+        help="score that keeps an existing track alive (default: half of --face-conf/--plate-conf); "
+        "a new track needs the full conf",
+    )
+    g.add_argument(
+        "--lookahead",
+        type=_span,
+        default=video.lookahead,
+        metavar="N|Ss",
+        help="delay output this many frames (or seconds) and anonymize a new track's box in the frames "
+        f"before its first detection; 0 disables (default {video.lookahead})",
+    )
+    g.add_argument(
+        "--full-every",
+        type=_span,
+        default=None,
+        metavar="N|Ss",
+        help="run the full detectors (exactly what `fpblur image` runs) every N frames or S seconds and "
+        f"let the tracker carry boxes in between; 1 = every frame (default: the profile's, "
+        f"{video.full_every})",
+    )
+    g.add_argument(
+        "--light-every",
+        type=_span,
+        default=None,
+        metavar="N|Ss",
+        help=f"between full frames, run cheap passes ({', '.join(light)}) every N frames or S "
+        f"seconds; 0 = none (default: the profile's, {video.light_every}: every other frame at 25 fps)",
+    )
+    g.add_argument(
+        "--crf", type=float, default=video.crf, help=f"x264 quality, lower is better (default {video.crf:g})"
+    )
+    g.add_argument(
+        "--preset", choices=X264_PRESETS, default=video.preset, help=f"x264 speed preset (default {video.preset})"
+    )
     g.add_argument("--batch", type=int, default=video.batch, help=f"frames per detector call (default {video.batch})")
     if with_log:
         g.add_argument("--log", metavar="JSONL", help="write one JSON line per frame: detections, track ids, regions")
@@ -84,14 +111,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     Returns:
         The subcommand's parser.
     """
-    p = sub.add_parser("video", help="anonymize videos (files or folders, recursive)",
-                       description="Anonymize faces and plates in videos: detections are tracked across frames "
-                                   "(no flicker, no pop-in), audio streams are copied unchanged, phone rotation is "
-                                   "applied, timing (variable frame rate) is kept. Folders are searched recursively "
-                                   "and mirrored under OUT; existing outputs are skipped unless --overwrite.")
+    p = sub.add_parser(
+        "video",
+        help="anonymize videos (files or folders, recursive)",
+        description="Anonymize faces and plates in videos: detections are tracked across frames "
+        "(no flicker, no pop-in), audio streams are copied unchanged, phone rotation is "
+        "applied, timing (variable frame rate) is kept. Folders are searched recursively "
+        "and mirrored under OUT; existing outputs are skipped unless --overwrite.",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="video files or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or output .mp4/.mov/.mkv file when there is a single input file)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or output .mp4/.mov/.mkv file when there is a single input file)",
+    )
     add_detector_options(p)
     add_video_options(p)
     return p

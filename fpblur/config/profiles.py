@@ -136,10 +136,12 @@ class Profile:
         passes = ",".join(str(x) for x in f.passes)
         cap = f" max side {f.max_side}" if f.max_side else ""
         pen = ", ".join(f"<{b:g}px -{v:g}" for b, v in f.small_penalty) or "none"
-        return (f"{self.name}: faces CenterFace passes {passes}{cap}, conf {f.conf:g}, NMS {f.iou:g}, "
-                f"vote {f.vote_iou}, small-box penalty {pen}, {f.precision}, pad {self.pad.get('face')}; "
-                f"plates imgsz {','.join(map(str, p.imgsz))}, conf {p.conf:g}, {'ONNX' if p.onnx else 'PyTorch'}, "
-                f"pad {self.pad.get('plate')}")
+        return (
+            f"{self.name}: faces CenterFace passes {passes}{cap}, conf {f.conf:g}, NMS {f.iou:g}, "
+            f"vote {f.vote_iou}, small-box penalty {pen}, {f.precision}, pad {self.pad.get('face')}; "
+            f"plates imgsz {','.join(map(str, p.imgsz))}, conf {p.conf:g}, {'ONNX' if p.onnx else 'PyTorch'}, "
+            f"pad {self.pad.get('plate')}"
+        )
 
 
 _DEFAULT = Profile(

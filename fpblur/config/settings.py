@@ -80,16 +80,18 @@ class TrackerConfig:
         low = self.conf_low
         if low is None:
             return self.start_threshold(label) * LOW_FRACTION
-        value = float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
+        value = (
+            float(low.get(label, self.start_threshold(label) * LOW_FRACTION)) if isinstance(low, dict) else float(low)
+        )
         return min(value, self.start_threshold(label))
 
     def keep(self, dets: Detections) -> Detections:
         """The detections scoring at least their label's :meth:`keep_threshold` (what the tracker uses)."""
         if not len(dets):
             return dets
-        return dets.filter(np.array([s >= self.keep_threshold(str(lab)) for s, lab in zip(dets.scores, dets.labels)],
-                                    dtype=bool))
-
+        return dets.filter(
+            np.array([s >= self.keep_threshold(str(lab)) for s, lab in zip(dets.scores, dets.labels)], dtype=bool)
+        )
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,9 @@ def _check_keys(kind: type, values: Mapping[str, Any], what: str) -> None:
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown {what} setting(s): {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+        raise ValueError(
+            f"unknown {what} setting(s): {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+        )
 
 
 def check_mode(mode: str) -> str:
@@ -402,7 +406,25 @@ def default_config(profile: str | None = None) -> RunConfig:
 
 
 __all__ = [
-    "MODES", "DEFAULT_MODE", "DEFAULT_PAD", "DEFAULT_PROFILE", "DEFAULT_MAX_PIXELS", "DEFAULT_CRF", "DEFAULT_PRESET",
-    "X264_PRESETS", "SPANS", "CUSTOM_IMGSZ", "PROFILES", "RedactSettings", "VideoSettings", "ImageSettings", "RunConfig",
-    "check_mode", "default_config", "resolve_config", "resolve_detector", "resolve_pad", "resolve_targets",
+    "MODES",
+    "DEFAULT_MODE",
+    "DEFAULT_PAD",
+    "DEFAULT_PROFILE",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_CRF",
+    "DEFAULT_PRESET",
+    "X264_PRESETS",
+    "SPANS",
+    "CUSTOM_IMGSZ",
+    "PROFILES",
+    "RedactSettings",
+    "VideoSettings",
+    "ImageSettings",
+    "RunConfig",
+    "check_mode",
+    "default_config",
+    "resolve_config",
+    "resolve_detector",
+    "resolve_pad",
+    "resolve_targets",
 ]

@@ -94,9 +94,7 @@ class Detections:
             return cls()
         tids = None
         if any(p.track_ids is not None for p in parts):
-            tids = np.concatenate(
-                [p.track_ids if p.track_ids is not None else np.full(len(p), -1) for p in parts]
-            )
+            tids = np.concatenate([p.track_ids if p.track_ids is not None else np.full(len(p), -1) for p in parts])
         return cls(
             np.concatenate([p.boxes for p in parts]),
             np.concatenate([p.scores for p in parts]),
@@ -125,8 +123,13 @@ class Detections:
         return int(np.sum(self.labels == label))
 
     # -- helpers --------------------------------------------------------------------------------
-    def filter(self, mask: np.ndarray | Sequence[bool] | None = None, *, label: str | None = None,
-               min_score: float | None = None) -> Detections:
+    def filter(
+        self,
+        mask: np.ndarray | Sequence[bool] | None = None,
+        *,
+        label: str | None = None,
+        min_score: float | None = None,
+    ) -> Detections:
         """The boxes passing every condition given, in order.
 
         Args:

@@ -36,8 +36,9 @@ class Job:
     dst: Path | None = None
 
 
-def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str],
-            what: str | None = None) -> tuple[list[Job], list[str]]:
+def collect(
+    inputs: Sequence[str | os.PathLike], exts: Sequence[str], what: str | None = None
+) -> tuple[list[Job], list[str]]:
     """Expand files and folders into jobs.
 
     Folders are searched recursively for files with one of ``exts`` (any case; hidden files skipped), sorted
@@ -59,7 +60,9 @@ def collect(inputs: Sequence[str | os.PathLike], exts: Sequence[str],
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts and not f.name.startswith("."))
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts and not f.name.startswith(".")
+            )
             if not found:
                 errors.append(f"{p}: folder contains no {what}")
             jobs.extend(Job(f, f.relative_to(p)) for f in found)
@@ -80,8 +83,12 @@ def output_is_file(jobs: Sequence[Job], output: str | os.PathLike, single_file_o
     return single_file_ok and len(jobs) == 1 and out.suffix != "" and not out.is_dir()
 
 
-def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: bool = True,
-                 suffix: str | Callable[[Path], str | None] | None = None) -> list[Job]:
+def plan_outputs(
+    jobs: list[Job],
+    output: str | os.PathLike,
+    single_file_ok: bool = True,
+    suffix: str | Callable[[Path], str | None] | None = None,
+) -> list[Job]:
     """Give every job its output path.
 
     Args:
@@ -108,8 +115,10 @@ def plan_outputs(jobs: list[Job], output: str | os.PathLike, single_file_ok: boo
             if folder.is_dir():
                 break
             if folder == out:
-                raise InputError(f"{out}: is an existing file, but the output must be a folder here "
-                                 f"({len(jobs)} input{'s' if len(jobs) != 1 else ''})")
+                raise InputError(
+                    f"{out}: is an existing file, but the output must be a folder here "
+                    f"({len(jobs)} input{'s' if len(jobs) != 1 else ''})"
+                )
             raise InputError(f"{folder}: is a file, so the output {out} cannot be created under it")
     planned: list[Job] = []
     seen: dict[str, Job] = {}

@@ -29,8 +29,9 @@ def label_from_class_name(name: str) -> str | None:
     return next((lab for lab in LABELS if lab in lname or (lab == "plate" and "licen" in lname)), None)
 
 
-def class_label_map(names: Mapping[int, str], label: str | None,
-                    class_map: Mapping[int | str, str] | None) -> dict[int, str]:
+def class_label_map(
+    names: Mapping[int, str], label: str | None, class_map: Mapping[int | str, str] | None
+) -> dict[int, str]:
     """Map a model's class ids to fpblur labels.
 
     Args:

@@ -115,8 +115,9 @@ class CallableDetector(Detector):
         return [self.fn(im) for im in images]
 
 
-def as_detector(obj: Detector | Callable[[np.ndarray], Detections], label: str | None = None,
-                conf: float = 0.0) -> Detector:
+def as_detector(
+    obj: Detector | Callable[[np.ndarray], Detections], label: str | None = None, conf: float = 0.0
+) -> Detector:
     """``obj`` itself when it is a :class:`Detector`, else ``obj`` wrapped in a :class:`CallableDetector`.
 
     The one place where a plain callable becomes a detector, so no caller has to tell them apart.
@@ -132,7 +133,9 @@ def as_detector(obj: Detector | Callable[[np.ndarray], Detections], label: str |
     if isinstance(obj, Detector):
         return obj
     if not callable(obj):
-        raise TypeError(f"a detector must be a fpblur Detector or callable(image) -> Detections, got {type(obj).__name__}")
+        raise TypeError(
+            f"a detector must be a fpblur Detector or callable(image) -> Detections, got {type(obj).__name__}"
+        )
     return CallableDetector(obj, (label,) if label else (), conf)
 
 

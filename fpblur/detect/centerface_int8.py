@@ -127,7 +127,10 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
     level = root.level
     root.setLevel(logging.ERROR)  # the quantisation tool warns through the root logger and prints to stdout
     try:
-        with contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryDirectory(prefix="fpblur-q-", dir=dst.parent) as tmp:
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            tempfile.TemporaryDirectory(prefix="fpblur-q-", dir=dst.parent) as tmp,
+        ):
             raw, pre, fp32 = (Path(tmp) / n for n in ("raw.onnx", "pre.onnx", "fp32.onnx"))
             raw.write_bytes(prepared)
             quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)  # folds BN, cleans the graph
@@ -135,10 +138,15 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
             onnx.save(model, str(fp32))
             out = Path(tmp) / dst.name
             quantize_static(
-                str(fp32), str(out), _CalibrationReader(inputs),
-                quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": 99.99},
+                str(fp32),
+                str(out),
+                _CalibrationReader(inputs),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.Percentile,
+                extra_options={"CalibPercentile": 99.99},
             )
             os.replace(out, dst)
     finally:

@@ -58,11 +58,24 @@ def build_detector(spec: DetectorSpec) -> Detector:
     if spec.weights is None and weights.suffix.lower() == ".onnx":
         # the default plate model's cached export: ONNX Runtime directly (no PyTorch import, faster per call)
         first: OnnxYoloDetector | YoloDetector = OnnxYoloDetector(
-            weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou, imgsz=sizes[0],
-            class_map=spec.class_map)
+            weights,
+            label=spec.target,
+            conf=spec.effective_conf,
+            iou=spec.effective_iou,
+            imgsz=sizes[0],
+            class_map=spec.class_map,
+        )
     else:
-        first = YoloDetector(weights, label=spec.target, conf=spec.effective_conf, iou=spec.effective_iou,
-                             imgsz=sizes[0], device=spec.device, half=spec.half, class_map=spec.class_map)
+        first = YoloDetector(
+            weights,
+            label=spec.target,
+            conf=spec.effective_conf,
+            iou=spec.effective_iou,
+            imgsz=sizes[0],
+            device=spec.device,
+            half=spec.half,
+            class_map=spec.class_map,
+        )
     if len(sizes) == 1:
         return first
     # one loaded model run at several inference sizes, merged by NMS (+ voting)

@@ -54,8 +54,8 @@ def merge_boxes(
     weights = scores.astype(np.float64) ** vote_power
     voted = np.empty_like(kept)
     for start in range(0, len(keep), chunk):  # bounded memory on thousands of low-score candidates
-        w = (iou_matrix(kept[start:start + chunk], boxes) >= vote_iou) * weights[None, :]
-        voted[start:start + chunk] = (w @ boxes) / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        w = (iou_matrix(kept[start : start + chunk], boxes) >= vote_iou) * weights[None, :]
+        voted[start : start + chunk] = (w @ boxes) / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
     return voted.astype(np.float32), scores[keep]
 
 

@@ -74,8 +74,11 @@ def plate_weights(weights: str | os.PathLike, device: str | int | None) -> Path:
     pt = pytorch_weights() if pytorch_available() else None
     if pt is None:
         if device not in (None, ""):
-            print(f"fpblur: --device {device} runs the plate model through PyTorch, which needs the [train] extra "
-                  "(pip install 'fpblur[train]') and its .pt weights (fpblur models fetch plate-yolov8n-pt); "
-                  "running its ONNX file on the CPU", file=sys.stderr)
+            print(
+                f"fpblur: --device {device} runs the plate model through PyTorch, which needs the [train] extra "
+                "(pip install 'fpblur[train]') and its .pt weights (fpblur models fetch plate-yolov8n-pt); "
+                "running its ONNX file on the CPU",
+                file=sys.stderr,
+            )
         return Path(weights)
     return pt

@@ -5,8 +5,9 @@ from __future__ import annotations
 import onnxruntime as ort
 
 
-def make_session(model_bytes: bytes, threads: int | None = None,
-                 providers: list[str] | None = None) -> ort.InferenceSession:
+def make_session(
+    model_bytes: bytes, threads: int | None = None, providers: list[str] | None = None
+) -> ort.InferenceSession:
     """An ONNX Runtime inference session for a serialized model, with every graph optimisation on.
 
     ONNX Runtime's own logging is lowered to errors (the CenterFace graph's "unused initializer" warnings).

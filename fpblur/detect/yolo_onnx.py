@@ -29,7 +29,9 @@ PAD_VALUE = 114
 MAX_DET = 300
 
 
-def letterbox(image: np.ndarray, imgsz: int, stride: int = 32) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
+def letterbox(
+    image: np.ndarray, imgsz: int, stride: int = 32
+) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
     """Letterbox as Ultralytics YOLOv8 does for a dynamic-shape model (``LetterBox(auto=True)``): resize keeping
     the aspect ratio so the long side is ``imgsz``, then pad each dimension with grey (114) by
     ``(imgsz - size) mod stride`` pixels, split between both sides (so a multiple of ``stride`` when ``imgsz`` is).

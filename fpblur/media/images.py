@@ -167,7 +167,9 @@ def encode_image(pixels: np.ndarray, suffix: str, *, exif: bytes | None = None, 
                 kw["exif"] = _exif_without_orientation(exif)
             if icc:
                 kw["icc_profile"] = icc
-            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}[suffix]
+            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}[
+                suffix
+            ]
             if fmt in ("JPEG", "WEBP"):
                 kw["quality"] = JPEG_QUALITY
             im.save(buf, format=fmt, **kw)
@@ -195,7 +197,9 @@ def can_write_image(path: str | os.PathLike) -> bool:
         return False
 
 
-def write_image(dst: str | os.PathLike, pixels: np.ndarray, *, exif: bytes | None = None, icc: bytes | None = None) -> None:
+def write_image(
+    dst: str | os.PathLike, pixels: np.ndarray, *, exif: bytes | None = None, icc: bytes | None = None
+) -> None:
     """Atomically write ``pixels`` to ``dst`` (format from its extension; none: PNG).
 
     Args:

@@ -38,8 +38,9 @@ class Crop:
         return (b - [self.x0, self.y0, self.x0, self.y0]) * self.scale
 
 
-def pan_zoom_frames(photo: np.ndarray, size: tuple[int, int], n: int,
-                    zoom: tuple[float, float] = (1.0, 0.7)) -> Iterator[tuple[np.ndarray, Crop]]:
+def pan_zoom_frames(
+    photo: np.ndarray, size: tuple[int, int], n: int, zoom: tuple[float, float] = (1.0, 0.7)
+) -> Iterator[tuple[np.ndarray, Crop]]:
     """Frames of a smooth camera move over real content: zooming from ``zoom[0]`` to ``zoom[1]`` of the photo
     while panning from its left to its right edge (and gently up and down).
 
@@ -139,7 +140,9 @@ def write_video(
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height = w, h
-        vs.pix_fmt = {"libx264rgb": "bgr24", "png": "rgb24", "ffv1": "yuv444p", "mjpeg": "yuvj444p"}.get(codec, "yuv420p")
+        vs.pix_fmt = {"libx264rgb": "bgr24", "png": "rgb24", "ffv1": "yuv444p", "mjpeg": "yuvj444p"}.get(
+            codec, "yuv420p"
+        )
         vs.time_base = tb
         vs.codec_context.time_base = tb
         if codec in ("libx264", "libx264rgb"):

@@ -70,8 +70,12 @@ def import_ultralytics():
         MissingExtra: Ultralytics or PyTorch is not installed (the message names the ``[train]`` extra; the core
             install runs the default models on ONNX Runtime without them).
     """
-    require("running YOLO weights through Ultralytics (.pt files, --device/--half, training, export)", "train",
-            "ultralytics", "torch")
+    require(
+        "running YOLO weights through Ultralytics (.pt files, --device/--half, training, export)",
+        "train",
+        "ultralytics",
+        "torch",
+    )
     configure_environment()
     import ultralytics  # optional: [train] extra
     from ultralytics import utils as ul_utils  # optional: [train] extra

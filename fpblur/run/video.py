@@ -112,8 +112,10 @@ class VideoReport:
         """One line: input, frames, time and speed, tracks per label, frames per detector kind, busy seconds."""
         tracks = ", ".join(f"{n} {label} tracks" for label, n in self.tracks.items())
         kinds = ", ".join(f"{k} {n}" for k, n in self.frame_kinds.items() if n)
-        return (f"{self.src}: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-                f"{tracks or 'no tracks'}; detectors per frame: {kinds or '-'}; busy: {self.split()}")
+        return (
+            f"{self.src}: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+            f"{tracks or 'no tracks'}; detectors per frame: {kinds or '-'}; busy: {self.split()}"
+        )
 
 
 def video_schedule(settings: VideoSettings, fps: float) -> tuple[VideoSchedule, LightPasses]:
@@ -187,8 +189,16 @@ END = StreamItem()
 class _Run:
     """One video going through the threaded stages."""
 
-    def __init__(self, reader: VideoReader, writer: VideoWriter, anonymizer: Anonymizer, settings: VideoSettings,
-                 on_frame: Callable[[dict], None] | None, desc: str, cancel: threading.Event | None) -> None:
+    def __init__(
+        self,
+        reader: VideoReader,
+        writer: VideoWriter,
+        anonymizer: Anonymizer,
+        settings: VideoSettings,
+        on_frame: Callable[[dict], None] | None,
+        desc: str,
+        cancel: threading.Event | None,
+    ) -> None:
         self.reader, self.writer, self.anonymizer, self.settings = reader, writer, anonymizer, settings
         self.on_frame = on_frame
         self.desc = desc
@@ -213,8 +223,12 @@ class _Run:
         self.schedule, self.light = video_schedule(settings, fps)
         # A track found on a full frame must survive, and be back-filled, until the next full frame.
         reach = self.schedule.full_every
-        cfg = TrackerConfig(conf=dict(self.conf), conf_low=settings.conf_low,
-                            hold=max(span_frames(settings.hold, fps), reach), **settings.tracker)
+        cfg = TrackerConfig(
+            conf=dict(self.conf),
+            conf_low=settings.conf_low,
+            hold=max(span_frames(settings.hold, fps), reach),
+            **settings.tracker,
+        )
         self.tracker_config = cfg
         self.keep_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
         self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
@@ -277,14 +291,17 @@ class _Run:
 
     def _detect_batch(self, records: list[FrameRecord], last: bool = False) -> None:
         # The last frame has no later detection to interpolate towards: it always gets the full detectors.
-        kinds: list[FrameKind] = [("full" if last and i == len(records) - 1 else self.schedule.kind(r.frame.index))
-                                  for i, r in enumerate(records)]
+        kinds: list[FrameKind] = [
+            ("full" if last and i == len(records) - 1 else self.schedule.kind(r.frame.index))
+            for i, r in enumerate(records)
+        ]
         for kind, light in (("full", None), ("light", self.light)):
             slots = [i for i, k in enumerate(kinds) if k == kind]
             if not slots:
                 continue
-            found = self.anonymizer.detect_batch([records[i].frame.image for i in slots], light=light,
-                                                 conf=self.keep_conf, timings=self.timings)
+            found = self.anonymizer.detect_batch(
+                [records[i].frame.image for i in slots], light=light, conf=self.keep_conf, timings=self.timings
+            )
             for i, dets in zip(slots, found):
                 records[i].detections = dets
         for record, kind in zip(records, kinds):
@@ -336,8 +353,9 @@ class _Run:
         tracker = Tracker(self.tracker_config)
         # Held boxes follow the camera between detector frames (not needed when every frame is detected fully).
         camera = CameraMotion() if self.settings.camera_motion and self.schedule.full_every > 1 else None
-        delay: Lookahead[FrameRecord] = Lookahead(self.lookahead, self.tracker_config.grow,
-                                                  self.tracker_config.max_grow)
+        delay: Lookahead[FrameRecord] = Lookahead(
+            self.lookahead, self.tracker_config.grow, self.tracker_config.max_grow
+        )
         while True:
             item = self._get(self.q_detected)
             if item.audio is not None:
@@ -378,11 +396,19 @@ class _Run:
             self.timings["encode"] += time.perf_counter() - t0
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._guard(fn), name=f"fpblur-{name}", daemon=True)
-                   for name, fn in (("decode", self._decode), ("detect", self._detect), ("encode", self._encode))]
+        threads = [
+            threading.Thread(target=self._guard(fn), name=f"fpblur-{name}", daemon=True)
+            for name, fn in (("decode", self._decode), ("detect", self._detect), ("encode", self._encode))
+        ]
         total = self.reader.info.expected_frames or None
-        with tqdm(total=total, desc=self.desc, unit="frame", disable=None if self.settings.progress is None
-                  else not self.settings.progress, dynamic_ncols=True, leave=False) as progress:
+        with tqdm(
+            total=total,
+            desc=self.desc,
+            unit="frame",
+            disable=None if self.settings.progress is None else not self.settings.progress,
+            dynamic_ncols=True,
+            leave=False,
+        ) as progress:
             for t in threads:
                 t.start()
             try:
@@ -448,13 +474,31 @@ def anonymize_video(
                 writer.close()
         info = reader.info
     return VideoReport(
-        src=src, dst=dst, frames=run.frames_out, audio_packets=run.audio_out, width=info.width,
-        height=info.height, rotation=info.rotation, seconds=time.perf_counter() - start,
-        timings={k: round(v, 3) for k, v in run.timings.items()}, tracks=run.tracks,
-        frames_with_regions=run.frames_with_regions, schedule=run.schedule.describe(),
+        src=src,
+        dst=dst,
+        frames=run.frames_out,
+        audio_packets=run.audio_out,
+        width=info.width,
+        height=info.height,
+        rotation=info.rotation,
+        seconds=time.perf_counter() - start,
+        timings={k: round(v, 3) for k, v in run.timings.items()},
+        tracks=run.tracks,
+        frames_with_regions=run.frames_with_regions,
+        schedule=run.schedule.describe(),
         frame_kinds=dict(run.frame_kinds),
     )
 
 
-__all__ = ["VideoSettings", "VideoReport", "anonymize_video", "parse_span", "span_frames", "VideoError", "Cancelled",
-           "FrameRecord", "StreamItem", "END"]
+__all__ = [
+    "VideoSettings",
+    "VideoReport",
+    "anonymize_video",
+    "parse_span",
+    "span_frames",
+    "VideoError",
+    "Cancelled",
+    "FrameRecord",
+    "StreamItem",
+    "END",
+]

@@ -110,12 +110,14 @@ def run_videos(
             assert job.dst is not None, "plan outputs first (plan_video_outputs)"
             rel = job.rel.as_posix()
             with tempfile.TemporaryFile("w+") as part:
+
                 def on_frame(rec: dict, rel: str = rel, part=part) -> None:
                     part.write(json.dumps({"video": rel, **rec}) + "\n")
 
                 try:
-                    report = anonymize_video(job.src, job.dst, anonymizer, settings,
-                                             on_frame=on_frame if log_file else None, desc=rel)
+                    report = anonymize_video(
+                        job.src, job.dst, anonymizer, settings, on_frame=on_frame if log_file else None, desc=rel
+                    )
                 except Cancelled:
                     raise
                 except Exception as exc:  # one line per failed video, the batch goes on

@@ -142,8 +142,9 @@ class Tracker:
         self.started: Detections = _no_tracks()
         self.bridges: list[Bridge] = []
 
-    def update(self, dets: Detections, width: int | None = None, height: int | None = None,
-               motion: np.ndarray | None = None) -> Detections:
+    def update(
+        self, dets: Detections, width: int | None = None, height: int | None = None, motion: np.ndarray | None = None
+    ) -> Detections:
         """Match one frame's detections to the tracks and say what to anonymize on it.
 
         Args:
@@ -314,7 +315,9 @@ def limit_shrink(box: np.ndarray, previous: np.ndarray, max_shrink: float) -> np
     return np.concatenate([center - half, center + half])
 
 
-def match_similarity(tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float | np.ndarray) -> np.ndarray:
+def match_similarity(
+    tracks: np.ndarray, dets: np.ndarray, min_iou: float, max_distance: float | np.ndarray
+) -> np.ndarray:
     """Track × detection affinity for the assignment (higher is better; 0: may not match).
 
     The IoU where it reaches ``min_iou``; otherwise a tiny positive value (about 0.001 at most, larger for closer
@@ -420,8 +423,9 @@ class Lookahead(Generic[T]):
         self.max_grow = max_grow
         self.buffer: deque[_Waiting[T]] = deque()
 
-    def push(self, item: T, regions: Detections, started: Detections | None = None,
-             bridges: Sequence[Bridge] = ()) -> list[tuple[T, Detections]]:
+    def push(
+        self, item: T, regions: Detections, started: Detections | None = None, bridges: Sequence[Bridge] = ()
+    ) -> list[tuple[T, Detections]]:
         """Add the next frame; return the frames that leave the buffer.
 
         Args:
@@ -442,8 +446,14 @@ class Lookahead(Generic[T]):
             # the tracker's held (extrapolated) box: the union is what they are anonymized at.
             for back, waiting in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
                 frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
-                waiting.extra.append(Detections(bridge.box(back)[None].astype(np.float32), np.array([bridge.score]),
-                                                np.array([bridge.label]), np.array([bridge.track_id])).pad(frac))
+                waiting.extra.append(
+                    Detections(
+                        bridge.box(back)[None].astype(np.float32),
+                        np.array([bridge.score]),
+                        np.array([bridge.label]),
+                        np.array([bridge.track_id]),
+                    ).pad(frac)
+                )
         self.buffer.append(_Waiting(item, regions))
         out = []
         while len(self.buffer) > self.k:
@@ -459,8 +469,11 @@ class Lookahead(Generic[T]):
 
 
 def track_sequence(
-    frames: Iterable[Detections], config: TrackerConfig | None = None, lookahead: int = 0,
-    width: int | None = None, height: int | None = None,
+    frames: Iterable[Detections],
+    config: TrackerConfig | None = None,
+    lookahead: int = 0,
+    width: int | None = None,
+    height: int | None = None,
 ) -> list[Detections]:
     """Run tracker + look-ahead over a whole sequence of per-frame detections (tests, offline use).
 

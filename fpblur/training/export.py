@@ -62,8 +62,10 @@ class VerifyReport:
     def summary(self) -> str:
         """One line: OK or MISMATCH with the shape, differences and tolerances."""
         state = "OK" if self.ok else "MISMATCH"
-        return (f"onnxruntime vs torch {state}: output {self.shape}, max |diff| boxes {self.box_max_diff:.2e} px "
-                f"(tol {self.box_atol:g}), scores {self.score_max_diff:.2e} (tol {self.score_atol:g})")
+        return (
+            f"onnxruntime vs torch {state}: output {self.shape}, max |diff| boxes {self.box_max_diff:.2e} px "
+            f"(tol {self.box_atol:g}), scores {self.score_max_diff:.2e} (tol {self.score_atol:g})"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,11 @@ class DetectorCheck:
     def summary(self) -> str:
         """One line: same or DIFFERENT detections, with the counts."""
         state = "same detections" if self.ok else "DIFFERENT detections"
-        return (f"fpblur YoloDetector ({self.label}) loads the export, {state}: {self.n_exported} boxes "
-                f"({self.matched_exported} matched) vs {self.n_torch} with the .pt weights ({self.matched_torch} "
-                "matched at IoU >= 0.9)")
+        return (
+            f"fpblur YoloDetector ({self.label}) loads the export, {state}: {self.n_exported} boxes "
+            f"({self.matched_exported} matched) vs {self.n_torch} with the .pt weights ({self.matched_torch} "
+            "matched at IoU >= 0.9)"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class ExportResult:
     """What :func:`export_and_verify` did: the ``.pt`` ``weights``, the ``exported`` file (or folder), its
     ``format`` and ``imgsz`` (pixels), and the checks' reports (None: not run).
     """
+
     weights: Path
     exported: Path
     format: str
@@ -128,9 +133,18 @@ def default_imgsz(weights: str | os.PathLike) -> int:
     return int(imgsz[0] if isinstance(imgsz, (list, tuple)) else imgsz)
 
 
-def export(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None = None, half: bool = False,
-           dynamic: bool = False, opset: int | None = None, simplify: bool | None = None, device: str = "cpu",
-           output: str | os.PathLike | None = None, verbose: bool = False) -> Path:
+def export(
+    weights: str | os.PathLike,
+    format: str = "onnx",
+    imgsz: int | None = None,
+    half: bool = False,
+    dynamic: bool = False,
+    opset: int | None = None,
+    simplify: bool | None = None,
+    device: str = "cpu",
+    output: str | os.PathLike | None = None,
+    verbose: bool = False,
+) -> Path:
     """Export ``weights`` with Ultralytics (``YOLO(weights).export(...)``, offline) and return the exported file.
 
     Args:
@@ -161,8 +175,14 @@ def export(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None =
     ultralytics = import_ultralytics()
     if simplify is None:
         simplify = importlib.util.find_spec("onnxslim") is not None
-    kwargs = dict(format=format, imgsz=imgsz or default_imgsz(path), dynamic=dynamic, simplify=simplify,
-                  device=device, opset=opset)
+    kwargs = dict(
+        format=format,
+        imgsz=imgsz or default_imgsz(path),
+        dynamic=dynamic,
+        simplify=simplify,
+        device=device,
+        opset=opset,
+    )
     if half:
         kwargs["quantize"] = 16  # Ultralytics 8.4 spells FP16 export as quantize=16
     with ultralytics_logging(verbose):
@@ -178,8 +198,10 @@ def _move_export(out: Path, dst: Path, weights: Path) -> Path:
         if same_file(dst, out):
             return out
         if dst.exists():
-            raise InputError(f"{dst}: already exists; the {out.name} export folder is not merged into it "
-                             f"(choose a new --output; the export is at {out})")
+            raise InputError(
+                f"{dst}: already exists; the {out.name} export folder is not merged into it "
+                f"(choose a new --output; the export is at {out})"
+            )
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent))
         try:
@@ -231,7 +253,7 @@ def sample_input(imgsz: int, image: np.ndarray | None = None) -> np.ndarray:
     nh, nw = int(round(h * r)), int(round(w * r))
     canvas = np.full((imgsz, imgsz, 3), 114, np.uint8)
     top, left = (imgsz - nh) // 2, (imgsz - nw) // 2
-    canvas[top:top + nh, left:left + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas[top : top + nh, left : left + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     rgb = canvas[:, :, ::-1].transpose(2, 0, 1)
     return np.ascontiguousarray(rgb[None], dtype=np.float32) / 255.0
 
@@ -264,8 +286,9 @@ def onnx_outputs(onnx_path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
     return np.asarray(sess.run(None, {inp.name: x.astype(dtype)})[0], np.float32)
 
 
-def compare_outputs(a: np.ndarray, b: np.ndarray, box_atol: float = BOX_ATOL,
-                    score_atol: float = SCORE_ATOL) -> VerifyReport:
+def compare_outputs(
+    a: np.ndarray, b: np.ndarray, box_atol: float = BOX_ATOL, score_atol: float = SCORE_ATOL
+) -> VerifyReport:
     """Compare two ``1×(4+nc)×N`` head outputs: channels 0–3 are boxes (pixels), the rest class scores.
 
     Returns:
@@ -277,12 +300,19 @@ def compare_outputs(a: np.ndarray, b: np.ndarray, box_atol: float = BOX_ATOL,
     if a.shape != b.shape:
         raise ValueError(f"output shapes differ: torch {a.shape} vs onnx {b.shape}")
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    return VerifyReport(tuple(a.shape), float(diff[:, :4].max(initial=0.0)), float(diff[:, 4:].max(initial=0.0)),
-                        box_atol, score_atol)
+    return VerifyReport(
+        tuple(a.shape), float(diff[:, :4].max(initial=0.0)), float(diff[:, 4:].max(initial=0.0)), box_atol, score_atol
+    )
 
 
-def verify_onnx(weights: str | os.PathLike, onnx_path: str | os.PathLike, imgsz: int, half: bool = False,
-                box_atol: float | None = None, score_atol: float | None = None) -> VerifyReport:
+def verify_onnx(
+    weights: str | os.PathLike,
+    onnx_path: str | os.PathLike,
+    imgsz: int,
+    half: bool = False,
+    box_atol: float | None = None,
+    score_atol: float | None = None,
+) -> VerifyReport:
     """Torch vs ONNX Runtime on the letterboxed sample image.
 
     Args:
@@ -299,9 +329,12 @@ def verify_onnx(weights: str | os.PathLike, onnx_path: str | os.PathLike, imgsz:
     """
     x = sample_input(imgsz)
     factor = HALF_FACTOR if half else 1.0
-    return compare_outputs(torch_outputs(weights, x), onnx_outputs(onnx_path, x),
-                           box_atol if box_atol is not None else BOX_ATOL * factor,
-                           score_atol if score_atol is not None else SCORE_ATOL * factor)
+    return compare_outputs(
+        torch_outputs(weights, x),
+        onnx_outputs(onnx_path, x),
+        box_atol if box_atol is not None else BOX_ATOL * factor,
+        score_atol if score_atol is not None else SCORE_ATOL * factor,
+    )
 
 
 def model_label(weights: str | os.PathLike) -> str:
@@ -328,8 +361,9 @@ def _matched(a, b) -> int:
     return int((iou_matrix(a.boxes, b.boxes).max(axis=1) >= 0.9).sum())
 
 
-def check_detector(weights: str | os.PathLike, exported: str | os.PathLike, imgsz: int,
-                   conf: float = 0.1, label: str | None = None) -> DetectorCheck:
+def check_detector(
+    weights: str | os.PathLike, exported: str | os.PathLike, imgsz: int, conf: float = 0.1, label: str | None = None
+) -> DetectorCheck:
     """Load the export in :class:`YoloDetector`, detect on a sample image, match with the ``.pt`` detections.
 
     The ``.pt`` reference is run on the same square letterboxed input as the static ONNX graph.  A detection
@@ -356,11 +390,21 @@ def check_detector(weights: str | os.PathLike, exported: str | os.PathLike, imgs
     return DetectorCheck(label, len(got), len(ref), _matched(got, ref_lo), _matched(ref, got_lo))
 
 
-def export_and_verify(weights: str | os.PathLike, format: str = "onnx", imgsz: int | None = None,
-                      half: bool = False, dynamic: bool = False, opset: int | None = None, device: str = "cpu",
-                      output: str | os.PathLike | None = None, verify: bool = True, conf: float = 0.1,
-                      box_atol: float | None = None, score_atol: float | None = None,
-                      verbose: bool = False) -> ExportResult:
+def export_and_verify(
+    weights: str | os.PathLike,
+    format: str = "onnx",
+    imgsz: int | None = None,
+    half: bool = False,
+    dynamic: bool = False,
+    opset: int | None = None,
+    device: str = "cpu",
+    output: str | os.PathLike | None = None,
+    verify: bool = True,
+    conf: float = 0.1,
+    box_atol: float | None = None,
+    score_atol: float | None = None,
+    verbose: bool = False,
+) -> ExportResult:
     """What ``fpblur export`` does: export, then (ONNX only, unless ``verify`` is False) compare the raw outputs
     with torch's (:func:`verify_onnx`) and check that fpblur's detector loads the file and finds the same boxes
     (:func:`check_detector`).
@@ -380,8 +424,9 @@ def export_and_verify(weights: str | os.PathLike, format: str = "onnx", imgsz: i
     """
     path = _check_weights(weights)
     imgsz = int(imgsz or default_imgsz(path))
-    exported = export(path, format, imgsz, half=half, dynamic=dynamic, opset=opset, device=device, output=output,
-                      verbose=verbose)
+    exported = export(
+        path, format, imgsz, half=half, dynamic=dynamic, opset=opset, device=device, output=output, verbose=verbose
+    )
     if format != "onnx" or not verify:
         return ExportResult(path, exported, format, imgsz)
     report = verify_onnx(path, exported, imgsz, half=half, box_atol=box_atol, score_atol=score_atol)

@@ -45,8 +45,9 @@ from fpblur.training.data.yolo import read_mapping
 BASE_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0"
 AMP_CHECK_WEIGHTS = "yolo26n.pt"
 # GPUs on which Ultralytics disables AMP (NaN losses / zero mAP), from ultralytics.utils.checks.check_amp.
-_BAD_AMP_GPU = re.compile(r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)",
-                          re.IGNORECASE)
+_BAD_AMP_GPU = re.compile(
+    r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)", re.IGNORECASE
+)
 
 
 class ConfigError(ValueError):
@@ -84,8 +85,10 @@ def check_keys(cfg: Mapping[str, Any], source: str) -> None:
     for k in bad:
         close = difflib.get_close_matches(str(k), sorted(keys), n=3, cutoff=0.6)
         hints.append(f"{k!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
-    raise ConfigError(f"{source}: unknown Ultralytics train option{'s' * (len(bad) > 1)} {', '.join(hints)}; "
-                      "valid keys are those of ultralytics.cfg.DEFAULT_CFG_DICT")
+    raise ConfigError(
+        f"{source}: unknown Ultralytics train option{'s' * (len(bad) > 1)} {', '.join(hints)}; "
+        "valid keys are those of ultralytics.cfg.DEFAULT_CFG_DICT"
+    )
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -165,8 +168,11 @@ def validate_types(cfg: dict[str, Any]) -> dict[str, Any]:
 
     out = dict(cfg)
     imgsz = out.get("imgsz")
-    if imgsz is not None and not (isinstance(imgsz, int) and not isinstance(imgsz, bool)) and not (
-            isinstance(imgsz, (list, tuple)) and all(isinstance(v, int) for v in imgsz)):
+    if (
+        imgsz is not None
+        and not (isinstance(imgsz, int) and not isinstance(imgsz, bool))
+        and not (isinstance(imgsz, (list, tuple)) and all(isinstance(v, int) for v in imgsz))
+    ):
         raise ConfigError(f"invalid train option: 'imgsz={imgsz}' must be an integer (or [height, width])")
     try:
         check_cfg(out, hard=True)
@@ -175,8 +181,9 @@ def validate_types(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
-                 device: str | int | None = None) -> dict[str, Any]:
+def merge_config(
+    base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None, device: str | int | None = None
+) -> dict[str, Any]:
     """Recipe ← overrides ← ``device`` (when given); keys and types checked.
 
     Args:
@@ -213,10 +220,12 @@ def missing_model_message(name: str) -> str:
     where to put it, or which ``.yaml`` architecture trains from scratch instead.
     """
     stem = Path(name).stem
-    return (f"base model {name} is not on this machine and fpblur does not download weights. Either download it "
-            f"where there is internet ({BASE_URL}/{Path(name).name}) and pass model=/path/to/{Path(name).name} "
-            f"(or copy it into {weights_dirs()[0]}), or train from scratch with model={stem}.yaml "
-            "(same architecture, random initial weights: needs more epochs)")
+    return (
+        f"base model {name} is not on this machine and fpblur does not download weights. Either download it "
+        f"where there is internet ({BASE_URL}/{Path(name).name}) and pass model=/path/to/{Path(name).name} "
+        f"(or copy it into {weights_dirs()[0]}), or train from scratch with model={stem}.yaml "
+        "(same architecture, random initial weights: needs more epochs)"
+    )
 
 
 def resolve_weights(name: str | os.PathLike) -> Path:
@@ -257,8 +266,10 @@ def resolve_paths(cfg: dict[str, Any]) -> dict[str, Any]:
     if data is not None:
         dp = Path(str(data)).expanduser()
         if not dp.is_file():
-            raise ConfigError(f"data: {data} not found (relative paths are read from the current directory "
-                              f"{Path.cwd()}; run from the repository root)")
+            raise ConfigError(
+                f"data: {data} not found (relative paths are read from the current directory "
+                f"{Path.cwd()}; run from the repository root)"
+            )
         out["data"] = str(dp.resolve())
     elif not out.get("resume"):
         raise ConfigError("no data given: set data: in the config or pass data=path/to/data.yaml")
@@ -319,8 +330,10 @@ def offline_check_amp(model) -> bool:
         return False
     if (Path(SETTINGS["weights_dir"]) / AMP_CHECK_WEIGHTS).is_file():
         return checks.check_amp(model)  # the original (only the trainer's reference is patched)
-    LOGGER.info(f"AMP: checks skipped by fpblur (offline, no {AMP_CHECK_WEIGHTS} in {SETTINGS['weights_dir']}); "
-                "AMP on. If losses become NaN, train with amp=False.")
+    LOGGER.info(
+        f"AMP: checks skipped by fpblur (offline, no {AMP_CHECK_WEIGHTS} in {SETTINGS['weights_dir']}); "
+        "AMP on. If losses become NaN, train with amp=False."
+    )
     return True
 
 
@@ -415,6 +428,7 @@ class TrainResult:
         metrics: the last row of ``results.csv`` (:func:`last_metrics`).
         amp: whether mixed precision was actually used (after the AMP check).
     """
+
     save_dir: Path
     best: Path
     last: Path
@@ -449,8 +463,10 @@ def _check_ddp_requirements() -> None:
         raise RuntimeError("multi-GPU training needs cloudpickle: pip install 'cloudpickle>=3.1.1'") from None
     major, minor = (int(x) for x in (version.split(".") + ["0"])[:2])
     if (major, minor) < (3, 1):
-        LOGGER.warning(f"DDP: cloudpickle {version} found, Ultralytics asks for >=3.1.1 "
-                       "(pip install 'cloudpickle>=3.1.1' if the workers fail to start)")
+        LOGGER.warning(
+            f"DDP: cloudpickle {version} found, Ultralytics asks for >=3.1.1 "
+            "(pip install 'cloudpickle>=3.1.1' if the workers fail to start)"
+        )
 
 
 def last_metrics(results_csv: Path) -> dict[str, float]:
@@ -472,8 +488,12 @@ def last_metrics(results_csv: Path) -> dict[str, float]:
     return out
 
 
-def train(cfg: Mapping[str, Any], resume: str | os.PathLike | bool | None = None, verbose: bool = True,
-          callbacks: Mapping[str, Callable] | None = None) -> TrainResult:
+def train(
+    cfg: Mapping[str, Any],
+    resume: str | os.PathLike | bool | None = None,
+    verbose: bool = True,
+    callbacks: Mapping[str, Callable] | None = None,
+) -> TrainResult:
     """Train a YOLO detector with Ultralytics (``YOLO(model).train(...)``, offline; see the module docstring).
 
     Args:

@@ -86,8 +86,9 @@ class FpblurApp:
         cache: the detector cache (default: a new :class:`~fpblur.ui.session.AnonymizerCache`).
     """
 
-    def __init__(self, root: tk.Tk | None = None, dialogs: Dialogs | None = None,
-                 cache: AnonymizerCache | None = None) -> None:
+    def __init__(
+        self, root: tk.Tk | None = None, dialogs: Dialogs | None = None, cache: AnonymizerCache | None = None
+    ) -> None:
         self.root = root or tk.Tk()
         self.dialogs = dialogs or Dialogs()
         self.cache = cache or AnonymizerCache()
@@ -104,7 +105,9 @@ class FpblurApp:
         self.media = tk.StringVar(value="image")
         self.operation = tk.StringVar(value=default_config().mode)
         self.profile = tk.StringVar(value=DEFAULT_PROFILE)
-        self.params: dict[str, dict[str, tk.StringVar]] = {t: {name: tk.StringVar() for name in PARAMS} for t in TARGETS}
+        self.params: dict[str, dict[str, tk.StringVar]] = {
+            t: {name: tk.StringVar() for name in PARAMS} for t in TARGETS
+        }
         self.reset_params()
         self.profile.trace_add("write", lambda *_: self.reset_params())
         self.input_path = tk.StringVar(value="")
@@ -142,13 +145,18 @@ class FpblurApp:
         for text, value in OPERATIONS:
             ttk.Radiobutton(opts, text=text, variable=self.operation, value=value).pack(side="left", padx=2)
         ttk.Label(opts, text="   Profile:").pack(side="left")
-        ttk.Combobox(opts, textvariable=self.profile, values=list(PROFILES), state="readonly",
-                     width=max(map(len, PROFILES)) + 2).pack(side="left", padx=2)
+        ttk.Combobox(
+            opts, textvariable=self.profile, values=list(PROFILES), state="readonly", width=max(map(len, PROFILES)) + 2
+        ).pack(side="left", padx=2)
 
         plate_sizes = "+".join(map(str, default_config().spec("plate").imgsz))
-        grid = ttk.LabelFrame(main, text=f"Detection (imgsz 0 = the profile's sizes, {plate_sizes} px for plates with "
-                                         "the default profile; for CenterFace faces a non-zero imgsz caps the long "
-                                         "side; choosing a profile resets these to its values)", padding=6)
+        grid = ttk.LabelFrame(
+            main,
+            text=f"Detection (imgsz 0 = the profile's sizes, {plate_sizes} px for plates with "
+            "the default profile; for CenterFace faces a non-zero imgsz caps the long "
+            "side; choosing a profile resets these to its values)",
+            padding=6,
+        )
         grid.pack(fill="x", **pad)
         for col, name in enumerate(PARAMS, start=1):
             ttk.Label(grid, text=name).grid(row=0, column=col)
@@ -203,8 +211,11 @@ class FpblurApp:
     def choose_output(self) -> None:
         """Pick the output file (``.jpg``/``.png`` for images, a video container's extension for videos)."""
         video = self.media.get() == "video"
-        types = ([(ext.lstrip(".").upper(), f"*{ext}") for ext in CONTAINERS] if video
-                 else [("JPEG", "*.jpg"), ("PNG", "*.png")])
+        types = (
+            [(ext.lstrip(".").upper(), f"*{ext}") for ext in CONTAINERS]
+            if video
+            else [("JPEG", "*.jpg"), ("PNG", "*.png")]
+        )
         p = self.dialogs.save_file("Save the result as", types, ".mp4" if video else ".jpg")
         if p:
             self.output_path.set(p)
@@ -226,7 +237,10 @@ class FpblurApp:
         return settings_from_form(
             use={t: self.use[t].get() for t in TARGETS},
             values={t: {name: var.get() for name, var in self.params[t].items()} for t in TARGETS},
-            mode=self.operation.get(), profile=self.profile.get(), weights={t: self.weights[t].get() for t in TARGETS})
+            mode=self.operation.get(),
+            profile=self.profile.get(),
+            weights={t: self.weights[t].get() for t in TARGETS},
+        )
 
     def plan(self) -> tuple[Path, Path, str]:
         """Validate the input/output fields.
@@ -247,9 +261,11 @@ class FpblurApp:
             raise InputError(f"{src}: no such file")
         kind = media_kind(src)
         if kind != self.media.get():
-            raise InputError(f"{src.name} is a{'n' if kind == 'image' else ''} {kind}; switch the mode to "
-                             f"{kind.capitalize()} or choose a{'n' if self.media.get() == 'image' else ''} "
-                             f"{self.media.get()}")
+            raise InputError(
+                f"{src.name} is a{'n' if kind == 'image' else ''} {kind}; switch the mode to "
+                f"{kind.capitalize()} or choose a{'n' if self.media.get() == 'image' else ''} "
+                f"{self.media.get()}"
+            )
         out = self.output_path.get().strip()
         if out:
             dst = Path(out).expanduser()
@@ -293,9 +309,12 @@ class FpblurApp:
         self.progress.configure(maximum=1, value=0)
         self.run_button.state(["disabled"])
         self.cancel_button.state(["!disabled"])
-        self.status.set(f"Working on {src.name}… (loading models)" if not self.cache.builds else f"Working on {src.name}…")
-        self._worker = threading.Thread(target=self._work, args=(settings, src, dst, kind), daemon=True,
-                                        name="fpblur-app-worker")
+        self.status.set(
+            f"Working on {src.name}… (loading models)" if not self.cache.builds else f"Working on {src.name}…"
+        )
+        self._worker = threading.Thread(
+            target=self._work, args=(settings, src, dst, kind), daemon=True, name="fpblur-app-worker"
+        )
         self._worker.start()
         self.root.after(POLL_MS, self._poll)
         return True
@@ -400,8 +419,10 @@ def launch(args) -> int:
     try:
         app = FpblurApp()
     except tk.TclError as exc:
-        print(f"fpblur: error: cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)",
-              file=sys.stderr)
+        print(
+            f"fpblur: error: cannot open a window ({exc}); the app needs a display (on a server: xvfb-run fpblur app)",
+            file=sys.stderr,
+        )
         return 2
     if getattr(args, "faces", None):
         app.weights["face"].set(args.faces)

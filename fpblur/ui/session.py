@@ -94,7 +94,11 @@ class TargetSettings:
             InputError: ``conf`` or ``iou`` outside [0, 1], ``pad`` outside [0, 2] (fraction of the box size per
                 side), or ``imgsz`` (pixels) negative or not a multiple of 32.
         """
-        for name, value, lo, hi in (("conf", self.conf, 0.0, 1.0), ("iou", self.iou, 0.0, 1.0), ("pad", self.pad, 0.0, 2.0)):
+        for name, value, lo, hi in (
+            ("conf", self.conf, 0.0, 1.0),
+            ("iou", self.iou, 0.0, 1.0),
+            ("pad", self.pad, 0.0, 2.0),
+        ):
             if value is not None and not lo <= float(value) <= hi:
                 raise InputError(f"{target} {name} must be between {lo:g} and {hi:g} (got {value:g})")
         if int(self.imgsz) < 0 or int(self.imgsz) % 32:
@@ -113,8 +117,7 @@ class TargetSettings:
         weights = resolve_weights(target, self.weights)
         imgsz = int(self.imgsz) or None
         centerface = DetectorSpec(target, weights=weights).uses_centerface
-        return {"weights": weights, "conf": self.conf, "iou": self.iou,
-                "max_side" if centerface else "imgsz": imgsz}
+        return {"weights": weights, "conf": self.conf, "iou": self.iou, "max_side" if centerface else "imgsz": imgsz}
 
     def spec(self, target: str, profile: str | None = None) -> DetectorSpec:
         """The resolved detector spec of ``target`` under ``profile`` (None: the default profile).
@@ -179,9 +182,14 @@ class Settings:
         # every pad the form holds (a deselected target's too: its boxes can still come from a two-class model)
         pads = {t: ts.pad for t, ts in self.per_target.items() if ts is not None and ts.pad is not None}
         try:
-            return resolve_config(self.profile, targets=self.targets, mode=self.mode,
-                                  detectors={t: self.target(t).overrides(t) for t in self.targets},
-                                  pad=pads, video=self.video)
+            return resolve_config(
+                self.profile,
+                targets=self.targets,
+                mode=self.mode,
+                detectors={t: self.target(t).overrides(t) for t in self.targets},
+                pad=pads,
+                video=self.video,
+            )
         except ValueError as exc:
             raise InputError(str(exc)) from None
 
@@ -204,8 +212,13 @@ class Settings:
         return {t: pads[t] for t in self.targets}
 
 
-def settings_from_form(use: Mapping[str, bool], values: Mapping[str, Mapping[str, Any]], mode: str,
-                       profile: str | None = None, weights: Mapping[str, str] | None = None) -> Settings:
+def settings_from_form(
+    use: Mapping[str, bool],
+    values: Mapping[str, Mapping[str, Any]],
+    mode: str,
+    profile: str | None = None,
+    weights: Mapping[str, str] | None = None,
+) -> Settings:
     """A front end's form → checked :class:`Settings` (the desktop app and the widget demo both call this).
 
     Args:
@@ -225,11 +238,14 @@ def settings_from_form(use: Mapping[str, bool], values: Mapping[str, Mapping[str
     per = {}
     for t in TARGETS:
         raw = values[t]
-        per[t] = TargetSettings(weights=((weights or {}).get(t) or "").strip() or None,
-                                conf=_form_number(t, "conf", raw["conf"]), iou=_form_number(t, "iou", raw["iou"]),
-                                imgsz=_form_number(t, "imgsz", raw["imgsz"], int), pad=_form_number(t, "pad", raw["pad"]))
-    settings = Settings(targets=tuple(t for t in TARGETS if use[t]), mode=mode, per_target=per,
-                        profile=profile or None)
+        per[t] = TargetSettings(
+            weights=((weights or {}).get(t) or "").strip() or None,
+            conf=_form_number(t, "conf", raw["conf"]),
+            iou=_form_number(t, "iou", raw["iou"]),
+            imgsz=_form_number(t, "imgsz", raw["imgsz"], int),
+            pad=_form_number(t, "pad", raw["pad"]),
+        )
+    settings = Settings(targets=tuple(t for t in TARGETS if use[t]), mode=mode, per_target=per, profile=profile or None)
     settings.check()
     return settings
 
@@ -306,6 +322,7 @@ class ImageResult:
     """One anonymized image: ``original`` as decoded (upright; BGR, or gray/BGRA/16-bit as stored), ``output``
     the anonymized copy (same shape and dtype), its ``detections`` (boxes in pixels) and ``seconds`` taken.
     """
+
     original: np.ndarray
     output: np.ndarray
     detections: Detections
@@ -322,6 +339,7 @@ class VideoResult:
     """One anonymized video: the output ``path``, ``counts`` (tracks started per target: one face seen for 100
     frames counts once), ``frames`` written, ``seconds`` taken and the anonymized first frame (BGR) for previews.
     """
+
     path: Path
     counts: dict[str, int]
     frames: int
@@ -331,6 +349,7 @@ class VideoResult:
 
 def counts_text(counts: dict[str, int]) -> str:
     """``"2 faces, 1 plate"``: ``counts`` per target as text, every target listed (0 when absent)."""
+
     def n(label: str) -> str:
         k = counts.get(label, 0)
         return f"{k} {label}{'' if k == 1 else 's'}"

@@ -88,9 +88,9 @@ def sample_path(name: str) -> Path:
 
 IMGSZ_TIPS = {
     "face": "0 = the default profile's CenterFace passes (×2 upscaled + 640 px); non-zero caps CenterFace's long "
-            "side (custom YOLO weights: inference size, 0 = 640)",
+    "side (custom YOLO weights: inference size, 0 = 640)",
     "plate": "inference size; 0 = the default profile's sizes (640 + 480 px for the default plate model, 640 for "
-             "custom weights)",
+    "custom weights)",
 }
 
 
@@ -98,18 +98,55 @@ def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
     style = {"description_width": "56px"}
     lay = W.Layout(width="260px")
     return {
-        "conf": W.FloatSlider(value=defaults.conf, min=0.01, max=0.95, step=0.01, description="conf",
-                              style=style, layout=lay, continuous_update=False),
-        "iou": W.FloatSlider(value=defaults.iou, min=0.05, max=0.95, step=0.05, description="iou",
-                             style=style, layout=lay, continuous_update=False),
-        "pad": W.FloatSlider(value=defaults.pad, min=0.0, max=1.0, step=0.02, description="pad",
-                             style=style, layout=lay, continuous_update=False),
-        "imgsz": W.IntSlider(value=defaults.imgsz, min=0, max=2560, step=32, description="imgsz",
-                             style=style, layout=lay, continuous_update=False,
-                             tooltip=IMGSZ_TIPS[target]),
-        "weights": W.Text(value="", placeholder=f"default: {DEFAULTS[target]}", description="weights",
-                          style=style, layout=W.Layout(width="260px"),
-                          tooltip="optional custom .pt/.onnx weights path"),
+        "conf": W.FloatSlider(
+            value=defaults.conf,
+            min=0.01,
+            max=0.95,
+            step=0.01,
+            description="conf",
+            style=style,
+            layout=lay,
+            continuous_update=False,
+        ),
+        "iou": W.FloatSlider(
+            value=defaults.iou,
+            min=0.05,
+            max=0.95,
+            step=0.05,
+            description="iou",
+            style=style,
+            layout=lay,
+            continuous_update=False,
+        ),
+        "pad": W.FloatSlider(
+            value=defaults.pad,
+            min=0.0,
+            max=1.0,
+            step=0.02,
+            description="pad",
+            style=style,
+            layout=lay,
+            continuous_update=False,
+        ),
+        "imgsz": W.IntSlider(
+            value=defaults.imgsz,
+            min=0,
+            max=2560,
+            step=32,
+            description="imgsz",
+            style=style,
+            layout=lay,
+            continuous_update=False,
+            tooltip=IMGSZ_TIPS[target],
+        ),
+        "weights": W.Text(
+            value="",
+            placeholder=f"default: {DEFAULTS[target]}",
+            description="weights",
+            style=style,
+            layout=W.Layout(width="260px"),
+            tooltip="optional custom .pt/.onnx weights path",
+        ),
     }
 
 
@@ -139,17 +176,28 @@ class BlurDemo:
         self._out_dir: Path | None = None  # the last video run's output folder
         self._video_data: bytes | None = None  # the last video result's bytes, read once per run
 
-        self.upload = W.FileUpload(accept="image/*,video/*", multiple=False, description="Upload image/video",
-                                   layout=W.Layout(width="190px"))
-        self.sample = W.Dropdown(options=[("— use uploaded file —", UPLOAD)] + [(v, k) for k, v in SAMPLES.items()],
-                                 value="zidane.jpg", description="Sample", layout=W.Layout(width="420px"))
-        self.targets = {t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="80px"))
-                        for t in TARGETS}
-        self.mode = W.ToggleButtons(options=list(MODES), value=default_config().mode, description="Mode",
-                                    style={"button_width": "80px"})
-        self.profile = W.Dropdown(options=list(PROFILES), value=DEFAULT_PROFILE, description="Profile",
-                                  layout=W.Layout(width="200px"),
-                                  tooltip="detector settings and padding; choosing one resets the sliders to its values")
+        self.upload = W.FileUpload(
+            accept="image/*,video/*", multiple=False, description="Upload image/video", layout=W.Layout(width="190px")
+        )
+        self.sample = W.Dropdown(
+            options=[("— use uploaded file —", UPLOAD)] + [(v, k) for k, v in SAMPLES.items()],
+            value="zidane.jpg",
+            description="Sample",
+            layout=W.Layout(width="420px"),
+        )
+        self.targets = {
+            t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="80px")) for t in TARGETS
+        }
+        self.mode = W.ToggleButtons(
+            options=list(MODES), value=default_config().mode, description="Mode", style={"button_width": "80px"}
+        )
+        self.profile = W.Dropdown(
+            options=list(PROFILES),
+            value=DEFAULT_PROFILE,
+            description="Profile",
+            layout=W.Layout(width="200px"),
+            tooltip="detector settings and padding; choosing one resets the sliders to its values",
+        )
         self.controls = {t: _slider_row(t, d) for t, d in form_defaults(self.profile.value).items()}
         self.run_button = W.Button(description="Anonymize", button_style="primary", icon="eye-slash")
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Video", layout=W.Layout(visibility="hidden"))
@@ -157,18 +205,31 @@ class BlurDemo:
         self.counts = W.HTML()
         self.before = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
         self.after = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
-        self.after_video = W.Video(format="mp4", autoplay=False, controls=True, loop=False,
-                                   layout=W.Layout(max_width="100%", display="none"))
+        self.after_video = W.Video(
+            format="mp4", autoplay=False, controls=True, loop=False, layout=W.Layout(max_width="100%", display="none")
+        )
         self.download = W.HTML()
-        self.save_path = W.Text(value="", placeholder="path to save the result", description="Save to",
-                                layout=W.Layout(width="420px"))
+        self.save_path = W.Text(
+            value="", placeholder="path to save the result", description="Save to", layout=W.Layout(width="420px")
+        )
         self.save_button = W.Button(description="Save", icon="save")
 
-        for name, w in (("upload", self.upload), ("sample", self.sample), ("mode", self.mode), ("profile", self.profile),
-                        ("run", self.run_button), ("progress", self.progress), ("message", self.message),
-                        ("counts", self.counts), ("before", self.before), ("after", self.after),
-                        ("after-video", self.after_video), ("download", self.download),
-                        ("save-path", self.save_path), ("save", self.save_button)):
+        for name, w in (
+            ("upload", self.upload),
+            ("sample", self.sample),
+            ("mode", self.mode),
+            ("profile", self.profile),
+            ("run", self.run_button),
+            ("progress", self.progress),
+            ("message", self.message),
+            ("counts", self.counts),
+            ("before", self.before),
+            ("after", self.after),
+            ("after-video", self.after_video),
+            ("download", self.download),
+            ("save-path", self.save_path),
+            ("save", self.save_button),
+        ):
             w.add_class(f"fpblur-{name}")
 
         self.upload.observe(self._guard(self._on_upload), names="value")
@@ -182,16 +243,24 @@ class BlurDemo:
         per_target = []
         for t in TARGETS:
             c = self.controls[t]
-            per_target.append(W.VBox([self.targets[t], c["conf"], c["iou"], c["pad"], c["imgsz"], c["weights"]],
-                                     layout=W.Layout(border="1px solid #ddd", padding="4px", margin="2px")))
+            per_target.append(
+                W.VBox(
+                    [self.targets[t], c["conf"], c["iou"], c["pad"], c["imgsz"], c["weights"]],
+                    layout=W.Layout(border="1px solid #ddd", padding="4px", margin="2px"),
+                )
+            )
         source = W.HBox([self.upload, self.sample])
-        panes = W.HBox([
-            W.VBox([W.HTML("<b>Before</b>"), self.before], layout=W.Layout(width="50%")),
-            W.VBox([W.HTML("<b>After</b>"), self.after, self.after_video], layout=W.Layout(width="50%")),
-        ])
+        panes = W.HBox(
+            [
+                W.VBox([W.HTML("<b>Before</b>"), self.before], layout=W.Layout(width="50%")),
+                W.VBox([W.HTML("<b>After</b>"), self.after, self.after_video], layout=W.Layout(width="50%")),
+            ]
+        )
         actions = W.HBox([self.run_button, self.progress, self.counts])
         save = W.HBox([self.save_path, self.save_button, self.download])
-        box = W.VBox([source, W.HBox([self.mode, self.profile]), W.HBox(per_target), actions, self.message, panes, save])
+        box = W.VBox(
+            [source, W.HBox([self.mode, self.profile]), W.HBox(per_target), actions, self.message, panes, save]
+        )
         box.add_class("fpblur-demo")
         return box
 
@@ -241,8 +310,10 @@ class BlurDemo:
         return settings_from_form(
             use={t: self.targets[t].value for t in TARGETS},
             values={t: {name: self.controls[t][name].value for name in FORM_FIELDS} for t in TARGETS},
-            mode=self.mode.value, profile=self.profile.value,
-            weights={t: self.controls[t]["weights"].value for t in TARGETS})
+            mode=self.mode.value,
+            profile=self.profile.value,
+            weights={t: self.controls[t]["weights"].value for t in TARGETS},
+        )
 
     def reset_controls(self) -> None:
         """Set the sliders to the chosen profile's values (resolved by the one resolver); weights stay."""
@@ -305,7 +376,9 @@ class BlurDemo:
             self.show_status("loading models…" if not self.cache.builds else "working…")
             anonymizer = self.cache.get(settings)
             try:
-                result = self._run_image(anonymizer, src) if kind == "image" else self._run_video(anonymizer, settings, src)
+                result = (
+                    self._run_image(anonymizer, src) if kind == "image" else self._run_video(anonymizer, settings, src)
+                )
             except InputError as exc:  # name the uploaded file, not its temporary copy
                 raise InputError(str(exc).replace(str(src), src.name)) from None
         finally:
@@ -380,8 +453,10 @@ class BlurDemo:
             return
         mime = "video/mp4" if isinstance(self.result, VideoResult) else _image_mime(self.result_name or "")
         b64 = base64.b64encode(data).decode("ascii")
-        self.download.value = (f'<a class="fpblur-download-link" download="{_escape(self.result_name or "")}" '
-                               f'href="data:{mime};base64,{b64}">⬇ Download {_escape(self.result_name or "")}</a>')
+        self.download.value = (
+            f'<a class="fpblur-download-link" download="{_escape(self.result_name or "")}" '
+            f'href="data:{mime};base64,{b64}">⬇ Download {_escape(self.result_name or "")}</a>'
+        )
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the last result to ``path`` (default: the "Save to" field; a folder gets the result's name),
@@ -407,8 +482,7 @@ class BlurDemo:
             container = CONTAINERS[self.result.path.suffix.lower()]
             same_kind = [ext for ext, fmt in CONTAINERS.items() if fmt == container]
             if CONTAINERS.get(suffix) != container:
-                raise InputError(f"{dst}: the video result is {container.upper()}; save it as "
-                                 f"{' or '.join(same_kind)}")
+                raise InputError(f"{dst}: the video result is {container.upper()}; save it as {' or '.join(same_kind)}")
         elif suffix not in IMAGE_EXTS:
             raise InputError(f"{dst}: an image result must be saved as one of {', '.join(IMAGE_EXTS)}")
         if self.result_input is not None and same_file(dst, self.result_input):

@@ -52,7 +52,9 @@ class RemoteFile:
         if self.checksum is not None:
             algo, _, value = self.checksum.partition(":")
             if algo not in ("sha256", "md5") or not value:
-                raise ValueError(f"{self.name}: checksum must look like 'sha256:<hex>' or 'md5:<hex>', got {self.checksum!r}")
+                raise ValueError(
+                    f"{self.name}: checksum must look like 'sha256:<hex>' or 'md5:<hex>', got {self.checksum!r}"
+                )
 
     @classmethod
     def from_dict(cls, d: dict) -> RemoteFile:
@@ -173,7 +175,9 @@ def download_all(remotes: Iterable[RemoteFile], dest_dir: str | os.PathLike, **k
     return {r.name: download(r, dest_dir, **kwargs) for r in remotes}
 
 
-def _fetch(session: requests.Session, url: str, part: Path, size: int | None, timeout: float, progress: bool, name: str) -> None:
+def _fetch(
+    session: requests.Session, url: str, part: Path, size: int | None, timeout: float, progress: bool, name: str
+) -> None:
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
@@ -194,9 +198,19 @@ def _fetch(session: requests.Session, url: str, part: Path, size: int | None, ti
         length = r.headers.get("Content-Length")
         total = offset + int(length) if length is not None else size
         written = 0
-        with open(part, "ab" if offset else "wb") as f, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=name, disable=not progress, leave=False
-        ) as bar:
+        with (
+            open(part, "ab" if offset else "wb") as f,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=name,
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             for block in r.iter_content(CHUNK):
                 f.write(block)
                 written += len(block)
@@ -280,7 +294,12 @@ def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike, mode: str = "au
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.is_symlink() or dst.exists():
         dst.unlink()
-    order = {"auto": ("hardlink", "symlink", "copy"), "hardlink": ("hardlink",), "symlink": ("symlink",), "copy": ("copy",)}[mode]
+    order = {
+        "auto": ("hardlink", "symlink", "copy"),
+        "hardlink": ("hardlink",),
+        "symlink": ("symlink",),
+        "copy": ("copy",),
+    }[mode]
     err: OSError | None = None
     for how in order:
         try:

@@ -35,8 +35,13 @@ def pattern(seed: int, width: int = 320, height: int = 240, cells: int = 6) -> n
     rng = np.random.default_rng(seed)
     grid = rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8)
     img = cv2.resize(grid, (width, height), interpolation=cv2.INTER_NEAREST)
-    cv2.circle(img, (int(rng.integers(width)), int(rng.integers(height))), max(width, height) // 6,
-               tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+    cv2.circle(
+        img,
+        (int(rng.integers(width)), int(rng.integers(height))),
+        max(width, height) // 6,
+        tuple(int(v) for v in rng.integers(0, 256, 3)),
+        -1,
+    )
     return img
 
 
@@ -61,13 +66,24 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
 
 # (split, rel path, image size, [(x, y, w, h, blur, expression, illumination, invalid, occlusion, pose)])
 _WIDER = [
-    ("train", "0--Parade/0_Parade_a_1.jpg", (320, 240), [(40, 50, 60, 70, 0, 0, 0, 0, 0, 0), (150, 60, 50, 60, 1, 0, 0, 0, 1, 0)]),
+    (
+        "train",
+        "0--Parade/0_Parade_a_1.jpg",
+        (320, 240),
+        [(40, 50, 60, 70, 0, 0, 0, 0, 0, 0), (150, 60, 50, 60, 1, 0, 0, 0, 1, 0)],
+    ),
     ("train", "0--Parade/0_Parade_b_2.jpg", (320, 240), []),  # no face: one all-zero line
-    ("train", "1--Handshaking/1_Handshaking_c_3.jpg", (300, 200),
-     [(10, 10, 40, 40, 0, 0, 0, 1, 0, 0),     # invalid
-      (100, 100, 0, 30, 0, 0, 0, 0, 0, 0),     # degenerate (w = 0)
-      (200, 20, 3, 3, 2, 0, 0, 0, 0, 0),       # tiny
-      (270, 150, 60, 60, 0, 1, 1, 0, 2, 1)]),  # sticks out of the image: clipped
+    (
+        "train",
+        "1--Handshaking/1_Handshaking_c_3.jpg",
+        (300, 200),
+        [
+            (10, 10, 40, 40, 0, 0, 0, 1, 0, 0),  # invalid
+            (100, 100, 0, 30, 0, 0, 0, 0, 0, 0),  # degenerate (w = 0)
+            (200, 20, 3, 3, 2, 0, 0, 0, 0, 0),  # tiny
+            (270, 150, 60, 60, 0, 1, 1, 0, 2, 1),
+        ],
+    ),  # sticks out of the image: clipped
     ("val", "0--Parade/0_Parade_d_4.jpg", (320, 240), [(60, 40, 80, 90, 0, 0, 0, 0, 0, 0)]),
     ("val", "2--Demonstration/2_Demonstration_e_5.jpg", (256, 256), []),
 ]
@@ -76,12 +92,16 @@ _WIDER = [
 @dataclass
 class MiniWider:
     """What :func:`make_mini_wider` wrote: the ``folder`` and its archives by key (``train``, ``val``, ``split``)."""
+
     folder: Path
     files: dict[str, Path]  # key (train/val/split) → archive path
 
     def sources(self, base_url: str) -> dict[str, RemoteFile]:
         """RemoteFiles (size + sha256) for the archives served from ``base_url`` (the folder's root)."""
-        return {k: RemoteFile(p.name, (f"{base_url}/{p.name}",), p.stat().st_size, f"sha256:{sha256_file(p)}") for k, p in self.files.items()}
+        return {
+            k: RemoteFile(p.name, (f"{base_url}/{p.name}",), p.stat().st_size, f"sha256:{sha256_file(p)}")
+            for k, p in self.files.items()
+        }
 
 
 def wider_annotation_text(split: str) -> str:
@@ -115,7 +135,16 @@ def make_mini_wider(folder: str | os.PathLike) -> MiniWider:
                     img = pattern(100 + i, w, h)
                     for x, y, bw, bh, *_ in boxes:
                         if bw > 0 and bh > 0:
-                            cv2.ellipse(img, (int(x + bw / 2), int(y + bh / 2)), (max(1, bw // 2), max(1, bh // 2)), 0, 0, 360, (224, 172, 140), -1)
+                            cv2.ellipse(
+                                img,
+                                (int(x + bw / 2), int(y + bh / 2)),
+                                (max(1, bw // 2), max(1, bh // 2)),
+                                0,
+                                0,
+                                360,
+                                (224, 172, 140),
+                                -1,
+                            )
                     zf.writestr(f"WIDER_{split}/images/{rel}", jpeg_bytes(img))
         files[split] = path
     path = folder / "wider_face_split.zip"
@@ -135,6 +164,7 @@ class LazyPage:
     """What :func:`make_lazy_page` wrote: the folder to serve and the URL paths a scraper should keep,
     de-duplicate, reject or skip.
     """
+
     root: Path  # serve this folder
     page: str  # path of the page, e.g. "/gallery/index.html"
     unique: list[str]  # paths of the distinct images a scraper should keep
@@ -209,10 +239,17 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
     save_jpeg(pattern(99), root / "private" / "secret.jpg")
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
     rest = [f"img/photo_{i}.jpg" for i in range(2, n_unique)]
-    items = [{"url": u, "mode": ("srcset" if k % 3 == 1 else "lazy" if k % 3 == 2 else "src")} for k, u in enumerate(rest)]
-    items += [{"url": "img/copy_of_2.jpg", "mode": "src"}, {"url": "img/photo_3_large.jpg", "mode": "lazy"},
-              {"url": "img/fake.jpg", "mode": "src"}, {"url": "about.html", "mode": "src"},
-              {"url": "/private/secret.jpg", "mode": "src"}, {"url": "img/photo_0.jpg", "mode": "src"}]
+    items = [
+        {"url": u, "mode": ("srcset" if k % 3 == 1 else "lazy" if k % 3 == 2 else "src")} for k, u in enumerate(rest)
+    ]
+    items += [
+        {"url": "img/copy_of_2.jpg", "mode": "src"},
+        {"url": "img/photo_3_large.jpg", "mode": "lazy"},
+        {"url": "img/fake.jpg", "mode": "src"},
+        {"url": "about.html", "mode": "src"},
+        {"url": "/private/secret.jpg", "mode": "src"},
+        {"url": "img/photo_0.jpg", "mode": "src"},
+    ]
     batches = [items[i::4] for i in range(4)]
     (root / "gallery" / "index.html").write_text(_PAGE.format(batches=json.dumps(batches)))
     return LazyPage(
@@ -223,7 +260,14 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
         near_duplicates=["/gallery/img/photo_3_large.jpg"],
         non_images=["/gallery/img/fake.jpg", "/gallery/about.html"],
         disallowed=["/private/secret.jpg"],
-        all_urls=unique + ["/gallery/img/copy_of_2.jpg", "/gallery/img/photo_3_large.jpg", "/gallery/img/fake.jpg", "/gallery/about.html", "/private/secret.jpg"],
+        all_urls=unique
+        + [
+            "/gallery/img/copy_of_2.jpg",
+            "/gallery/img/photo_3_large.jpg",
+            "/gallery/img/fake.jpg",
+            "/gallery/about.html",
+            "/private/secret.jpg",
+        ],
     )
 
 
@@ -231,7 +275,14 @@ def make_lazy_page(folder: str | os.PathLike, n_unique: int = 7) -> LazyPage:
 # video
 
 
-def make_video(path: str | os.PathLike, scenes: int = 3, scene_s: float = 2.0, fps: int = 10, size: tuple[int, int] = (160, 120), seed: int = 0) -> Path:
+def make_video(
+    path: str | os.PathLike,
+    scenes: int = 3,
+    scene_s: float = 2.0,
+    fps: int = 10,
+    size: tuple[int, int] = (160, 120),
+    seed: int = 0,
+) -> Path:
     """Write an MPEG-4 video of ``scenes`` static pictures with sensor noise, ``scene_s`` seconds each.
 
     Args:
@@ -285,7 +336,11 @@ def voc_xml(filename: str, size: tuple[int, int] | None, objects: list[dict]) ->
             f"<bndbox><xmin>{o['box'][0]}</xmin><ymin>{o['box'][1]}</ymin><xmax>{o['box'][2]}</xmax><ymax>{o['box'][3]}</ymax></bndbox></object>"
         )
     size_xml = f"  <size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>\n" if size else ""
-    return f"<annotation>\n  <folder>images</folder>\n  <filename>{filename}</filename>\n{size_xml}" + "\n".join(objs) + "\n</annotation>\n"
+    return (
+        f"<annotation>\n  <folder>images</folder>\n  <filename>{filename}</filename>\n{size_xml}"
+        + "\n".join(objs)
+        + "\n</annotation>\n"
+    )
 
 
 @dataclass
@@ -293,6 +348,7 @@ class VocSet:
     """What :func:`make_voc_set` wrote: the ``images`` and ``annotations`` folders, the stems whose ``<size>`` is
     wrong and the XMLs without an image.
     """
+
     images: Path
     annotations: Path
     wrong_size: list[str]  # stems whose <size> disagrees with the image
@@ -320,13 +376,25 @@ def make_voc_set(folder: str | os.PathLike) -> VocSet:
         k += 1
     specs += [
         ("dashA_t100", 50, (320, 240), (640, 480), [{"name": "plate", "box": (20, 30, 110, 60)}]),  # wrong <size> (2×)
-        ("dashB_t100", 51, (320, 240), (240, 320), [{"name": "licence-plate", "box": (200, 100, 290, 130)}]),  # swapped <size>, alias
-        ("dashC_t100", 52, (320, 240), (320, 240), [
-            {"name": "plate", "box": (280, 200, 360, 260), "truncated": 1},  # leaves the image: clipped
-            {"name": "plate", "box": (40, 40, 120, 70), "difficult": 1},
-            {"name": "car", "box": (10, 10, 300, 230)},  # not in the class map
-            {"name": "plate", "box": (100, 100, 100, 120)},  # zero width
-        ]),
+        (
+            "dashB_t100",
+            51,
+            (320, 240),
+            (240, 320),
+            [{"name": "licence-plate", "box": (200, 100, 290, 130)}],
+        ),  # swapped <size>, alias
+        (
+            "dashC_t100",
+            52,
+            (320, 240),
+            (320, 240),
+            [
+                {"name": "plate", "box": (280, 200, 360, 260), "truncated": 1},  # leaves the image: clipped
+                {"name": "plate", "box": (40, 40, 120, 70), "difficult": 1},
+                {"name": "car", "box": (10, 10, 300, 230)},  # not in the class map
+                {"name": "plate", "box": (100, 100, 100, 120)},  # zero width
+            ],
+        ),
         ("web_p1_0", 53, (320, 240), None, [{"name": "Plate", "box": (130, 90, 210, 118)}]),  # no <size> at all
     ]
     for stem, seed, real, xml_size, objs in specs:
@@ -339,7 +407,9 @@ def make_voc_set(folder: str | os.PathLike) -> VocSet:
         (ann / f"{stem}.xml").write_text(voc_xml(f"{stem}.jpg", xml_size, objs))
     # a frame of video A copied into video C's folder: byte-identical, but from another source group
     shutil.copyfile(images / "dashA_t000.jpg", images / "dashC_t200.jpg")
-    (ann / "dashC_t200.xml").write_text(voc_xml("dashC_t200.jpg", (320, 240), [{"name": "plate", "box": (60, 120, 150, 150)}]))
+    (ann / "dashC_t200.xml").write_text(
+        voc_xml("dashC_t200.jpg", (320, 240), [{"name": "plate", "box": (60, 120, 150, 150)}])
+    )
     (ann / "lost_0.xml").write_text(voc_xml("lost_0.jpg", (320, 240), [{"name": "plate", "box": (1, 1, 50, 20)}]))
     return VocSet(images, ann, ["dashA_t100", "dashB_t100"], ["lost_0"])
 
@@ -370,17 +440,22 @@ def make_flawed_yolo(root: str | os.PathLike) -> Path:
         w = 0.16 + 0.10 * i / 11
         h = w / 3 * 320 / 240 * (1 + 0.15 * (rng.random() - 0.5) * 2)
         put("train" if i < 9 else "val", f"ok_{i}", 200 + i, [f"0 0.5 0.5 {w:.4f} {h:.4f}"])
-    put("train", "flaws", 300, [
-        "0 0.30 0.30 0.25 0.11",
-        "0 0.30 0.30 0.25 0.11",       # duplicate_box
-        "0 1.05 0.50 0.25 0.11",       # out_of_range
-        "0 0.50 0.50 0.00 0.10",       # degenerate
-        "0 0.70 0.80 0.008 0.004",     # tiny_box (2.6 × 1 px)
-        "3 0.50 0.70 0.25 0.11",       # unknown_class
-        "0 0.5 0.5",                   # malformed
-        "0 0.50 0.15 0.04 0.25",       # aspect_outlier (tall and thin)
-        "0 0.50 0.50 0.95 0.42",       # size_outlier (huge)
-    ])
+    put(
+        "train",
+        "flaws",
+        300,
+        [
+            "0 0.30 0.30 0.25 0.11",
+            "0 0.30 0.30 0.25 0.11",  # duplicate_box
+            "0 1.05 0.50 0.25 0.11",  # out_of_range
+            "0 0.50 0.50 0.00 0.10",  # degenerate
+            "0 0.70 0.80 0.008 0.004",  # tiny_box (2.6 × 1 px)
+            "3 0.50 0.70 0.25 0.11",  # unknown_class
+            "0 0.5 0.5",  # malformed
+            "0 0.50 0.15 0.04 0.25",  # aspect_outlier (tall and thin)
+            "0 0.50 0.50 0.95 0.42",  # size_outlier (huge)
+        ],
+    )
     put("train", "no_label", 301, None)  # image_without_label
     (root / "labels" / "train" / "orphan.txt").write_text("0 0.5 0.5 0.2 0.1\n")  # label_without_image
     (root / "images" / "train" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # unreadable_image
@@ -391,5 +466,7 @@ def make_flawed_yolo(root: str | os.PathLike) -> Path:
     near = cv2.resize(pattern(201, 320, 240), (480, 360))
     save_jpeg(near, root / "images/val/resized_ok_1.jpg", quality=60)  # near_duplicate_across_splits
     shutil.copyfile(root / "labels/train/ok_1.txt", root / "labels/val/resized_ok_1.txt")
-    (root / "data.yaml").write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: plate\n")
+    (root / "data.yaml").write_text(
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: plate\n"
+    )
     return root

@@ -40,6 +40,7 @@ class FrameConfig:
         max_frames: at most this many kept frames per video (None: no limit).
         jpeg_quality: quality of the written JPEGs (0–100).
     """
+
     every_s: float | None = 1.0  # sample a frame every N seconds (None: off)
     scene_threshold: float | None = 0.15  # mean |Δ| of small grey thumbnails (0–1) that counts as a cut (None: off)
     phash_threshold: int = 6  # ≤ this many differing bits = near-duplicate of a kept frame
@@ -53,6 +54,7 @@ class FramesResult:
     """What :func:`extract_many` wrote: the kept frames (``manifest``, :data:`MANIFEST_COLUMNS`), the dropped
     ones (``dropped``, :data:`DROPPED_COLUMNS`) and the path of ``manifest.csv``.
     """
+
     manifest: pd.DataFrame
     dropped: pd.DataFrame
     manifest_csv: Path
@@ -108,8 +110,15 @@ def _remove(paths: Iterable[Path]) -> None:
             p.unlink()
 
 
-def _extract(video, out_dir, cfg: FrameConfig | None, index: DedupIndex | None, prefix: str | None, progress: bool,
-             created: list[Path]) -> tuple[list[dict], list[dict]]:
+def _extract(
+    video,
+    out_dir,
+    cfg: FrameConfig | None,
+    index: DedupIndex | None,
+    prefix: str | None,
+    progress: bool,
+    created: list[Path],
+) -> tuple[list[dict], list[dict]]:
     """:func:`extract_frames` proper; appends every JPEG it creates (not the ones it overwrites) to ``created``."""
     cfg = cfg or FrameConfig()
     if cfg.every_s is None and cfg.scene_threshold is None:
@@ -134,7 +143,9 @@ def _extract(video, out_dir, cfg: FrameConfig | None, index: DedupIndex | None, 
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         total = stream.frames or None
         try:
-            for i, frame in enumerate(tqdm(container.decode(stream), total=total, desc=video.name, disable=not progress, leave=False)):
+            for i, frame in enumerate(
+                tqdm(container.decode(stream), total=total, desc=video.name, disable=not progress, leave=False)
+            ):
                 t = float(frame.time) if frame.time is not None else i / rate
                 reasons = []
                 rgb = None
@@ -144,7 +155,9 @@ def _extract(video, out_dir, cfg: FrameConfig | None, index: DedupIndex | None, 
                 if cfg.scene_threshold is not None:
                     rgb = frame.to_ndarray(format="rgb24")
                     th = _thumb(rgb)
-                    if prev is None or float(np.abs(th - prev).mean()) >= cfg.scene_threshold:  # the first frame opens a scene
+                    if (
+                        prev is None or float(np.abs(th - prev).mean()) >= cfg.scene_threshold
+                    ):  # the first frame opens a scene
                         reasons.append("scene")
                     prev = th
                 if not reasons:
@@ -153,7 +166,15 @@ def _extract(video, out_dir, cfg: FrameConfig | None, index: DedupIndex | None, 
                 ph = phash(rgb)
                 dup = index.match(None, ph)
                 if dup is not None:
-                    dropped.append({"video": str(video), "timestamp": round(t, 3), "frame_index": i, "reason": "+".join(reasons), "duplicate_of": dup[1]})
+                    dropped.append(
+                        {
+                            "video": str(video),
+                            "timestamp": round(t, 3),
+                            "frame_index": i,
+                            "reason": "+".join(reasons),
+                            "duplicate_of": dup[1],
+                        }
+                    )
                     continue
                 name = f"{prefix}_t{int(round(t * 1000)):09d}ms.jpg"
                 existed = (out_dir / name).exists()
@@ -162,8 +183,18 @@ def _extract(video, out_dir, cfg: FrameConfig | None, index: DedupIndex | None, 
                 if not existed:
                     created.append(out_dir / name)
                 index.add(name, None, ph)
-                kept.append({"file": name, "video": str(video), "timestamp": round(t, 3), "frame_index": i, "reason": "+".join(reasons),
-                             "phash": ph, "width": rgb.shape[1], "height": rgb.shape[0]})
+                kept.append(
+                    {
+                        "file": name,
+                        "video": str(video),
+                        "timestamp": round(t, 3),
+                        "frame_index": i,
+                        "reason": "+".join(reasons),
+                        "phash": ph,
+                        "width": rgb.shape[1],
+                        "height": rgb.shape[0],
+                    }
+                )
                 if cfg.max_frames is not None and len(kept) >= cfg.max_frames:
                     break
         except av.FFmpegError as exc:
@@ -175,7 +206,13 @@ def _one_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
-def extract_many(videos: Iterable[str | os.PathLike], out_dir: str | os.PathLike, cfg: FrameConfig | None = None, *, progress: bool = True) -> FramesResult:
+def extract_many(
+    videos: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    cfg: FrameConfig | None = None,
+    *,
+    progress: bool = True,
+) -> FramesResult:
     """Sample every video into ``out_dir`` and write ``out_dir/manifest.csv`` and ``dropped.csv``.
 
     Two videos with the same stem get prefixes ``stem`` and ``stem-2``.

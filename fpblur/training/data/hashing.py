@@ -85,7 +85,9 @@ class DedupIndex:
             self.hashes.append((ph, key))
 
 
-def near_duplicate_pairs(hashes_a: dict[str, str], hashes_b: dict[str, str], threshold: int) -> list[tuple[str, str, int]]:
+def near_duplicate_pairs(
+    hashes_a: dict[str, str], hashes_b: dict[str, str], threshold: int
+) -> list[tuple[str, str, int]]:
     """Every pair of items from two collections whose pHashes differ in at most ``threshold`` bits.
 
     Args:
@@ -103,7 +105,9 @@ def near_duplicate_pairs(hashes_a: dict[str, str], hashes_b: dict[str, str], thr
     b = np.array([int(hashes_b[k], 16) for k in kb], dtype=np.uint64)
     out = []
     for i, x in enumerate(a):
-        dist = np.bitwise_count(np.bitwise_xor(b, x)) if hasattr(np, "bitwise_count") else _popcount(np.bitwise_xor(b, x))
+        dist = (
+            np.bitwise_count(np.bitwise_xor(b, x)) if hasattr(np, "bitwise_count") else _popcount(np.bitwise_xor(b, x))
+        )
         for j in np.flatnonzero(dist <= threshold):
             out.append((ka[i], kb[j], int(dist[j])))
     return out

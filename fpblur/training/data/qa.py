@@ -50,8 +50,16 @@ CHECKS = (
     "near_duplicate_across_splits",  # perceptual-hash neighbour in another split
 )
 # what fix() does with the boxes of each check (image-level checks are handled separately)
-BOX_ACTIONS = {"malformed": "drop", "unknown_class": "drop", "degenerate": "drop", "out_of_range": "clip",
-               "duplicate_box": "drop", "tiny_box": "drop", "aspect_outlier": "keep", "size_outlier": "keep"}
+BOX_ACTIONS = {
+    "malformed": "drop",
+    "unknown_class": "drop",
+    "degenerate": "drop",
+    "out_of_range": "clip",
+    "duplicate_box": "drop",
+    "tiny_box": "drop",
+    "aspect_outlier": "keep",
+    "size_outlier": "keep",
+}
 LEAKAGE_CHECKS = ("duplicate_across_splits", "near_duplicate_across_splits")  # fix(leakage="drop") drops these images
 FINDING_COLUMNS = ["split", "image", "label", "line", "check", "detail", "class_id"]
 
@@ -71,6 +79,7 @@ class QAConfig:
         phash_threshold: pHash bit distance up to which images of two splits are near duplicates.
         tolerance: how far outside [0, 1] a normalised coordinate may reach and still count as inside.
     """
+
     names: dict[int, str] | None = None  # default: data.yaml's names, else any id is accepted
     splits: Sequence[str] = SPLITS
     tiny_px: float = 4.0
@@ -87,9 +96,12 @@ class QAReport:
     (``boxes``; ``px_w``/``px_h`` in pixels of the image as displayed) and every image (``images``: size, sha256,
     pHash, readable).
     """
+
     root: Path
     findings: pd.DataFrame
-    boxes: pd.DataFrame  # every parsed box: split, image, label, line, class_id, cx, cy, w, h, width, height, px_w, px_h
+    boxes: (
+        pd.DataFrame
+    )  # every parsed box: split, image, label, line, class_id, cx, cy, w, h, width, height, px_w, px_h
     images: pd.DataFrame  # split, image, label, width, height, sha256, phash, readable
 
     def counts(self) -> pd.Series:
@@ -115,9 +127,18 @@ class QAReport:
         axes[0].invert_yaxis()
         axes[0].set(title="findings per check", xlabel="count")
         b = self.boxes[(self.boxes["px_w"] > 0) & (self.boxes["px_h"] > 0)]
-        flagged = set(map(tuple, self.findings.loc[self.findings["check"].isin(["aspect_outlier", "size_outlier", "tiny_box"]),
-                                                   ["split", "image", "line"]].itertuples(index=False)))
-        mask = np.array([(s, i, ln) in flagged for s, i, ln in b[["split", "image", "line"]].itertuples(index=False)], dtype=bool)
+        flagged = set(
+            map(
+                tuple,
+                self.findings.loc[
+                    self.findings["check"].isin(["aspect_outlier", "size_outlier", "tiny_box"]),
+                    ["split", "image", "line"],
+                ].itertuples(index=False),
+            )
+        )
+        mask = np.array(
+            [(s, i, ln) in flagged for s, i, ln in b[["split", "image", "line"]].itertuples(index=False)], dtype=bool
+        )
         axes[1].scatter(b["px_w"][~mask], b["px_h"][~mask], s=10, label="ok")
         axes[1].scatter(b["px_w"][mask], b["px_h"][mask], s=30, c="tab:red", marker="x", label="outlier / tiny")
         axes[1].set(title="box size (pixels)", xlabel="width", ylabel="height", xscale="log", yscale="log")
@@ -161,7 +182,17 @@ def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
     img_rows: list[dict] = []
 
     def add(split, image, label, line, check, detail, class_id=None):
-        findings.append({"split": split, "image": image, "label": label, "line": line, "check": check, "detail": detail, "class_id": class_id})
+        findings.append(
+            {
+                "split": split,
+                "image": image,
+                "label": label,
+                "line": line,
+                "check": check,
+                "detail": detail,
+                "class_id": class_id,
+            }
+        )
 
     for split in cfg.splits:
         img_dir, lab_dir = root / "images" / split, root / "labels" / split
@@ -173,7 +204,16 @@ def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
         for img in images:
             rel_img, lab = str(img.relative_to(root)), label_for(img, root, split)
             rel_lab = str(lab.relative_to(root))
-            info = {"split": split, "image": rel_img, "label": rel_lab, "width": None, "height": None, "sha256": sha256_file(img), "phash": None, "readable": True}
+            info = {
+                "split": split,
+                "image": rel_img,
+                "label": rel_lab,
+                "width": None,
+                "height": None,
+                "sha256": sha256_file(img),
+                "phash": None,
+                "readable": True,
+            }
             try:
                 with Image.open(img) as im:
                     im.load()
@@ -186,15 +226,38 @@ def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
             if not lab.is_file():
                 add(split, rel_img, "", None, "image_without_label", "no label file (background image?)")
                 continue
-            _check_lines(split, rel_img, rel_lab, read_labels(lab), info["width"], info["height"], names, cfg, add, box_rows)
+            _check_lines(
+                split, rel_img, rel_lab, read_labels(lab), info["width"], info["height"], names, cfg, add, box_rows
+            )
 
-    boxes = pd.DataFrame(box_rows, columns=["split", "image", "label", "line", "class_id", "cx", "cy", "w", "h", "width", "height", "px_w", "px_h"])
+    boxes = pd.DataFrame(
+        box_rows,
+        columns=[
+            "split",
+            "image",
+            "label",
+            "line",
+            "class_id",
+            "cx",
+            "cy",
+            "w",
+            "h",
+            "width",
+            "height",
+            "px_w",
+            "px_h",
+        ],
+    )
     _outliers(boxes, cfg, add)
-    images_df = pd.DataFrame(img_rows, columns=["split", "image", "label", "width", "height", "sha256", "phash", "readable"])
+    images_df = pd.DataFrame(
+        img_rows, columns=["split", "image", "label", "width", "height", "sha256", "phash", "readable"]
+    )
     _leakage(images_df, cfg, add)
     found = pd.DataFrame(findings, columns=FINDING_COLUMNS).astype({"line": "Int64", "class_id": "Int64"})
     order = {c: i for i, c in enumerate(CHECKS)}
-    found = found.sort_values(["check", "split", "image", "line"], key=lambda s: s.map(order) if s.name == "check" else s).reset_index(drop=True)
+    found = found.sort_values(
+        ["check", "split", "image", "line"], key=lambda s: s.map(order) if s.name == "check" else s
+    ).reset_index(drop=True)
     return QAReport(root, found, boxes, images_df)
 
 
@@ -220,13 +283,31 @@ def _check_lines(split, rel_img, rel_lab, lines, W, H, names, cfg: QAConfig, add
         if W and min(px_w, px_h) < cfg.tiny_px:
             add(split, rel_img, rel_lab, ln.line, "tiny_box", f"{px_w:.1f}×{px_h:.1f} px < {cfg.tiny_px:g}", cid)
         for other_line, other_cid, other in valid:
-            if other_cid == cid and iou_matrix(xyxy[None].astype(np.float32), other[None].astype(np.float32))[0, 0] >= cfg.duplicate_iou:
+            if (
+                other_cid == cid
+                and iou_matrix(xyxy[None].astype(np.float32), other[None].astype(np.float32))[0, 0] >= cfg.duplicate_iou
+            ):
                 add(split, rel_img, rel_lab, ln.line, "duplicate_box", f"same as line {other_line}", cid)
                 break
         else:
             valid.append((ln.line, cid, xyxy))
-        box_rows.append({"split": split, "image": rel_img, "label": rel_lab, "line": ln.line, "class_id": cid, "cx": cx, "cy": cy,
-                         "w": w, "h": h, "width": W, "height": H, "px_w": px_w, "px_h": px_h})
+        box_rows.append(
+            {
+                "split": split,
+                "image": rel_img,
+                "label": rel_lab,
+                "line": ln.line,
+                "class_id": cid,
+                "cx": cx,
+                "cy": cy,
+                "w": w,
+                "h": h,
+                "width": W,
+                "height": H,
+                "px_w": px_w,
+                "px_h": px_h,
+            }
+        )
 
 
 def _outliers(boxes: pd.DataFrame, cfg: QAConfig, add) -> None:
@@ -241,13 +322,21 @@ def _outliers(boxes: pd.DataFrame, cfg: QAConfig, add) -> None:
             z = _robust_z(values)
             for (_, r), zi, v in zip(g.iterrows(), z, values):
                 if abs(zi) > cfg.outlier_z:
-                    add(r["split"], r["image"], r["label"], r["line"], check, f"{what} {np.exp(v):.3g}, robust z={zi:+.1f}", int(cid))
+                    add(
+                        r["split"],
+                        r["image"],
+                        r["label"],
+                        r["line"],
+                        check,
+                        f"{what} {np.exp(v):.3g}, robust z={zi:+.1f}",
+                        int(cid),
+                    )
 
 
 def _leakage(images: pd.DataFrame, cfg: QAConfig, add) -> None:
     splits = list(dict.fromkeys(images["split"]))
     for i, a in enumerate(splits):
-        for b in splits[i + 1:]:
+        for b in splits[i + 1 :]:
             A, B = images[images["split"] == a], images[images["split"] == b]
             exact = set()
             for _, rb in B[B["sha256"].isin(set(A["sha256"]))].iterrows():
@@ -276,6 +365,7 @@ class FixResult:
     """What :func:`fix` did: the new dataset folder ``dst``, one row per action (``split, image, line, check,
     action``) and the number of actions of each kind (``summary``).
     """
+
     dst: Path
     actions: pd.DataFrame  # split, image, line, check, action
     summary: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))
@@ -353,7 +443,9 @@ def fix(
                 rel_img = str(img.relative_to(src))
                 if rel_img in skip_images:
                     why = image_drops.loc[image_drops["image"] == rel_img, "check"].iloc[0]
-                    actions.append({"split": split, "image": rel_img, "line": None, "check": why, "action": "image_dropped"})
+                    actions.append(
+                        {"split": split, "image": rel_img, "line": None, "check": why, "action": "image_dropped"}
+                    )
                     continue
                 link_or_copy(img, tmp / img.relative_to(src), link)
                 lab = label_for(img, src, split)
@@ -361,7 +453,15 @@ def fix(
                 out_lab.parent.mkdir(parents=True, exist_ok=True)
                 if not lab.is_file():
                     out_lab.write_text("")
-                    actions.append({"split": split, "image": rel_img, "line": None, "check": "image_without_label", "action": "empty_label_written"})
+                    actions.append(
+                        {
+                            "split": split,
+                            "image": rel_img,
+                            "line": None,
+                            "check": "image_without_label",
+                            "action": "empty_label_written",
+                        }
+                    )
                     continue
                 rel_lab = str(lab.relative_to(src))
                 kept_ids, kept_boxes = [], []
@@ -369,22 +469,48 @@ def fix(
                     checks = per_line.get((rel_lab, ln.line), [])
                     todo = [box_checks.get(c, "keep") for c in checks]
                     if "drop" in todo or ln.class_id is None:
-                        actions.append({"split": split, "image": rel_img, "line": ln.line, "check": ",".join(checks), "action": "box_dropped"})
+                        actions.append(
+                            {
+                                "split": split,
+                                "image": rel_img,
+                                "line": ln.line,
+                                "check": ",".join(checks),
+                                "action": "box_dropped",
+                            }
+                        )
                         continue
                     box = np.array(ln.box, dtype=np.float64)
                     if "clip" in todo:
                         clipped = clip_xyxy(cxcywh_to_xyxy(box), 1, 1)
                         x0, y0, x1, y1 = clipped[0]
                         if x1 - x0 <= 0 or y1 - y0 <= 0:
-                            actions.append({"split": split, "image": rel_img, "line": ln.line, "check": ",".join(checks), "action": "box_dropped"})
+                            actions.append(
+                                {
+                                    "split": split,
+                                    "image": rel_img,
+                                    "line": ln.line,
+                                    "check": ",".join(checks),
+                                    "action": "box_dropped",
+                                }
+                            )
                             continue
                         box = xyxy_to_cxcywh(clipped, 1, 1)[0]
-                        actions.append({"split": split, "image": rel_img, "line": ln.line, "check": ",".join(checks), "action": "box_clipped"})
+                        actions.append(
+                            {
+                                "split": split,
+                                "image": rel_img,
+                                "line": ln.line,
+                                "check": ",".join(checks),
+                                "action": "box_clipped",
+                            }
+                        )
                     kept_ids.append(ln.class_id)
                     kept_boxes.append(box)
                 out_lab.write_text(format_labels(kept_ids, np.array(kept_boxes).reshape(-1, 4)))
         for r in f[f["check"] == "label_without_image"].itertuples(index=False):
-            actions.append({"split": r.split, "image": "", "line": None, "check": r.check, "action": f"label_dropped: {r.label}"})
+            actions.append(
+                {"split": r.split, "image": "", "line": None, "check": r.check, "action": f"label_dropped: {r.label}"}
+            )
         names = cfg.names if cfg.names is not None else read_names(src)
         if names is not None:
             write_data_yaml(tmp / "data.yaml", dst.resolve(), names, splits=tuple(cfg.splits))

@@ -34,7 +34,19 @@ from fpblur.core.files import atomic_output
 from fpblur.training.data.hashing import DedupIndex, phash, sha256_bytes
 
 USER_AGENT = "fpblur-data-collector/0.1"
-MANIFEST_COLUMNS = ["url", "page", "file", "sha256", "phash", "size", "width", "height", "format", "license", "fetched_at"]
+MANIFEST_COLUMNS = [
+    "url",
+    "page",
+    "file",
+    "sha256",
+    "phash",
+    "size",
+    "width",
+    "height",
+    "format",
+    "license",
+    "fetched_at",
+]
 REJECT_COLUMNS = ["url", "page", "reason", "duplicate_of"]
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -60,6 +72,7 @@ class BrowserConfig:
         allow_driver_download: fall back to ``webdriver-manager`` (needs internet) when ``driver`` is missing.
         extra_flags: more Chromium command-line flags.
     """
+
     binary: str = "/usr/bin/chromium"
     driver: str = "/usr/bin/chromedriver"
     window: tuple[int, int] = (1280, 900)
@@ -80,7 +93,12 @@ def chromium_options(cfg: BrowserConfig, user_data_dir: str):
 
     opts = Options()
     opts.binary_location = cfg.binary
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", f"--window-size={cfg.window[0]},{cfg.window[1]}", *cfg.extra_flags):
+    for flag in (
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={user_data_dir}",
+        f"--window-size={cfg.window[0]},{cfg.window[1]}",
+        *cfg.extra_flags,
+    ):
         opts.add_argument(flag)
     return opts
 
@@ -149,7 +167,9 @@ return out;
 _METRICS_JS = "return [document.documentElement.scrollHeight, window.scrollY, window.innerHeight];"
 
 
-def collect_image_urls(driver, page_url: str, *, pause: float = 0.4, settle_rounds: int = 3, max_steps: int = 300) -> list[str]:
+def collect_image_urls(
+    driver, page_url: str, *, pause: float = 0.4, settle_rounds: int = 3, max_steps: int = 300
+) -> list[str]:
     """Open ``page_url``, scroll one viewport at a time until the page stops growing; image URLs in page order.
 
     The page counts as finished when the bottom is reached and the height stays the same for
@@ -253,6 +273,7 @@ class Fetched:
     """The outcome of :func:`fetch_image`: the image bytes (None when rejected) and why not (``reason``, ``""``
     when accepted), the response's content type and the decoded ``width``/``height`` (pixels) and PIL ``format``.
     """
+
     url: str
     data: bytes | None
     reason: str = ""  # why it was rejected ("" when ok)
@@ -342,6 +363,7 @@ class ScrapeConfig:
     crawl-delay wins when longer); ``respect_robots``; ``phash_threshold`` (bits) for near duplicates; the scrolling
     of :func:`collect_image_urls` (``scroll_pause`` s, ``settle_rounds``, ``max_scroll_steps``); the ``browser``.
     """
+
     user_agent: str = USER_AGENT
     timeout: float = 15.0
     max_bytes: int = 15_000_000
@@ -361,6 +383,7 @@ class ScrapeResult:
     """What :func:`scrape` wrote: the whole manifest (:data:`MANIFEST_COLUMNS`) and rejection list
     (:data:`REJECT_COLUMNS`) as DataFrames, and the paths of their CSV files.
     """
+
     manifest: pd.DataFrame
     rejected: pd.DataFrame
     manifest_csv: Path
@@ -412,13 +435,21 @@ def scrape(
     (out / "images").mkdir(parents=True, exist_ok=True)
     say = log or (lambda m: None)
     manifest_csv, rejected_csv = out / "manifest.csv", out / "rejected.csv"
-    old = pd.read_csv(manifest_csv, dtype=str, keep_default_na=False) if manifest_csv.is_file() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    old = (
+        pd.read_csv(manifest_csv, dtype=str, keep_default_na=False)
+        if manifest_csv.is_file()
+        else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    )
     rows: list[dict] = old.to_dict("records")
     rejected: list[dict] = []
     index = DedupIndex(cfg.phash_threshold)
     for r in rows:
         index.add(r["file"], r["sha256"] or None, r["phash"] or None)
-    old_rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False) if rejected_csv.is_file() else pd.DataFrame(columns=REJECT_COLUMNS)
+    old_rejected = (
+        pd.read_csv(rejected_csv, dtype=str, keep_default_na=False)
+        if rejected_csv.is_file()
+        else pd.DataFrame(columns=REJECT_COLUMNS)
+    )
     retry = old_rejected["reason"].map(_retryable).astype(bool)
     old_rejected = old_rejected[~retry]  # transient failures are tried again and re-reported
     done_urls = {r["url"] for r in rows} | set(old_rejected["url"])
@@ -433,9 +464,17 @@ def scrape(
                 driver = stack.enter_context(browser(cfg.browser))
             for page in pages:
                 if cfg.respect_robots and not robots.allowed(page):
-                    rejected.append({"url": page, "page": page, "reason": "robots.txt disallows the page", "duplicate_of": ""})
+                    rejected.append(
+                        {"url": page, "page": page, "reason": "robots.txt disallows the page", "duplicate_of": ""}
+                    )
                     continue
-                urls = collect_image_urls(driver, page, pause=cfg.scroll_pause, settle_rounds=cfg.settle_rounds, max_steps=cfg.max_scroll_steps)
+                urls = collect_image_urls(
+                    driver,
+                    page,
+                    pause=cfg.scroll_pause,
+                    settle_rounds=cfg.settle_rounds,
+                    max_steps=cfg.max_scroll_steps,
+                )
                 say(f"{page}: {len(urls)} image URLs")
                 for url in urls:
                     if url in done_urls:
@@ -445,26 +484,49 @@ def scrape(
                         rejected.append({"url": url, "page": page, "reason": "not an http(s) URL", "duplicate_of": ""})
                         continue
                     if cfg.respect_robots and not robots.allowed(url):
-                        rejected.append({"url": url, "page": page, "reason": "robots.txt disallows", "duplicate_of": ""})
+                        rejected.append(
+                            {"url": url, "page": page, "reason": "robots.txt disallows", "duplicate_of": ""}
+                        )
                         continue
                     limiter.wait(url, robots.crawl_delay(url) if cfg.respect_robots else None)
-                    got = fetch_image(session, url, timeout=cfg.timeout, max_bytes=cfg.max_bytes, min_side=cfg.min_side,
-                                      retries=cfg.retries, referer=page)
+                    got = fetch_image(
+                        session,
+                        url,
+                        timeout=cfg.timeout,
+                        max_bytes=cfg.max_bytes,
+                        min_side=cfg.min_side,
+                        retries=cfg.retries,
+                        referer=page,
+                    )
                     if got.data is None:
                         rejected.append({"url": url, "page": page, "reason": got.reason, "duplicate_of": ""})
                         continue
                     sha, ph = sha256_bytes(got.data), phash(got.data)
                     dup = index.match(sha, ph)
                     if dup is not None:
-                        rejected.append({"url": url, "page": page, "reason": f"duplicate ({dup[0]})", "duplicate_of": dup[1]})
+                        rejected.append(
+                            {"url": url, "page": page, "reason": f"duplicate ({dup[0]})", "duplicate_of": dup[1]}
+                        )
                         continue
                     name = f"images/{sha[:16]}{_EXT.get(got.format, '.img')}"
                     with atomic_output(out / name) as tmp:
                         tmp.write_bytes(got.data)
                     index.add(name, sha, ph)
-                    rows.append({"url": url, "page": page, "file": name, "sha256": sha, "phash": ph, "size": len(got.data),
-                                 "width": got.width, "height": got.height, "format": got.format, "license": "",
-                                 "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                    rows.append(
+                        {
+                            "url": url,
+                            "page": page,
+                            "file": name,
+                            "sha256": sha,
+                            "phash": ph,
+                            "size": len(got.data),
+                            "width": got.width,
+                            "height": got.height,
+                            "format": got.format,
+                            "license": "",
+                            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        }
+                    )
     finally:
         if own_session:
             session.close()

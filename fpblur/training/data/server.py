@@ -25,6 +25,7 @@ class LocalServer(ThreadingHTTPServer):
     """A threading HTTP server for the files under ``root`` on 127.0.0.1 (a free port), with byte ranges and the
     misbehaviour tables ``corrupt``/``truncate`` and the ``log``/``agents`` records described in the module docstring.
     """
+
     daemon_threads = True
 
     def __init__(self, root: Path) -> None:
@@ -112,7 +113,9 @@ def serve(root: str | os.PathLike) -> Iterator[LocalServer]:
         The :class:`LocalServer` (its ``url`` is the base URL); it is shut down on exit.
     """
     server = LocalServer(Path(root))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fpblur-local-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fpblur-local-http", daemon=True
+    )
     thread.start()
     try:
         yield server

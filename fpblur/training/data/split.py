@@ -64,7 +64,9 @@ def source_from_name(name: str, pattern: str = r"^(.+?)_(?:t\d+.*|\d+)$") -> str
     return m.group(1) if m else stem
 
 
-def split_frame(df: pd.DataFrame, group: str | None = None, *, key: str = "file", val_fraction: float = 0.2, seed: int | str = 0) -> pd.DataFrame:
+def split_frame(
+    df: pd.DataFrame, group: str | None = None, *, key: str = "file", val_fraction: float = 0.2, seed: int | str = 0
+) -> pd.DataFrame:
     """A copy of ``df`` with a ``split`` column from :func:`group_split`.
 
     Args:

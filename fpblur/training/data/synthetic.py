@@ -148,8 +148,9 @@ def _place(rng, w, h, ow, oh, taken: list[tuple[int, int, int, int]]) -> tuple[i
     return None
 
 
-def synthetic_image(rng: np.random.Generator, size: tuple[int, int] = (320, 320), targets=TARGETS,
-                    max_objects: int = 4, crops=None) -> SyntheticImage:
+def synthetic_image(
+    rng: np.random.Generator, size: tuple[int, int] = (320, 320), targets=TARGETS, max_objects: int = 4, crops=None
+) -> SyntheticImage:
     """One generated image with 1..``max_objects`` faces and/or plates (objects that do not fit without overlap
     are skipped, so fewer may appear).
 
@@ -188,7 +189,7 @@ def synthetic_image(rng: np.random.Generator, size: tuple[int, int] = (320, 320)
         if pos is None:
             continue
         x, y = pos
-        img[y:y + oh, x:x + ow] = obj
+        img[y : y + oh, x : x + ow] = obj
         taken.append((x, y, x + ow, y + oh))
         boxes.append(box + [x, y, x, y])
         labels.append(target)
@@ -212,8 +213,15 @@ def yolo_labels(sample: SyntheticImage, names: tuple[str, ...]) -> str:
     return format_labels(ids, xyxy_to_cxcywh(sample.boxes[keep], w, h))
 
 
-def make_yolo_dataset(out_dir: str | Path, target: str = "face", n_train: int = 16, n_val: int = 8,
-                      size: tuple[int, int] = (320, 320), seed: int = 0, max_objects: int = 4) -> SyntheticDataset:
+def make_yolo_dataset(
+    out_dir: str | Path,
+    target: str = "face",
+    n_train: int = 16,
+    n_val: int = 8,
+    size: tuple[int, int] = (320, 320),
+    seed: int = 0,
+    max_objects: int = 4,
+) -> SyntheticDataset:
     """Write a YOLO-layout dataset of ``target`` and its ``data.yaml`` (absolute ``path``).
 
     Same arguments give byte-identical label files (images are PNG, so pixels are identical too).
@@ -255,12 +263,28 @@ def wider_flags(box: np.ndarray) -> dict:
     height (≥ 50 px easy, ≥ 30 px medium, every face hard).
     """
     h = float(box[3] - box[1])
-    return {"blur": 0, "occlusion": 0, "invalid": 0, "pose": 0, "expression": 0, "illumination": 0,
-            "easy": h >= 50, "medium": h >= 30, "hard": True}
+    return {
+        "blur": 0,
+        "occlusion": 0,
+        "invalid": 0,
+        "pose": 0,
+        "expression": 0,
+        "illumination": 0,
+        "easy": h >= 50,
+        "medium": h >= 30,
+        "hard": True,
+    }
 
 
-def make_wider_dataset(out_dir: str | Path, target: str = "face", n: int = 8, size: tuple[int, int] = (320, 320),
-                       seed: int = 100, max_objects: int = 4, flags: bool = True) -> Path:
+def make_wider_dataset(
+    out_dir: str | Path,
+    target: str = "face",
+    n: int = 8,
+    size: tuple[int, int] = (320, 320),
+    seed: int = 100,
+    max_objects: int = 4,
+    flags: bool = True,
+) -> Path:
     """Write ``images/`` + ``labels.json`` (+ ``flags.json``) like the evaluation data.
 
     Args:

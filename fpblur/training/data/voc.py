@@ -35,8 +35,35 @@ from fpblur.training.data.yolo import (
 )
 from fpblur.training.eval.datasets import image_size  # displayed size, EXIF orientation applied
 
-OBJECT_COLUMNS = ["xml", "image", "split", "name", "class_id", "difficult", "truncated", "xmin", "ymin", "xmax", "ymax", "clipped", "status"]
-IMAGE_COLUMNS = ["xml", "image", "split", "xml_width", "xml_height", "width", "height", "size_status", "fix", "objects", "kept", "status"]
+OBJECT_COLUMNS = [
+    "xml",
+    "image",
+    "split",
+    "name",
+    "class_id",
+    "difficult",
+    "truncated",
+    "xmin",
+    "ymin",
+    "xmax",
+    "ymax",
+    "clipped",
+    "status",
+]
+IMAGE_COLUMNS = [
+    "xml",
+    "image",
+    "split",
+    "xml_width",
+    "xml_height",
+    "width",
+    "height",
+    "size_status",
+    "fix",
+    "objects",
+    "kept",
+    "status",
+]
 
 
 class VocError(ValueError):
@@ -53,6 +80,7 @@ def norm_name(name: str) -> str:
 @dataclass
 class ClassMap:
     """Class ids by name: ``names`` (``{id: name}``) and ``aliases`` (normalised alias → class name)."""
+
     names: dict[int, str]
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -85,6 +113,7 @@ class VocObject:
     """One ``<object>``: its ``name``, ``box`` (``xmin, ymin, xmax, ymax`` pixels as written) and the
     ``difficult``/``truncated`` flags.
     """
+
     name: str
     box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in pixels
     difficult: bool = False
@@ -94,6 +123,7 @@ class VocObject:
 @dataclass
 class VocAnnotation:
     """One parsed VOC file: its path, ``<filename>`` and ``<size>`` (None when absent) and objects."""
+
     xml: Path
     filename: str | None
     width: int | None
@@ -132,8 +162,14 @@ def parse_voc(path: str | os.PathLike) -> VocAnnotation:
             coords = [_num(bb, t) for t in ("xmin", "ymin", "xmax", "ymax")]
             if any(c is None for c in coords):
                 raise VocError(f"{path}: object without a complete <bndbox>")
-            objects.append(VocObject((o.findtext("name") or "").strip(), tuple(coords),  # type: ignore[arg-type]
-                                     bool(int(_num(o, "difficult") or 0)), bool(int(_num(o, "truncated") or 0))))
+            objects.append(
+                VocObject(
+                    (o.findtext("name") or "").strip(),
+                    tuple(coords),  # type: ignore[arg-type]
+                    bool(int(_num(o, "difficult") or 0)),
+                    bool(int(_num(o, "truncated") or 0)),
+                )
+            )
     except ValueError as exc:
         raise VocError(f"{path}: bad number ({exc})") from None
     fn = (root.findtext("filename") or "").strip() or None
@@ -147,6 +183,7 @@ class VocReport:
     (:data:`IMAGE_COLUMNS`; ``status`` ok, ``bad_xml: …``, ``missing_image`` or ``unreadable_image (…)``) and the
     written ``data.yaml`` (None when no image was converted).
     """
+
     objects: pd.DataFrame
     images: pd.DataFrame
     data_yaml: Path | None = None
@@ -155,9 +192,13 @@ class VocReport:
         """Counts: objects and images per status (``object:…``, ``image:…``), images per size status
         (``size:…``) and objects flagged difficult, truncated or clipped.
         """
-        s = pd.concat([self.objects["status"].value_counts().add_prefix("object:"),
-                       self.images["status"].value_counts().add_prefix("image:"),
-                       self.images["size_status"].replace("", pd.NA).value_counts().add_prefix("size:")])
+        s = pd.concat(
+            [
+                self.objects["status"].value_counts().add_prefix("object:"),
+                self.images["status"].value_counts().add_prefix("image:"),
+                self.images["size_status"].replace("", pd.NA).value_counts().add_prefix("size:"),
+            ]
+        )
         s["objects:difficult"] = int(self.objects["difficult"].sum()) if len(self.objects) else 0
         s["objects:truncated"] = int(self.objects["truncated"].sum()) if len(self.objects) else 0
         s["objects:clipped"] = int(self.objects["clipped"].sum()) if len(self.objects) else 0
@@ -219,7 +260,12 @@ def convert(
         objects, images, splits = _convert_into(build, ann_dir, by_name, by_stem, pick, class_map, keep_difficult, link)
         data_yaml = None
         if splits:
-            write_data_yaml(build / "data.yaml", out.resolve(), class_map.names, splits=sorted(splits, key=lambda s: (s != "train", s)))
+            write_data_yaml(
+                build / "data.yaml",
+                out.resolve(),
+                class_map.names,
+                splits=sorted(splits, key=lambda s: (s != "train", s)),
+            )
             data_yaml = out / "data.yaml"
         _replace_dir(build, out)
     finally:
@@ -235,16 +281,22 @@ def _check_output(out: Path, ann_dir: Path, image_dir: Path) -> None:
     for what, folder in (("image", image_dir), ("annotation", ann_dir)):
         r_in = folder.resolve()
         if r_out == r_in or r_out in r_in.parents:
-            raise ValueError(f"{out}: output folder contains the input {what} folder {folder}; give a separate output folder")
+            raise ValueError(
+                f"{out}: output folder contains the input {what} folder {folder}; give a separate output folder"
+            )
     if image_dir.resolve() in r_out.parents:
-        raise ValueError(f"{out}: output folder lies inside the input image folder {image_dir}; give a separate output folder")
+        raise ValueError(
+            f"{out}: output folder lies inside the input image folder {image_dir}; give a separate output folder"
+        )
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: output exists and is not a folder")
     if out.is_dir():
         other = sorted(p.name for p in out.iterdir() if p.name not in _CONVERTED)
         if other:
-            raise ValueError(f"{out}: output folder holds other files than a converted dataset ({', '.join(other[:3])}"
-                             f"{', …' if len(other) > 3 else ''}); give a new or empty folder")
+            raise ValueError(
+                f"{out}: output folder holds other files than a converted dataset ({', '.join(other[:3])}"
+                f"{', …' if len(other) > 3 else ''}); give a new or empty folder"
+            )
 
 
 def _replace_dir(build: Path, out: Path) -> None:
@@ -262,18 +314,34 @@ def _replace_dir(build: Path, out: Path) -> None:
         raise
 
 
-def _convert_into(out: Path, ann_dir: Path, by_name, by_stem, pick, class_map: ClassMap, keep_difficult: bool, link: str):
+def _convert_into(
+    out: Path, ann_dir: Path, by_name, by_stem, pick, class_map: ClassMap, keep_difficult: bool, link: str
+):
     """The conversion proper, writing into the new folder ``out``; returns ``(objects, images, splits)``."""
     obj_rows, img_rows, splits = [], [], set()
     for xml in sorted(ann_dir.rglob("*.xml")):
-        row = {"xml": str(xml.relative_to(ann_dir)), "image": "", "split": "", "xml_width": None, "xml_height": None,
-               "width": None, "height": None, "size_status": "", "fix": "", "objects": 0, "kept": 0, "status": "ok"}
+        row = {
+            "xml": str(xml.relative_to(ann_dir)),
+            "image": "",
+            "split": "",
+            "xml_width": None,
+            "xml_height": None,
+            "width": None,
+            "height": None,
+            "size_status": "",
+            "fix": "",
+            "objects": 0,
+            "kept": 0,
+            "status": "ok",
+        }
         try:
             ann = parse_voc(xml)
         except VocError as exc:
             img_rows.append({**row, "status": f"bad_xml: {exc}"})
             continue
-        src = by_name.get(ann.filename or "") or by_stem.get(Path(ann.filename or xml.name).stem) or by_stem.get(xml.stem)
+        src = (
+            by_name.get(ann.filename or "") or by_stem.get(Path(ann.filename or xml.name).stem) or by_stem.get(xml.stem)
+        )
         row.update(xml_width=ann.width, xml_height=ann.height, objects=len(ann.objects))
         if src is None:
             img_rows.append({**row, "image": ann.filename or xml.stem, "status": "missing_image"})
@@ -305,16 +373,34 @@ def _convert_into(out: Path, ann_dir: Path, by_name, by_stem, pick, class_map: C
                 status = "kept"
                 ids.append(cid)
                 keep_boxes.append(clipped)
-            obj_rows.append({"xml": row["xml"], "image": src.name, "split": split, "name": o.name, "class_id": cid,
-                             "difficult": o.difficult, "truncated": o.truncated, "xmin": b[0], "ymin": b[1], "xmax": b[2],
-                             "ymax": b[3], "clipped": was_clipped and status == "kept", "status": status})
+            obj_rows.append(
+                {
+                    "xml": row["xml"],
+                    "image": src.name,
+                    "split": split,
+                    "name": o.name,
+                    "class_id": cid,
+                    "difficult": o.difficult,
+                    "truncated": o.truncated,
+                    "xmin": b[0],
+                    "ymin": b[1],
+                    "xmax": b[2],
+                    "ymax": b[3],
+                    "clipped": was_clipped and status == "kept",
+                    "status": status,
+                }
+            )
         row["kept"] = len(ids)
-        write_labels(out / "labels" / split / f"{src.stem}.txt", ids, xyxy_to_cxcywh(np.array(keep_boxes).reshape(-1, 4), W, H))
+        write_labels(
+            out / "labels" / split / f"{src.stem}.txt", ids, xyxy_to_cxcywh(np.array(keep_boxes).reshape(-1, 4), W, H)
+        )
         link_or_copy(src, out / "images" / split / src.name, link)
         splits.add(split)
         img_rows.append(row)
     objects = pd.DataFrame(obj_rows, columns=OBJECT_COLUMNS).astype({"class_id": "Int64"})
-    images = pd.DataFrame(img_rows, columns=IMAGE_COLUMNS).astype({c: "Int64" for c in ("xml_width", "xml_height", "width", "height")})
+    images = pd.DataFrame(img_rows, columns=IMAGE_COLUMNS).astype(
+        {c: "Int64" for c in ("xml_width", "xml_height", "width", "height")}
+    )
     return objects, images, splits
 
 

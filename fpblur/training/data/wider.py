@@ -43,8 +43,11 @@ DEFAULT_SOURCES: dict[str, RemoteFile] = {
 }
 
 
-def sources_from_urls(urls: Mapping[str, str | Iterable[str]], checksums: Mapping[str, str | None] | None = None,
-                      sizes: Mapping[str, int | None] | None = None) -> dict[str, RemoteFile]:
+def sources_from_urls(
+    urls: Mapping[str, str | Iterable[str]],
+    checksums: Mapping[str, str | None] | None = None,
+    sizes: Mapping[str, int | None] | None = None,
+) -> dict[str, RemoteFile]:
     """RemoteFiles for keys ``train``/``val``/``split`` from URL(s); file names are the URLs' last parts.
 
     Args:
@@ -68,6 +71,7 @@ class WiderImage:
     """One image of an annotation file: its path under ``WIDER_<split>/images/``, boxes (N×4 float32
     ``x, y, w, h`` pixels) and attributes (N×6 int16 in :data:`ATTRS` order).
     """
+
     rel: str  # path under WIDER_<split>/images/
     boxes: np.ndarray  # (N, 4) float32 x, y, w, h in pixels
     attrs: np.ndarray  # (N, 6) int16 in ATTRS order
@@ -126,7 +130,9 @@ def _is_number_row(text: str) -> bool:
 def _box_row(path: Path, i: int, text: str) -> list[float]:
     parts = text.split()
     if len(parts) < 4 or not _is_number_row(text):
-        raise WiderFormatError(f"{path}:{i + 1}: expected 'x y w h blur expression illumination invalid occlusion pose', got {text!r}")
+        raise WiderFormatError(
+            f"{path}:{i + 1}: expected 'x y w h blur expression illumination invalid occlusion pose', got {text!r}"
+        )
     vals = [float(p) for p in parts[:10]]
     return vals + [0.0] * (10 - len(vals))
 
@@ -152,7 +158,9 @@ def box_filter(boxes: np.ndarray, attrs: np.ndarray, *, min_size: float = 0, dro
     return reasons
 
 
-def boxes_frame(images: Iterable[WiderImage], split: str = "", *, min_size: float = 0, drop_invalid: bool = True) -> pd.DataFrame:
+def boxes_frame(
+    images: Iterable[WiderImage], split: str = "", *, min_size: float = 0, drop_invalid: bool = True
+) -> pd.DataFrame:
     """One row per box of ``images`` (columns ``split, image, faces, x, y, w, h``, :data:`ATTRS`, ``drop``).
 
     Images without faces give one row with NaN box, ``faces`` = 0, attributes -1 and ``drop`` = ``no_face``;
@@ -161,12 +169,36 @@ def boxes_frame(images: Iterable[WiderImage], split: str = "", *, min_size: floa
     recs = []
     for img in images:
         if len(img.boxes) == 0:
-            recs.append({"split": split, "image": img.rel, "faces": 0, "x": np.nan, "y": np.nan, "w": np.nan, "h": np.nan,
-                         **{a: -1 for a in ATTRS}, "drop": "no_face"})
+            recs.append(
+                {
+                    "split": split,
+                    "image": img.rel,
+                    "faces": 0,
+                    "x": np.nan,
+                    "y": np.nan,
+                    "w": np.nan,
+                    "h": np.nan,
+                    **{a: -1 for a in ATTRS},
+                    "drop": "no_face",
+                }
+            )
             continue
-        for (x, y, w, h), a, why in zip(img.boxes, img.attrs, box_filter(img.boxes, img.attrs, min_size=min_size, drop_invalid=drop_invalid)):
-            recs.append({"split": split, "image": img.rel, "faces": len(img.boxes), "x": float(x), "y": float(y), "w": float(w), "h": float(h),
-                         **{k: int(v) for k, v in zip(ATTRS, a)}, "drop": why})
+        for (x, y, w, h), a, why in zip(
+            img.boxes, img.attrs, box_filter(img.boxes, img.attrs, min_size=min_size, drop_invalid=drop_invalid)
+        ):
+            recs.append(
+                {
+                    "split": split,
+                    "image": img.rel,
+                    "faces": len(img.boxes),
+                    "x": float(x),
+                    "y": float(y),
+                    "w": float(w),
+                    "h": float(h),
+                    **{k: int(v) for k, v in zip(ATTRS, a)},
+                    "drop": why,
+                }
+            )
     return pd.DataFrame.from_records(recs, columns=["split", "image", "faces", "x", "y", "w", "h", *ATTRS, "drop"])
 
 
@@ -176,6 +208,7 @@ class WiderExport:
     (:func:`boxes_frame` rows plus ``clipped``; ``drop`` also ``outside`` for boxes empty after clipping), images
     listed but not found, and how many images were placed by each :func:`link_or_copy` method.
     """
+
     root: Path
     data_yaml: Path
     boxes: pd.DataFrame  # boxes_frame rows of all splits, plus ``clipped``
@@ -314,16 +347,21 @@ def summary(boxes: pd.DataFrame) -> pd.DataFrame:
     for split, g in boxes.groupby("split", sort=False):
         real = g[g["drop"] != "no_face"]
         kept = real[real["drop"] == ""]
-        rows.append({
-            "split": split,
-            "images": g["image"].nunique(),
-            "images_without_faces": int((g["drop"] == "no_face").sum()),
-            "boxes": len(real),
-            "kept": len(kept),
-            **{f"dropped_{r}": int((real["drop"] == r).sum()) for r in ("invalid", "degenerate", "small", "outside")},
-            "clipped": int(real.get("clipped", pd.Series(dtype=bool)).fillna(False).astype(bool).sum()),
-            "median_side_px": float(np.sqrt(kept["w"] * kept["h"]).median()) if len(kept) else np.nan,
-        })
+        rows.append(
+            {
+                "split": split,
+                "images": g["image"].nunique(),
+                "images_without_faces": int((g["drop"] == "no_face").sum()),
+                "boxes": len(real),
+                "kept": len(kept),
+                **{
+                    f"dropped_{r}": int((real["drop"] == r).sum())
+                    for r in ("invalid", "degenerate", "small", "outside")
+                },
+                "clipped": int(real.get("clipped", pd.Series(dtype=bool)).fillna(False).astype(bool).sum()),
+                "median_side_px": float(np.sqrt(kept["w"] * kept["h"]).median()) if len(kept) else np.nan,
+            }
+        )
     return pd.DataFrame(rows).set_index("split")
 
 

@@ -40,7 +40,9 @@ def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
     ``[w, h, w, h]`` for pixels).
     """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2], axis=1)
+    return np.stack(
+        [b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2], axis=1
+    )
 
 
 def clip_xyxy(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -78,6 +80,7 @@ class LabelLine:
     ``box`` (``cx, cy, w, h``), both None when the line is not ``class cx cy w h`` with an integral class and finite
     numbers, and the stripped ``text``.
     """
+
     line: int  # 1-based
     class_id: int | None  # None when the line could not be parsed
     box: tuple[float, float, float, float] | None  # cx, cy, w, h
@@ -119,7 +122,9 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()
+    )
 
 
 def label_for(image: Path, root: Path, split: str) -> Path:
@@ -227,7 +232,9 @@ def write_data_yaml(
     return path
 
 
-def preview(root: str | os.PathLike, split: str = "train", n: int = 6, cols: int = 3, names: Mapping[int, str] | None = None):
+def preview(
+    root: str | os.PathLike, split: str = "train", n: int = 6, cols: int = 3, names: Mapping[int, str] | None = None
+):
     """A matplotlib figure of the first ``n`` images of a split with their YOLO boxes drawn (for a quick look).
 
     Args:

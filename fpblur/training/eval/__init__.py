@@ -21,7 +21,23 @@ from fpblur.training.eval.metrics import (
 from fpblur.training.eval.wider import SUBSETS, wider_ap, wider_evaluate, wider_ignore
 
 __all__ = [
-    "BUCKETS", "BUCKET_NAMES", "MIN_COVER", "EvalResult", "ImageMatch", "LabelledSet", "SUBSETS",
-    "average_precision", "coverage_hits", "covered_fraction", "evaluate", "height_bucket", "load_labelled",
-    "match_image", "pr_curve", "voc_ap", "wider_ap", "wider_evaluate", "wider_ignore",
+    "BUCKETS",
+    "BUCKET_NAMES",
+    "MIN_COVER",
+    "EvalResult",
+    "ImageMatch",
+    "LabelledSet",
+    "SUBSETS",
+    "average_precision",
+    "coverage_hits",
+    "covered_fraction",
+    "evaluate",
+    "height_bucket",
+    "load_labelled",
+    "match_image",
+    "pr_curve",
+    "voc_ap",
+    "wider_ap",
+    "wider_evaluate",
+    "wider_ignore",
 ]

@@ -55,6 +55,7 @@ class LabelledSet:
         names: class names (YOLO layout with names; else empty).
         classes: per image, the class id of each GT box (YOLO layout; None for labels.json).
     """
+
     root: Path
     images: list[Path]
     gts: list[np.ndarray]
@@ -72,9 +73,13 @@ class LabelledSet:
         """The first ``n`` images (None: all of them) with their boxes, flags and classes."""
         if n is None:
             return self
-        return replace(self, images=self.images[:n], gts=self.gts[:n],
-                       flags=None if self.flags is None else self.flags[:n],
-                       classes=None if self.classes is None else self.classes[:n])
+        return replace(
+            self,
+            images=self.images[:n],
+            gts=self.gts[:n],
+            flags=None if self.flags is None else self.flags[:n],
+            classes=None if self.classes is None else self.classes[:n],
+        )
 
     def only_classes(self, ids: set[int]) -> LabelledSet:
         """The same images with only the boxes of classes ``ids`` (flags filtered alike).
@@ -85,10 +90,12 @@ class LabelledSet:
         if self.classes is None:
             raise ValueError(f"{self.root}: no class ids to select boxes by (not a YOLO-layout dataset)")
         masks = [np.isin(c, sorted(ids)) for c in self.classes]
-        return replace(self, gts=[g[m] for g, m in zip(self.gts, masks)],
-                       flags=None if self.flags is None else [[f for f, k in zip(fl, m) if k]
-                                                               for fl, m in zip(self.flags, masks)],
-                       classes=[c[m] for c, m in zip(self.classes, masks)])
+        return replace(
+            self,
+            gts=[g[m] for g, m in zip(self.gts, masks)],
+            flags=None if self.flags is None else [[f for f, k in zip(fl, m) if k] for fl, m in zip(self.flags, masks)],
+            classes=[c[m] for c, m in zip(self.classes, masks)],
+        )
 
     @property
     def n_boxes(self) -> int:
@@ -130,8 +137,9 @@ def load_labelled(folder: str | Path) -> LabelledSet:
         raise FileNotFoundError(f"{labels_path}: no labels.json")
     labels = read_json(labels_path)
     if not isinstance(labels, dict):
-        raise ValueError(f"{labels_path}: expected a mapping of image name to [[x1, y1, x2, y2], ...], "
-                         f"got {type(labels).__name__}")
+        raise ValueError(
+            f"{labels_path}: expected a mapping of image name to [[x1, y1, x2, y2], ...], got {type(labels).__name__}"
+        )
     names = sorted(labels)
     gts = [_boxes(labels_path, n, labels[n]) for n in names]
     flags_path = root / "flags.json"
@@ -139,8 +147,10 @@ def load_labelled(folder: str | Path) -> LabelledSet:
     if flags_path.is_file():
         flags = read_json(flags_path)
         if not isinstance(flags, dict):
-            raise ValueError(f"{flags_path}: expected a mapping of image name to a list of per-box flag dicts, "
-                             f"got {type(flags).__name__}")
+            raise ValueError(
+                f"{flags_path}: expected a mapping of image name to a list of per-box flag dicts, "
+                f"got {type(flags).__name__}"
+            )
         per_image_flags = []
         for n, gt in zip(names, gts):
             fl = flags.get(n, [])  # an image without boxes needs no flags entry
@@ -200,8 +210,9 @@ def read_yolo_labels(path: Path, width: int, height: int, classes: set[int] | No
     return read_yolo_boxes(path, width, height, classes)[0]
 
 
-def read_yolo_boxes(path: Path, width: int, height: int,
-                    classes: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_yolo_boxes(
+    path: Path, width: int, height: int, classes: set[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(boxes, class ids)`` of a YOLO label file.
 
     Args:
@@ -255,8 +266,9 @@ def _yaml_root(yaml_path: Path, data: dict) -> Path:
     for base in (Path.cwd(), yaml_path.parent):
         if (base / p).exists():
             return (base / p).resolve()
-    raise FileNotFoundError(f"{yaml_path}: dataset path {path!r} not found (relative to the current directory "
-                            f"or to the YAML's folder)")
+    raise FileNotFoundError(
+        f"{yaml_path}: dataset path {path!r} not found (relative to the current directory or to the YAML's folder)"
+    )
 
 
 def _names(raw, source: Path) -> tuple[str, ...]:

@@ -165,9 +165,17 @@ def infer_target(model: str | os.PathLike | Detector, dataset: LabelledSet, targ
     raise ValueError("cannot tell whether this is a face or a plate evaluation; pass target (--target face|plate)")
 
 
-def model_spec(model: str | os.PathLike, target: str, conf: float | None = None, iou: float | None = None,
-               imgsz: int | Sequence[int] | None = None, device: str | None = None, half: bool = False,
-               scales: Sequence | None = None, max_side: int | None = None) -> DetectorSpec:
+def model_spec(
+    model: str | os.PathLike,
+    target: str,
+    conf: float | None = None,
+    iou: float | None = None,
+    imgsz: int | Sequence[int] | None = None,
+    device: str | None = None,
+    half: bool = False,
+    scales: Sequence | None = None,
+    max_side: int | None = None,
+) -> DetectorSpec:
     """The :class:`DetectorSpec` of a model name for ``target``: ``centerface`` / ``plate-yolov8n`` / ``default`` →
     the registry model; otherwise a weights path.
 
@@ -194,13 +202,26 @@ def model_spec(model: str | os.PathLike, target: str, conf: float | None = None,
         if not Path(name).is_file():
             raise FileNotFoundError(f"{name}: model weights not found (or use centerface, plate-yolov8n, default)")
         weights = name
-        others = {cid: lab for cid, n in model_class_names(name).items()
-                  if (lab := label_from_class_name(n)) not in (None, target)}
+        others = {
+            cid: lab
+            for cid, n in model_class_names(name).items()
+            if (lab := label_from_class_name(n)) not in (None, target)
+        }
         class_map = others or None
     if isinstance(imgsz, (list, tuple)):
         imgsz = tuple(int(s) for s in imgsz) or None
-    return DetectorSpec(target=target, weights=weights, conf=conf, iou=iou, imgsz=imgsz, device=device, half=half,
-                        scales=tuple(scales) if scales else None, max_side=max_side, class_map=class_map)
+    return DetectorSpec(
+        target=target,
+        weights=weights,
+        conf=conf,
+        iou=iou,
+        imgsz=imgsz,
+        device=device,
+        half=half,
+        scales=tuple(scales) if scales else None,
+        max_side=max_side,
+        class_map=class_map,
+    )
 
 
 def model_display_name(model: Any) -> str:
@@ -234,8 +255,9 @@ def load_image(path: Path) -> np.ndarray:
     return check_image(read_image(path).pixels)
 
 
-def predict(detector: Detector, images: Sequence[Path], conf: float | None,
-            progress: Callable[[int, int], None] | None = None) -> tuple[list[Detections], list[tuple[int, int]]]:
+def predict(
+    detector: Detector, images: Sequence[Path], conf: float | None, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[Detections], list[tuple[int, int]]]:
     """Run ``detector`` on every image file, one at a time.
 
     Args:
@@ -261,7 +283,7 @@ def time_detector(detector: Detector, images: Sequence[Path], conf: float | None
     """Mean wall-clock milliseconds per image of ``detector`` at ``conf`` (None: its own) over the first ``n``
     images, after one warm-up run; NaN without images.
     """
-    imgs = [load_image(p) for p in list(images)[:max(1, n)]]
+    imgs = [load_image(p) for p in list(images)[: max(1, n)]]
     if not imgs:
         return float("nan")
     detector.detect(imgs[0], conf)
@@ -272,8 +294,9 @@ def time_detector(detector: Detector, images: Sequence[Path], conf: float | None
 
 
 # -- metrics -----------------------------------------------------------------------------------------------
-def match_predictions(gt: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
-                      thresholds: np.ndarray = IOU_THRESHOLDS) -> np.ndarray:
+def match_predictions(
+    gt: np.ndarray, boxes: np.ndarray, scores: np.ndarray, thresholds: np.ndarray = IOU_THRESHOLDS
+) -> np.ndarray:
     """``D×T`` boolean "correct" matrix, as ``ultralytics.engine.validator.BaseValidator.match_predictions``
     (greedy).
 
@@ -305,8 +328,13 @@ def match_predictions(gt: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
     return correct
 
 
-def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], label: str,
-                        ignore: Sequence[np.ndarray] | None = None, save_dir: Path | None = None) -> dict[str, float]:
+def ultralytics_metrics(
+    dets: Sequence[Detections],
+    gts: Sequence[np.ndarray],
+    label: str,
+    ignore: Sequence[np.ndarray] | None = None,
+    save_dir: Path | None = None,
+) -> dict[str, float]:
     """P, R (at the max-F1 threshold), mAP50 and mAP50-95 from Ultralytics' ``DetMetrics`` (the code
     ``yolo val`` uses), on fpblur's detections matched by :func:`match_predictions`.
 
@@ -329,14 +357,16 @@ def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], l
         if ignore is not None and len(ignore[i]):
             g = g[~np.asarray(ignore[i], bool)]
         boxes, scores = d.boxes.astype(np.float64), d.scores.astype(np.float64)
-        metrics.update_stats({
-            "tp": match_predictions(g, boxes, scores),
-            "conf": scores,
-            "pred_cls": np.zeros(len(boxes)),
-            "target_cls": np.zeros(len(g)),
-            "target_img": np.zeros(1 if len(g) else 0),
-            "im_name": str(i),
-        })
+        metrics.update_stats(
+            {
+                "tp": match_predictions(g, boxes, scores),
+                "conf": scores,
+                "pred_cls": np.zeros(len(boxes)),
+                "target_cls": np.zeros(len(g)),
+                "target_img": np.zeros(1 if len(g) else 0),
+                "im_name": str(i),
+            }
+        )
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
     metrics.process(save_dir=save_dir or Path("."), plot=save_dir is not None)
@@ -344,8 +374,9 @@ def ultralytics_metrics(dets: Sequence[Detections], gts: Sequence[np.ndarray], l
     return {"P": p, "R": r, "mAP50": map50, "mAP50-95": map5095}
 
 
-def regions_at(dets: Sequence[Detections], shapes: Sequence[tuple[int, int]], conf: float,
-               pad: float | dict[str, float] | None) -> list[Detections]:
+def regions_at(
+    dets: Sequence[Detections], shapes: Sequence[tuple[int, int]], conf: float, pad: float | dict[str, float] | None
+) -> list[Detections]:
     """The areas the anonymizer would blur: detections at ``conf``, padded by ``pad`` (one fraction of the box
     size per side, one per label, or None for the default profile's), clipped to each image (``shapes``: height,
     width in pixels).
@@ -430,7 +461,9 @@ def evaluate_model(
     if keep is not None and dataset.classes is not None:
         dataset = dataset.only_classes(keep)
     # the one resolver, as fpblur image: the profile's threshold, detector settings and padding unless given
-    override = model_spec(model, target, conf, iou, imgsz, device, half, scales, max_side) if given is None else {"conf": conf}
+    override = (
+        model_spec(model, target, conf, iou, imgsz, device, half, scales, max_side) if given is None else {"conf": conf}
+    )
     config = resolve_config(profile, targets=(target,), detectors={target: override}, pad=pad)
     spec = config.spec(target)
     conf = float(spec.effective_conf)
@@ -500,6 +533,7 @@ def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
     """Write ``metrics.json`` (the row, per-bucket numbers, WIDER APs, Ultralytics' metrics; NaN as null),
     ``pr_curve.csv`` (recall, precision) and, with ``plots``, ``PR_curve.png`` into ``run_dir``, each atomically.
     """
+
     def clean(v):
         if isinstance(v, float) and np.isnan(v):
             return None
@@ -519,8 +553,12 @@ def save_run(run: EvalRun, run_dir: Path, plots: bool = True) -> None:
         tmp.write_text(json.dumps(info, indent=2))
     recall, precision = run.pr
     with atomic_output(run_dir / "pr_curve.csv") as tmp:
-        np.savetxt(tmp, np.stack([recall, precision], 1), delimiter=",", header="recall,precision",
-                   comments="", fmt="%.6f")
+        np.savetxt(
+            tmp, np.stack([recall, precision], 1), delimiter=",", header="recall,precision", comments="", fmt="%.6f"
+        )
     if plots:
-        close(plot_pr_curves({run.row["model"]: run.pr}, out=run_dir / "PR_curve.png",
-                             title=f"{run.row['dataset']}: PR at IoU 0.5"))
+        close(
+            plot_pr_curves(
+                {run.row["model"]: run.pr}, out=run_dir / "PR_curve.png", title=f"{run.row['dataset']}: PR at IoU 0.5"
+            )
+        )

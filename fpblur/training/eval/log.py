@@ -22,14 +22,32 @@ DEFAULT_LOG = Path("runs") / "eval_log.csv"
 
 #: Stable column order of the log.
 COLUMNS: tuple[str, ...] = (
-    "time", "model", "dataset", "split", "target", "imgsz", "conf", "n_images", "n_boxes",
+    "time",
+    "model",
+    "dataset",
+    "split",
+    "target",
+    "imgsz",
+    "conf",
+    "n_images",
+    "n_boxes",
     # Ultralytics' validation metrics (computed by ultralytics.utils.metrics on fpblur's detections)
-    "P", "R", "mAP50", "mAP50-95",
+    "P",
+    "R",
+    "mAP50",
+    "mAP50-95",
     # fpblur's privacy metrics (fpblur.training.eval.metrics) at the operating threshold ``conf``
-    "AP50", "recall", "precision", "fp_per_img", "coverage",
+    "AP50",
+    "recall",
+    "precision",
+    "fp_per_img",
+    "coverage",
     *(f"coverage_{b}" for b in BUCKET_NAMES),
-    "wider_easy", "wider_medium", "wider_hard",
-    "ms_per_img", "device",
+    "wider_easy",
+    "wider_medium",
+    "wider_hard",
+    "ms_per_img",
+    "device",
 )
 
 

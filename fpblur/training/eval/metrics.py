@@ -246,7 +246,12 @@ def _inside(px: np.ndarray, py: np.ndarray, regions: np.ndarray, shape: str) -> 
     """Per point: inside at least one region (points × regions, reduced)."""
     r = regions[None]
     if shape == "box":
-        hit = (r[..., 0] <= px[:, None]) & (px[:, None] <= r[..., 2]) & (r[..., 1] <= py[:, None]) & (py[:, None] <= r[..., 3])
+        hit = (
+            (r[..., 0] <= px[:, None])
+            & (px[:, None] <= r[..., 2])
+            & (r[..., 1] <= py[:, None])
+            & (py[:, None] <= r[..., 3])
+        )
     else:
         cx, cy = (r[..., 0] + r[..., 2]) / 2, (r[..., 1] + r[..., 3]) / 2
         ax, ay = np.maximum((r[..., 2] - r[..., 0]) / 2, 1e-9), np.maximum((r[..., 3] - r[..., 1]) / 2, 1e-9)

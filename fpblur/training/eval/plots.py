@@ -94,8 +94,11 @@ def plot_training(results: str | os.PathLike | Mapping[str, object], out: str | 
     return _save(fig, out)
 
 
-def plot_pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | os.PathLike | None = None,
-                   title: str = "precision-recall at IoU 0.5"):
+def plot_pr_curves(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    out: str | os.PathLike | None = None,
+    title: str = "precision-recall at IoU 0.5",
+):
     """One PR curve per model, precision drawn as its monotone envelope (as VOC AP integrates it).
 
     Args:
@@ -125,8 +128,11 @@ def plot_pr_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str
     return _save(fig, out)
 
 
-def plot_coverage_by_size(coverage: Mapping[str, Mapping[str, float]], out: str | os.PathLike | None = None,
-                          title: str = "coverage recall by box height (px)"):
+def plot_coverage_by_size(
+    coverage: Mapping[str, Mapping[str, float]],
+    out: str | os.PathLike | None = None,
+    title: str = "coverage recall by box height (px)",
+):
     """Grouped bars of coverage recall per box-height bucket (pixels).
 
     Args:
@@ -167,8 +173,9 @@ def coverage_from_log(df) -> dict[str, dict[str, float]]:
     return out
 
 
-def plot_metric_comparison(df, metrics: Sequence[str] = ("mAP50", "mAP50-95", "recall", "coverage"),
-                           out: str | os.PathLike | None = None):
+def plot_metric_comparison(
+    df, metrics: Sequence[str] = ("mAP50", "mAP50-95", "recall", "coverage"), out: str | os.PathLike | None = None
+):
     """Bars of ``metrics`` (eval-log columns) for each eval-log row, labelled ``model @ dataset``.
 
     Args:
@@ -210,13 +217,28 @@ def draw_boxes(image: np.ndarray, gt: np.ndarray, pred, color_gt=(0, 200, 0), co
     scores = getattr(pred, "scores", np.zeros(len(boxes)))
     for (x1, y1, x2, y2), s in zip(boxes, scores):
         cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), color_pred, thick)
-        cv2.putText(out, f"{s:.2f}", (int(x1), max(10, int(y1) - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick,
-                    color_pred, thick, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            f"{s:.2f}",
+            (int(x1), max(10, int(y1) - 3)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thick,
+            color_pred,
+            thick,
+            cv2.LINE_AA,
+        )
     return out
 
 
-def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[np.ndarray], preds: Sequence, cols: int = 4,
-                    cell: int = 320, titles: Sequence[str] | None = None, out: str | os.PathLike | None = None):
+def prediction_grid(
+    images: Sequence[np.ndarray],
+    gts: Sequence[np.ndarray],
+    preds: Sequence,
+    cols: int = 4,
+    cell: int = 320,
+    titles: Sequence[str] | None = None,
+    out: str | os.PathLike | None = None,
+):
     """A grid figure of BGR images with GT (green) and predictions (red), each shrunk to at most ``cell`` pixels.
 
     Args:

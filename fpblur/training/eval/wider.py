@@ -45,7 +45,9 @@ def wider_ignore(flags: Sequence[dict], subset: str | None = None) -> np.ndarray
     return invalid | ~member
 
 
-def wider_ap(dets: Sequence[Any], gts: Sequence[Any], flags: Sequence[Sequence[dict]], iou: float = 0.5) -> dict[str, float]:
+def wider_ap(
+    dets: Sequence[Any], gts: Sequence[Any], flags: Sequence[Sequence[dict]], iou: float = 0.5
+) -> dict[str, float]:
     """Average precision per WIDER FACE subset (Yang et al. 2016's ignore rules, VOC all-point AP instead of the
     official 1000-threshold sampling).
 
