@@ -7,7 +7,8 @@
 Data: ``../shared/evaldata`` beside the repository (``--data`` to point elsewhere; see its README): ``faces/``
 (WIDER FACE val, every face labelled, WIDER flags), ``plates/`` (OpenALPR benchmark, one labelled plate per image:
 recall only, so its precision and FP/img count unlabelled plates as false positives), ``plates_kaggle416/``
-(every plate labelled).  Without the folder the script says so and exits 0.
+(every plate labelled).  Without the folder the script says so in one line and exits with status 2 (nothing
+measured); a set folder that is missing or has no ``labels.json`` is named and skipped, and the exit status is 1.
 
 Variants:
 * ``default`` / ``fast``: the detectors and padding ``fpblur image`` builds (the CLI's own parser and
@@ -194,17 +195,14 @@ def table(name: str, rows: list[dict]) -> str:
 
 
 def frame_speed(variants_by_target: dict[str, list[Variant]], repeats: int) -> str:
-    """ms per 1280×720 frame of each variant's detectors (zidane.jpg from the ultralytics wheel)."""
+    """ms per 1280×720 frame of each variant's detectors (zidane.jpg, shipped with fpblur)."""
     import cv2
 
-    from fpblur.models.offline import import_ultralytics
+    from fpblur.models.samples import photo_path
 
-    import_ultralytics()
-    from ultralytics.utils import ASSETS
-
-    frame = cv2.imread(str(Path(ASSETS) / "zidane.jpg"))
+    frame = cv2.imread(str(photo_path("zidane.jpg")))
     if frame is None:
-        return "(zidane.jpg not found in the ultralytics wheel; no frame timing)"
+        return "(zidane.jpg could not be read; no frame timing)"
     frame = cv2.resize(frame, (1280, 720))
     names = sorted(
         {v.name for vs in variants_by_target.values() for v in vs if not v.shares_detections_with},
@@ -248,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if not args.data.is_dir():
-        print(f"quality: evaluation data not found at {args.data}; nothing to measure (pass --data DIR)")
-        return 0
+        print(f"quality: error: {args.data}: no such folder (the evaluation data; pass --data DIR)", file=sys.stderr)
+        return 2
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     bad = [s for s in sets if s not in SETS] + [v for v in names if v not in VARIANTS]
@@ -269,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     results: dict = {}
     variants_by_target: dict[str, list[Variant]] = {}
+    skipped = []
     for set_name in sets:
         folder = args.data / set_name
         if not (folder / "labels.json").is_file():
-            print(f"quality: {folder} has no labels.json; skipped")
+            problem = "no labels.json in it" if folder.is_dir() else "no such folder"
+            print(f"quality: {folder}: {problem}; skipped", file=sys.stderr)
+            skipped.append(set_name)
             continue
         target = SETS[set_name]
         if target not in variants_by_target:
@@ -288,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         print(frame_speed(variants_by_target, args.frame_repeats))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))
-    return 0
+    if not results:
+        print(f"quality: error: nothing measured: none of {', '.join(sets)} is in {args.data}", file=sys.stderr)
+        return 2
+    return 1 if skipped else 0
 
 
 if __name__ == "__main__":

@@ -279,6 +279,108 @@ def test_video_run_completes(app, tmp_path):
     assert float(app.progress.cget("value")) == float(app.progress.cget("maximum"))
 
 
+def test_output_name_follows_the_chosen_input(app, tmp_path, zidane):
+    """Choosing an input fills Output with NAME_anon.EXT; an output the user chose for a previous input gives way
+    to the new input's name in the same folder (a .jpg left over for a video input used to fail the run)."""
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), zidane[:240, :320])
+    clip = tmp_path / "clip.avi"
+    make_video(tmp_path / "clip.mp4", frames=6)
+    (tmp_path / "clip.mp4").rename(clip)
+    (tmp_path / "mine").mkdir()
+
+    app.dialogs.answers[:] = [str(photo)]
+    app.choose_input()
+    assert app.output_path.get() == str(tmp_path / "photo_anon.jpg")  # derived when chosen, shown in the field
+    app.dialogs.answers[:] = [str(tmp_path / "mine" / "blurred.jpg")]
+    app.choose_output()  # the user's choice for this input
+    assert app.output_path.get() == str(tmp_path / "mine" / "blurred.jpg")
+    app.operation.set("boxes")
+    assert app.plan()[1] == tmp_path / "mine" / "blurred.jpg"
+
+    app.media.set("video")
+    app.dialogs.answers[:] = [str(clip)]
+    app.choose_input()  # a new input: the old .jpg name is not reused; the user's folder is
+    assert app.output_path.get() == str(tmp_path / "mine" / "clip_anon.mp4")
+    app.use["plate"].set(False)
+    app.run_button.invoke()
+    app.wait(120)
+    assert app.dialogs.errors == [], app.dialogs.errors
+    assert app.status.get().startswith("Done: 0 faces"), app.status.get()
+    assert (tmp_path / "mine" / "clip_anon.mp4").is_file()
+
+    app.input_path.set(str(tmp_path / "clip.avi"))  # the same input again: the derived name stays
+    assert app.output_path.get() == str(tmp_path / "mine" / "clip_anon.mp4")
+    app.output_path.set(str(tmp_path / "mine"))  # a folder is kept for every input (the name goes inside)
+    app.media.set("image")
+    app.input_path.set(str(photo))
+    assert app.output_path.get() == str(tmp_path / "mine")
+    assert app.plan()[1] == tmp_path / "mine" / "photo_anon.jpg"
+    app.output_path.set("")  # emptied by the user: the next input derives again, beside itself
+    app.input_path.set(str(tmp_path / "other.png"))
+    assert app.output_path.get() == str(tmp_path / "other_anon.png")
+
+
+def test_output_typed_before_the_input_is_kept(app, tmp_path, zidane):
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), zidane[:240, :320])
+    app.output_path.set(str(tmp_path / "result.png"))
+    for partial in ("/", str(tmp_path), str(photo)):  # typed by hand, one piece at a time
+        app.input_path.set(partial)
+    assert app.output_path.get() == str(tmp_path / "result.png")
+    assert app.plan() == (photo, tmp_path / "result.png", "image")
+
+
+def test_preview_is_cleared_when_a_run_starts_and_when_it_is_cancelled(app, tmp_path, zidane):
+    """The previous picture (here an un-anonymized Bounding Box frame) never stays on screen during the next run
+    or after Cancel."""
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), zidane)
+    app.input_path.set(str(photo))
+    app.operation.set("boxes")
+    app.use["plate"].set(False)
+    app.run_button.invoke()
+    app.wait(120)
+    assert str(app.preview.cget("image")), "a preview is shown after a run"
+
+    app.operation.set("pixelate")
+    app.run_button.invoke()  # the worker's result is only handled by the Tk loop: nothing has run it yet
+    assert str(app.preview.cget("image")) == ""
+    assert str(app.preview.cget("text")) == "Working on photo.jpg…"
+    app.wait(120)
+    assert str(app.preview.cget("image")) and app.status.get().startswith("Done: 2 faces")
+
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=300)
+    app.media.set("video")
+    app.input_path.set(str(clip))
+    assert str(app.preview.cget("image")) == ""  # another input: the old result goes at once
+    app.operation.set("boxes")
+    app.run_button.invoke()
+    assert str(app.preview.cget("image")) == ""
+    deadline = time.monotonic() + 60
+    while not app.status.get().startswith("Frame"):
+        assert app.busy and time.monotonic() < deadline, app.status.get()
+        app.root.update()
+        time.sleep(0.01)
+    app.cancel_button.invoke()
+    app.wait(60)
+    assert app.status.get().startswith("Cancelled"), app.status.get()
+    assert str(app.preview.cget("image")) == "" and "Cancelled" in str(app.preview.cget("text"))
+
+    bad = tmp_path / "broken.jpg"  # a failed run leaves no picture either
+    bad.write_bytes(b"not a jpeg")
+    app.media.set("image")
+    app.input_path.set(str(photo))
+    app.run_button.invoke()
+    app.wait(120)
+    assert str(app.preview.cget("image"))
+    app.input_path.set(str(bad))
+    app.run_button.invoke()
+    app.wait(60)
+    assert app.dialogs.errors and str(app.preview.cget("image")) == ""
+
+
 def test_entry_points_without_tk_give_the_friendly_message(tmp_path):
     import os
     import subprocess

@@ -216,6 +216,36 @@ def test_detect_json_in_original_pixels(tmp_path, ultralytics_assets, no_network
     assert not (folder / "big.jpg.part").exists() and sorted(p.name for p in folder.iterdir()) == ["big.jpg", "bus.jpg"]
 
 
+def _plates(tmp_path, image, *extra):
+    out = tmp_path / f"plates{len(list(tmp_path.glob('plates*.json')))}.json"
+    assert main(["detect", str(image), "--targets", "plate", "--json", str(out), *map(str, extra)]) == 0
+    return [(d["box"], d["score"]) for dets in json.loads(out.read_text()).values() for d in dets]
+
+
+def _assert_same_plates(got, expected):
+    assert len(got) == len(expected), (got, expected)
+    for (box, score), (ref_box, ref_score) in zip(got, expected):
+        assert np.allclose(box, ref_box, atol=0.5) and abs(score - ref_score) < 1e-3, (got, expected)
+
+
+@pytest.mark.parametrize("weights", ["plate-yolov8n", "plate-yolov8n-pt"])
+def test_plate_weights_given_as_a_file_run_at_the_profiles_sizes(tmp_path, no_network, weights):
+    """`--plates <the default plate model's file>` finds what the default finds on bus.jpg (it used to run at 640
+    only and find nothing there): a file gets the profile's sizes unless --imgsz says otherwise."""
+    from fpblur.models.registry import model_path
+    from fpblur.models.samples import photo_path
+
+    bus, path = photo_path("bus.jpg"), model_path(weights)
+    default = _plates(tmp_path, bus)
+    assert len(default) == 1  # the bus's plate
+    _assert_same_plates(_plates(tmp_path, bus, "--plates", path), default)
+    # --imgsz still wins, and the fast profile's size applies to a file too
+    _assert_same_plates(
+        _plates(tmp_path, bus, "--plates", path, "--imgsz", "640"), _plates(tmp_path, bus, "--imgsz", "640")
+    )
+    _assert_same_plates(_plates(tmp_path, bus, "--plates", path, "--fast"), _plates(tmp_path, bus, "--fast"))
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pil(orientation):
     """Every EXIF orientation is undone exactly as PIL's ``ImageOps.exif_transpose`` does."""

@@ -98,10 +98,95 @@ def test_bad_yolo_labels(tmp_path):
 
 
 def test_missing_dataset_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="expected a folder"):
-        ds.load_dataset(tmp_path / "nothing.json")
-    with pytest.raises(FileNotFoundError, match="data YAML not found"):
-        ds.load_dataset(tmp_path / "nothing.yaml")
+    for missing in ("nothing.json", "nothing.yaml", "nothing", "plates_kaggle416"):
+        with pytest.raises(FileNotFoundError, match=rf"^{tmp_path / missing}: no such file or folder$") as info:
+            ds.load_dataset(tmp_path / missing)
+        assert "labels.json" not in str(info.value) and "\n" not in str(info.value)
+    (tmp_path / "notes.json").write_text("{}")  # it exists but is none of the layouts: then say what is expected
+    with pytest.raises(ValueError, match="expected a folder with labels.json"):
+        ds.load_dataset(tmp_path / "notes.json")
+
+
+def test_every_loader_checks_that_its_paths_exist_first(tmp_path, monkeypatch):
+    """Each path a dataset or evaluation loader is given: 'no such file or folder' in one line, never an empty
+    result or a message about what the path should contain."""
+    import cv2
+
+    from fpblur.training.data import frames, qa, voc, wider
+
+    gone = tmp_path / "gone"
+    calls = {
+        "load_labelled": lambda: ds.load_labelled(gone),
+        "load_yolo": lambda: ds.load_yolo(gone),
+        "load_yolo yaml": lambda: ds.load_yolo(tmp_path / "gone.yaml"),
+        "qa.audit": lambda: qa.audit(gone),
+        "voc.convert annotations": lambda: voc.convert(gone, tmp_path, tmp_path / "out", voc.ClassMap({0: "plate"})),
+        "wider.parse_annotations": lambda: wider.parse_annotations(tmp_path / "gone.txt"),
+        "frames.extract_frames": lambda: frames.extract_frames(tmp_path / "gone.mp4", tmp_path / "fr"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(FileNotFoundError, match=r": no such (file|folder)") as info:
+            call()
+        assert "\n" not in str(info.value) and "gone" in str(info.value), what
+    # a relative path says where it was looked for
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        FileNotFoundError, match=rf"^gone: no such file or folder \(relative to the current folder {tmp_path}\)$"
+    ):
+        ds.load_dataset("gone")
+    # paths inside a data YAML: the dataset path and the split's folder or list
+    root = tmp_path / "set"
+    (root / "images" / "val").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "val" / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "p.yaml").write_text(f"path: {tmp_path / 'elsewhere'}\nval: images/val\n")
+    with pytest.raises(FileNotFoundError, match=r"p\.yaml: path: .*elsewhere: no such folder"):
+        ds.load_dataset(tmp_path / "p.yaml")
+    (tmp_path / "v.yaml").write_text(f"path: {root}\nval: images/test\n")
+    with pytest.raises(FileNotFoundError, match=r"images/test: no such file or folder"):
+        ds.load_dataset(tmp_path / "v.yaml")
+
+
+def test_images_listed_but_missing_are_named_before_the_model_runs(tmp_path):
+    root = _labelled(tmp_path / "set", {"a.jpg": [[1, 2, 3, 4]], "b.jpg": []})
+    ran = []
+    with pytest.raises(FileNotFoundError, match=r"a\.jpg: no such file \(2 of the 2 images of .*set are missing\)"):
+        evaluate_model(lambda img: ran.append(1) or Detections.empty(), root, target="face", timing_images=0)
+    assert not ran
+
+
+def test_cli_eval_on_a_missing_folder_says_no_such_folder(tmp_path, capsys, monkeypatch):
+    """`fpblur eval --data ../shared/evaldata/plates_kaggle416` in a fresh clone (the data is not there)."""
+    monkeypatch.chdir(tmp_path)
+    rc = main(["eval", "--model", "plate-yolov8n", "--data", "../shared/evaldata/plates_kaggle416", "--no-log"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err == (
+        "fpblur: error: ../shared/evaldata/plates_kaggle416: no such file or folder "
+        f"(relative to the current folder {tmp_path})\n"
+    )
+
+
+def test_quality_benchmark_without_data_exits_non_zero(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "quality_bench", Path(__file__).parents[1] / "benchmarks" / "quality.py"
+    )
+    quality = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "quality_bench", quality)  # its dataclasses look their module up there
+    spec.loader.exec_module(quality)
+    assert quality.main(["--data", str(tmp_path / "evaldata")]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.err
+        == f"quality: error: {tmp_path / 'evaldata'}: no such folder (the evaluation data; pass --data DIR)\n"
+    )
+    (tmp_path / "evaldata" / "faces").mkdir(parents=True)  # a data folder without any set in it: nothing measured
+    assert quality.main(["--data", str(tmp_path / "evaldata"), "--variants", "default", "--frame-repeats", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "faces: no labels.json in it; skipped" in err and "plates: no such folder; skipped" in err
+    assert err.strip().splitlines()[-1].startswith("quality: error: nothing measured")
 
 
 # -- Ultralytics metrics -----------------------------------------------------------------------------------

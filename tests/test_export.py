@@ -31,7 +31,76 @@ def test_onnx_round_trip_offline(no_network, plate_weights, tmp_path):
     assert res.verify.box_max_diff < ex.BOX_ATOL and res.verify.score_max_diff < ex.SCORE_ATOL
     det = res.detector
     assert det.label == "plate" and det.ok and det.n_exported >= 1  # the drawn car's plate, found by both
+    assert det.image == "synthetic car" and res.verify.image == "synthetic car"
     assert res.ok
+
+
+def _edited_weights(src, dst, names=None, blind=False):
+    """A copy of the plate checkpoint with other class ``names`` and/or a classification head that scores every
+    anchor ~0 (``blind``: the model finds nothing anywhere)."""
+    import torch
+
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    model = ckpt["model"]
+    if names is not None:
+        model.names = names
+    if blind:
+        for branch in model.model[-1].cv3:
+            branch[-1].bias.data.fill_(-30.0)
+    torch.save(ckpt, dst)
+    return dst
+
+
+def test_export_check_fails_when_the_model_finds_nothing_to_compare(plate_weights, tmp_path, capsys):
+    """'0 boxes vs 0' is not a verification: every sample is tried, then the check fails and says so in one line."""
+    blind = _edited_weights(plate_weights, tmp_path / "blind.pt", blind=True)
+    res = ex.export_and_verify(blind, imgsz=320, output=tmp_path / "blind.onnx")
+    det = res.detector
+    assert not det.compared and not det.ok and not res.ok
+    assert det.tried == ("synthetic car", "bus.jpg", "zidane.jpg")  # plate model: the drawn car first
+    assert det.summary().startswith("nothing compared: the .pt weights find no plate at conf >= 0.1 on any sample")
+    rc = main(["export", "--weights", str(blind), "--imgsz", "320", "--output", str(tmp_path / "b2.onnx")])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert (
+        captured.err.startswith("fpblur: error: export not verified, nothing compared")
+        and captured.err.count("\n") == 1
+    ), captured.err
+    assert "0 boxes" not in captured.out + captured.err
+
+
+def test_export_check_tries_the_samples_until_the_model_finds_something(plate_weights, tmp_path):
+    """A model whose class is called 'face' starts on the photos with faces; a plate model finds nothing on
+    zidane.jpg, so the check moves on to an image where it finds boxes and compares them there."""
+    as_face = _edited_weights(plate_weights, tmp_path / "face.pt", names={0: "face"})
+    assert ex.model_label(as_face) == "face"
+    res = ex.export_and_verify(as_face, imgsz=640, output=tmp_path / "face.onnx")
+    det = res.detector
+    assert det.label == "face" and det.tried[0] == "zidane.jpg" and det.image != "zidane.jpg"
+    assert det.compared and det.n_torch >= 1 and det.ok, det.summary()
+    assert res.verify.image == det.image and res.verify.ok  # the raw outputs are compared on the same image
+    assert det.box_max_diff <= det.box_atol and det.score_max_diff <= det.score_atol
+
+
+def test_export_check_on_the_callers_images(plate_weights, tmp_path):
+    from fpblur.models.samples import synthetic_car
+
+    onnx_path = ex.export(plate_weights, imgsz=320, output=tmp_path / "p.onnx")
+    car = synthetic_car(seed=3)[0]
+    det = ex.check_detector(plate_weights, onnx_path, 320, images=[np.zeros((64, 64, 3), np.uint8), car])
+    assert det.tried == ("image 1", "image 2") and det.image == "image 2" and det.ok, det.summary()
+    with pytest.raises(FileNotFoundError, match=r"nope\.jpg: no such file"):
+        ex.check_detector(plate_weights, onnx_path, 320, images=[tmp_path / "nope.jpg"])
+
+
+def test_detector_check_flags_different_boxes_and_scores():
+    base = dict(label="plate", n_exported=1, n_torch=1, matched_exported=1, matched_torch=1, image="x")
+    assert ex.DetectorCheck(**base, box_max_diff=0.1, box_atol=0.2, score_max_diff=1e-4, score_atol=1e-3).ok
+    far = ex.DetectorCheck(**base, box_max_diff=0.5, box_atol=0.2, score_max_diff=0.0, score_atol=1e-3)
+    assert not far.ok and "DIFFERENT detections" in far.summary()
+    off = ex.DetectorCheck(**base, box_max_diff=0.0, box_atol=0.2, score_max_diff=0.01, score_atol=1e-3)
+    assert not off.ok and "DIFFERENT detections" in off.summary()
+    assert not ex.DetectorCheck("face", 0, 0, 0, 0).ok  # nothing compared is not a pass
 
 
 def test_exported_model_runs_in_the_detector_factory(plate_weights, tmp_path):

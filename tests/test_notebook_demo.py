@@ -41,7 +41,7 @@ def test_colab_links_come_from_one_url():
     assert badges.stale() == [], "run: python scripts/colab_badges.py --write"
     block = badges.badge_block()
     assert block in (ROOT / "README.md").read_text()
-    listed = {name for name, _ in badges.NOTEBOOKS}
+    listed = {nb.name for nb in badges.NOTEBOOKS}
     on_disk = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert on_disk <= listed, f"add a Colab badge for {sorted(on_disk - listed)} in scripts/colab_badges.py"
     for name in listed:

@@ -55,7 +55,11 @@ def test_spec_resolves_unset_fields_from_the_profile():
     assert DetectorSpec("plate").effective_imgsz == default.plate.imgsz
     assert DetectorSpec("plate", imgsz=320).effective_imgsz == (320,)
     assert DetectorSpec("plate", imgsz=(640, 320)).effective_imgsz == (640, 320)
-    assert DetectorSpec("plate", weights="my.pt").effective_imgsz == (640,)  # user weights: one size
+    # weights given as a file (the default model's or a user's, either target) get the profile's YOLO sizes too
+    assert DetectorSpec("plate", weights="my.pt").effective_imgsz == default.plate.imgsz == (640, 480)
+    assert DetectorSpec("face", weights="faces.onnx").effective_imgsz == default.plate.imgsz
+    assert DetectorSpec("plate", weights="my.pt", profile="fast").effective_imgsz == PROFILES["fast"].plate.imgsz
+    assert DetectorSpec("face", weights="faces.pt", imgsz=960).effective_imgsz == (960,)
     assert DetectorSpec("face", conf=0.5).effective_conf == 0.5
     assert resolve_config(detectors={"face": {"conf": None, "iou": 0.4}}).spec("face").effective_iou == 0.4
 

@@ -159,6 +159,69 @@ def test_cli_rejects_unknown_key(capsys):
     assert "unknown Ultralytics train option 'lr'" in capsys.readouterr().err
 
 
+# -- devices ----------------------------------------------------------------------------------------------
+def _cuda(monkeypatch, count):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, "cpu"), (1, "0"), (2, "0,1"), (4, "0,1,2,3")])
+def test_auto_device_is_every_visible_gpu_else_cpu(monkeypatch, count, expected):
+    _cuda(monkeypatch, count)
+    assert tr.auto_device() == expected
+
+
+def test_multi_gpu_request_without_a_gpu_says_none_is_visible(face_data, tmp_path, capsys, monkeypatch):
+    """The seed's `--device 0,1` on a machine without GPUs: one line naming the request and what is visible (it
+    used to stop with 'multi-GPU training needs cloudpickle', or fail deep inside Ultralytics)."""
+    _cuda(monkeypatch, 0)
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--config", str(FACE), "model=yolov8n.yaml", f"data={face_data.data_yaml}", "epochs=1"]
+    assert main([*argv, "--device", "0,1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "fpblur: error: --device 0,1 asks for CUDA GPUs but none is visible (torch.cuda.device_count() == 0); "
+        "use --device cpu\n"
+    )
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_device_requests_are_checked_against_the_visible_gpus(monkeypatch):
+    _cuda(monkeypatch, 0)
+    with pytest.raises(tr.ConfigError, match=r"^--device 0 asks for a CUDA GPU but none is visible"):
+        tr.check_device("0")
+    for request in ("cuda:0", "[0, 1]", "-1", 1):
+        with pytest.raises(tr.ConfigError, match="none is visible"):
+            tr.check_device(request)
+    for fine in (None, "", "cpu", "mps", "CPU"):
+        tr.check_device(fine)
+    _cuda(monkeypatch, 1)
+    tr.check_device("0")
+    tr.check_device("cuda:0")
+    with pytest.raises(tr.ConfigError, match=r"--device 0,1 asks for CUDA GPUs 0,1 but only 1 is visible .*--device 0"):
+        tr.check_device("0,1")
+    with pytest.raises(tr.ConfigError, match="only 1 is visible"):
+        tr.check_device("-1,-1")
+    _cuda(monkeypatch, 2)
+    tr.check_device("0,1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    tr.check_device("2,3")  # physical ids under CUDA_VISIBLE_DEVICES (Ultralytics translates them)
+
+
+def test_cloudpickle_for_multi_gpu_is_part_of_the_train_extra():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    train_extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    assert "cloudpickle>=3.1.1" in train_extra
+    assert "cloudpickle>=3.1.1" in (REPO / "requirements.txt").read_text().split()
+    from importlib import metadata
+
+    version = tuple(int(x) for x in metadata.version("cloudpickle").split(".")[:3])
+    assert version >= (3, 1, 1)  # what Ultralytics' DDP launcher asks for
+
+
 # -- offline -----------------------------------------------------------------------------------------------
 def test_missing_base_weights_explain_what_to_do(no_network, face_data, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from pathlib import Path
 
@@ -344,3 +345,198 @@ def test_colab_switch_is_a_no_op_elsewhere():
     from fpblur.ui.widgets import enable_colab_widgets
 
     assert enable_colab_widgets() is False
+
+
+def broken_images(demo: BlurDemo) -> list[str]:
+    """The panes that would show a broken-image icon: an Image or Video displayed without a value."""
+    panes = {"before": demo.before, "after": demo.after, "after-video": demo.after_video}
+    return [name for name, w in panes.items() if w.layout.display != "none" and not w.value]
+
+
+def test_input_is_shown_as_soon_as_it_is_chosen(demo, zidane):
+    """On load and on every choice the Before pane shows the input, and nothing shows a broken-image icon."""
+    assert broken_images(demo) == []
+    before = decode(demo.before.value)  # the preselected sample, before any click
+    assert before.shape == (405, 720, 3)
+    assert np.abs(before.astype(int) - cv2.resize(zidane, (720, 405), interpolation=cv2.INTER_AREA)).mean() < 4
+    assert demo.after.layout.display == "none" and "Anonymize" in demo.after_note.value
+    demo.sample.value = "car_plate.png"
+    assert broken_images(demo) == [] and decode(demo.before.value).shape == (480, 640, 3)
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert broken_images(demo) == [] and demo.after.layout.display != "none"
+    # another input: its picture at once, the previous result gone (After, counts, link, save path, result)
+    demo.sample.value = "bus.jpg"
+    assert broken_images(demo) == [] and decode(demo.before.value).shape[:2] == (720, 540)
+    assert demo.after.layout.display == "none" and demo.after_note.layout.display != "none"
+    assert demo.counts.value == demo.download.value == demo.save_path.value == ""
+    assert demo.result is None
+    demo.save_button.click()
+    assert "nothing to save yet" in demo.error
+    # an upload too: a video shows its first frame, and it is probed once for the preview and the run
+    demo.upload.value = upload_value("pan.mp4", panning_video(zidane, frames=3), "video/mp4")
+    assert demo.sample.value == "" and broken_images(demo) == []
+    assert decode(demo.before.value).shape == (272, 480, 3) and "3 frames" in demo.message.value
+    demo.upload.value = upload_value("bad.png", b"not a png", "image/png")  # a second upload replaces it
+    assert "bad.png: not a readable image file" in demo.error and broken_images(demo) == []
+    assert demo.before.layout.display == "none"
+
+
+def test_a_run_clears_the_previous_result_first(demo, zidane, monkeypatch):
+    """While a video runs, nothing of the previous (image) result is shown: counts, link, save path, After."""
+    import fpblur.ui.widgets as widgets
+
+    demo.sample.value = "zidane.jpg"
+    demo.run_button.click()
+    assert "2 faces" in demo.counts.value and demo.download.value and demo.save_path.value
+    seen = []
+    real = widgets.anonymize_video_file
+
+    def spy(*args, progress=None, **kwargs):
+        def on_progress(done, total):
+            if not seen:  # the panel as the user sees it during the run
+                seen.append(
+                    {
+                        "counts": demo.counts.value,
+                        "download": demo.download.value,
+                        "save_path": demo.save_path.value,
+                        "after": demo.after.layout.display,
+                        "note": demo.after_note.value,
+                        "broken": broken_images(demo),
+                        "result": demo.result,
+                    }
+                )
+            progress(done, total)
+
+        return real(*args, progress=on_progress, **kwargs)
+
+    monkeypatch.setattr(widgets, "anonymize_video_file", spy)
+    demo.upload.value = upload_value("pan.mp4", panning_video(zidane, frames=4), "video/mp4")
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    assert seen == [
+        {
+            "counts": "",
+            "download": "",
+            "save_path": "",
+            "after": "none",
+            "note": '<i class="fpblur-note">working…</i>',
+            "broken": [],
+            "result": None,
+        }
+    ]
+    assert "2 faces" in demo.counts.value and demo.save_path.value.endswith("pan_blur.mp4")
+
+
+def test_save_goes_to_a_git_ignored_folder_beside_the_notebook(cache, monkeypatch):
+    """Voilà and Jupyter run the notebook in notebooks/: the default save folder there is ignored by git."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    monkeypatch.chdir(root / "notebooks")
+    d = BlurDemo(cache=cache)
+    try:
+        d.sample.value = "car_plate.png"
+        d.run_button.click()
+        assert d.error is None, d.error
+        assert Path(d.save_path.value).is_absolute()  # the user sees where it goes
+        saved = d.save()
+        try:
+            assert saved == Path(d.save_path.value) and saved.is_file()
+            inside = saved.resolve().is_relative_to(root.resolve())
+            ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(saved)]).returncode == 0
+            assert ignored or not inside, f"{saved} would show up in git status"
+        finally:
+            saved.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                saved.parent.rmdir()
+    finally:
+        d.close()
+
+
+def choose(demo: BlurDemo, case: str, tmp_path: Path) -> None:
+    """Set the demo's widgets for one of the snippet test cases (as a user would, one widget at a time)."""
+    if case == "face-pixelate":
+        demo.targets["plate"].value = False
+        demo.mode.value = "pixelate"
+        demo.controls["face"]["conf"].value = 0.35
+        demo.controls["face"]["pad"].value = 0.1
+        demo.controls["face"]["imgsz"].value = 640
+    elif case == "fast-plate-solid":
+        demo.sample.value = "car_plate.png"
+        demo.profile.value = "fast"
+        demo.targets["face"].value = False
+        demo.mode.value = "solid"
+        demo.controls["plate"]["iou"].value = 0.3
+        demo.controls["plate"]["imgsz"].value = 320
+        demo.controls["plate"]["pad"].value = 0.4
+    elif case == "custom-weights-boxes":
+        demo.sample.value = "car_plate.png"
+        demo.mode.value = "boxes"
+        demo.controls["plate"]["weights"].value = str(own_plate_weights(tmp_path))
+        demo.controls["plate"]["conf"].value = 0.25
+
+
+SNIPPET_CASES = ("defaults", "face-pixelate", "fast-plate-solid", "custom-weights-boxes")
+
+
+def own_plate_weights(tmp_path: Path) -> Path:
+    from fpblur.models.registry import model_path
+
+    weights = tmp_path / "my_plates.onnx"
+    if not weights.exists():
+        weights.write_bytes(model_path("plate-yolov8n").read_bytes())
+    return weights
+
+
+@pytest.mark.parametrize("case", SNIPPET_CASES)
+def test_code_snippet_runs_and_reproduces_the_demo(demo, tmp_path, monkeypatch, case):
+    """The "same from code" snippet follows the settings and, run as is, builds the demo's configuration and
+    anonymizes the input the same way."""
+    choose(demo, case, tmp_path)
+    code = demo.code_text()
+    assert f'mode="{demo.mode.value}"' in code and f'profile="{demo.profile.value}"' in code
+    assert _unescape_html(demo.code.value) == f'<pre class="fpblur-code-text" style="white-space:pre-wrap">{code}</pre>'
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(code, "<snippet>", "exec"), ns)  # the code as shown, unchanged
+    assert ns["anonymizer"].config == demo.settings().config()
+    assert np.array_equal(ns["out"], demo.result.output)
+    assert ns["detections"].count("face") == demo.result.counts["face"]
+    assert ns["detections"].count("plate") == demo.result.counts["plate"]
+    assert (tmp_path / demo.result_name).is_file()  # written under the result's name
+
+
+def test_code_snippet_for_an_uploaded_video(demo, zidane, tmp_path, monkeypatch):
+    demo.upload.value = upload_value("pan.mp4", panning_video(zidane, frames=6), "video/mp4")
+    demo.targets["plate"].value = False
+    demo.mode.value = "ellipse"
+    code = demo.code_text()
+    assert 'anonymize_video("pan.mp4", "pan_ellipse.mp4", anonymizer, anonymizer.config.video)' in code
+    demo.run_button.click()
+    assert demo.error is None, demo.error
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pan.mp4").write_bytes(demo.upload.value[0]["content"])  # the user's own file, by its name
+    ns: dict = {}
+    exec(compile(code, "<snippet>", "exec"), ns)
+    assert ns["anonymizer"].config == demo.settings().config()
+    assert ns["report"].frames == demo.result.frames == 6
+    assert {t: ns["report"].tracks.get(t, 0) for t in ("face", "plate")} == demo.result.counts
+
+
+def test_code_snippet_says_why_when_settings_are_refused(demo):
+    for t in demo.targets.values():
+        t.value = False
+    assert demo.code.value.startswith('<pre class="fpblur-code-text"')
+    assert "# not runnable with these settings: select at least one target" in _unescape_html(demo.code.value)
+    demo.targets["face"].value = True
+    assert 'targets=("face",)' in _unescape_html(demo.code.value)
+
+
+def _unescape_html(text: str) -> str:
+    return text.replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")

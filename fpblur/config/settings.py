@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from fpblur.config.profiles import DEFAULT_PAD, DEFAULT_PROFILE, PROFILES, LightPasses, Profile, VideoPlan, get_profile
-from fpblur.config.spec import CUSTOM_IMGSZ, DetectorSpec
+from fpblur.config.spec import DetectorSpec
 from fpblur.core.detections import LABELS, Detections
 
 MODES = ("blur", "pixelate", "solid", "ellipse", "boxes")
@@ -253,8 +253,8 @@ def resolve_detector(target: str, profile: Profile, override: DetectorSpec | Map
     """``target``'s detector spec under ``profile`` with ``override``'s set fields winning.
 
     Fills ``conf`` and ``iou``, then what the backend uses: for the default CenterFace model ``scales`` (the
-    profile's passes) and ``max_side``; for YOLO weights ``imgsz`` as a tuple (the profile's sizes for the default
-    plate model, :data:`~fpblur.config.spec.CUSTOM_IMGSZ` for others).  Size fields the backend ignores are
+    profile's passes) and ``max_side``; for YOLO weights ``imgsz`` as a tuple (the profile's YOLO sizes, whether the
+    weights are the default plate model or a file, unless ``imgsz`` is given).  Size fields the backend ignores are
     cleared (``imgsz`` for CenterFace; ``scales``, ``max_side`` for YOLO), so two choices that build the same
     detector give equal specs.
 
@@ -415,7 +415,6 @@ __all__ = [
     "DEFAULT_PRESET",
     "X264_PRESETS",
     "SPANS",
-    "CUSTOM_IMGSZ",
     "PROFILES",
     "RedactSettings",
     "VideoSettings",

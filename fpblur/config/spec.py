@@ -15,8 +15,6 @@ from fpblur.config.profiles import DEFAULT_PROFILE, get_profile
 from fpblur.core.detections import LABELS
 from fpblur.models.registry import DEFAULTS
 
-CUSTOM_IMGSZ = 640  # inference size of user-supplied YOLO weights when none is given
-
 
 @dataclass(frozen=True)
 class DetectorSpec:
@@ -28,7 +26,8 @@ class DetectorSpec:
             (CenterFace for faces, the YOLOv8n plate model for plates).
         conf: score threshold in [0, 1].
         iou: NMS IoU.
-        imgsz: YOLO inference size(s) in pixels; several are run and merged.
+        imgsz: YOLO inference size(s) in pixels; several are run and merged (None: the profile's YOLO sizes, for
+            the default plate model and for weights given as a file alike).
         device: Ultralytics device for ``.pt`` weights (``"cpu"``, ``"0"``, ``"0,1"``).
         half: fp16 inference (CUDA only).
         scales: CenterFace passes (floats, :class:`~fpblur.detect.centerface.ScalePass` or their text form).
@@ -74,13 +73,12 @@ class DetectorSpec:
 
     @property
     def effective_imgsz(self) -> tuple[int, ...]:
-        """YOLO inference sizes in pixels: the given one(s), else the profile's for the default plate model, else
-        :data:`CUSTOM_IMGSZ` (640)."""
+        """YOLO inference sizes in pixels: the given one(s), else the profile's YOLO sizes (``plate.imgsz``:
+        640 + 480 merged by default, 480 for ``fast``) for any YOLO weights — the default plate model, the same
+        model given as a file (``.pt`` or its ``.onnx``), or a user's face or plate weights."""
         if self.imgsz:
             return tuple(int(s) for s in self.imgsz) if isinstance(self.imgsz, (tuple, list)) else (int(self.imgsz),)
-        if self.weights is None and self.target == "plate":
-            return get_profile(self.profile).plate.imgsz
-        return (CUSTOM_IMGSZ,)
+        return get_profile(self.profile).plate.imgsz
 
     @property
     def model_name(self) -> str:

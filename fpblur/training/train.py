@@ -438,6 +438,61 @@ class TrainResult:
     amp: bool | None = None  # whether mixed precision was actually used (after the AMP check)
 
 
+def auto_device() -> str:
+    """The ``device`` to train on here: every visible CUDA GPU as ``"0"``, ``"0,1"``, … (several: DDP), else
+    ``"cpu"`` (also when torch is not installed).
+    """
+    try:
+        import torch  # optional: [train] extra
+    except ImportError:
+        return "cpu"
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return ",".join(str(i) for i in range(n)) if n else "cpu"
+
+
+def check_device(device: Any) -> None:
+    """Check that the CUDA GPUs a ``device`` asks for exist here, before anything is loaded or launched.
+
+    ``None``/``""`` (auto), ``cpu``, ``mps`` and other non-CUDA backends pass unchecked (Ultralytics decides);
+    ``0``, ``0,1``, ``cuda:0``, ``[0, 1]`` and ``-1`` (an idle GPU) are CUDA requests.
+
+    Args:
+        device: the ``device`` train argument.
+
+    Raises:
+        ConfigError: one line naming the devices asked for and what torch sees, e.g. ``--device 0,1 asks for CUDA
+            GPUs but none is visible (torch.cuda.device_count() == 0); use --device cpu``.
+    """
+    if device is None:
+        return
+    text = str(device).strip()
+    s = text.lower()
+    for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
+        s = s.replace(junk, "")
+    if s == "cuda":
+        s = "0"
+    ids = [x for x in s.split(",") if x]
+    if not ids or not all(x.isdigit() or x == "-1" for x in ids):
+        return  # auto, cpu, mps, npu/xpu/tpu…: not CUDA indices (Ultralytics checks those itself)
+    import torch  # optional: [train] extra
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    asked = "CUDA GPUs" if len(ids) > 1 else "a CUDA GPU"
+    if count == 0:
+        raise ConfigError(
+            f"--device {text} asks for {asked} but none is visible (torch.cuda.device_count() == 0); use --device cpu"
+        )
+    cvd = [x.strip() for x in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if x.strip()]
+    missing = [x for x in ids if x.isdigit() and int(x) >= count and x not in cvd]  # physical ids under CVD are ok
+    if missing or ids.count("-1") > count:
+        have = ",".join(str(i) for i in range(count))
+        raise ConfigError(
+            f"--device {text} asks for {asked} {','.join(ids)} but only {count} "
+            f"{'is' if count == 1 else 'are'} visible (torch.cuda.device_count() == {count}: {have}); "
+            f"use --device {have} or --device cpu"
+        )
+
+
 def _is_cpu(device: Any) -> bool:
     if device in (None, ""):
         import torch  # optional: [train] extra
@@ -460,7 +515,9 @@ def _check_ddp_requirements() -> None:
     try:
         version = metadata.version("cloudpickle")
     except metadata.PackageNotFoundError:
-        raise RuntimeError("multi-GPU training needs cloudpickle: pip install 'cloudpickle>=3.1.1'") from None
+        raise RuntimeError(
+            "multi-GPU training needs cloudpickle (part of the [train] extra): pip install 'cloudpickle>=3.1.1'"
+        ) from None
     major, minor = (int(x) for x in (version.split(".") + ["0"])[:2])
     if (major, minor) < (3, 1):
         LOGGER.warning(
@@ -508,14 +565,16 @@ def train(
         The :class:`TrainResult`.
 
     Raises:
-        ConfigError: a bad option, missing ``model``/``data``, or no checkpoint to resume.
+        ConfigError: a bad option, missing ``model``/``data``, no checkpoint to resume, or a ``device`` asking for
+            CUDA GPUs that are not visible (:func:`check_device`, checked first).
         ModelFileMissing: a ``*.pt`` base model is not on disk.
-        RuntimeError: multi-GPU training without ``cloudpickle`` installed.
+        RuntimeError: multi-GPU training without ``cloudpickle`` installed (part of the ``[train]`` extra).
     """
     ultralytics = import_ultralytics()
     import torch  # optional: [train] extra
 
     cfg = validate_types(dict(cfg))
+    check_device(cfg.get("device"))  # before any file is resolved or loaded: GPUs asked for must exist
     if resume:
         last = find_last_checkpoint(cfg) if resume is True else Path(resume).expanduser().resolve()
         if not last.is_file():

@@ -3,6 +3,10 @@ thread with a progress bar and Cancel.  Start it with ``fpblur app`` or ``python
 
 Message boxes and file pickers go through a :class:`Dialogs` object so tests (and scripts) can replace them
 with ones that do not block.
+
+Choosing an input fills the output field with ``NAME_anon.EXT`` (:func:`fpblur.ui.session.default_output`) unless
+the user has typed an output for that input; the preview is cleared when the input changes, when a run starts
+and when it is cancelled or fails, so it only ever shows the finished result of the current run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from fpblur.ui.session import (
 OPERATIONS = (("Bounding Box", "boxes"), ("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"))
 PARAMS = FORM_FIELDS  # the detection grid's columns
 POLL_MS = 40
+PREVIEW_HINT = "The result preview appears here."
 
 
 class Dialogs:
@@ -112,6 +117,11 @@ class FpblurApp:
         self.profile.trace_add("write", lambda *_: self.reset_params())
         self.input_path = tk.StringVar(value="")
         self.output_path = tk.StringVar(value="")
+        self._derived_output = ""  # the output field's text when the app filled it in from the input
+        self._output_input: str | None = None  # the input the user typed the output field's text for
+        self._input_seen = ""  # the input field's text the output field was last updated for
+        self.input_path.trace_add("write", lambda *_: self._input_changed())
+        self.output_path.trace_add("write", lambda *_: self._output_changed())
         self.status = tk.StringVar(value="Ready. Choose an image or a video, then Run.")
 
         self._events: queue.Queue = queue.Queue()
@@ -188,7 +198,7 @@ class FpblurApp:
         self.progress = ttk.Progressbar(actions, orient="horizontal", mode="determinate", maximum=1)
         self.progress.pack(side="left", fill="x", expand=True, padx=6)
 
-        self.preview = ttk.Label(main, anchor="center", text="The result preview appears here.", relief="sunken")
+        self.preview = ttk.Label(main, anchor="center", text=PREVIEW_HINT, relief="sunken")
         self.preview.pack(fill="both", expand=True, **pad)
         ttk.Label(main, textvariable=self.status, anchor="w").pack(fill="x", **pad)
 
@@ -219,6 +229,50 @@ class FpblurApp:
         p = self.dialogs.save_file("Save the result as", types, ".mp4" if video else ".jpg")
         if p:
             self.output_path.set(p)
+
+    # ---------- input → output name ----------
+    def _output_changed(self) -> None:
+        out = self.output_path.get()
+        if out != self._derived_output:  # typed or picked by the user, for the input shown now
+            self._derived_output = ""
+            self._output_input = self.input_path.get().strip() if out.strip() else None
+
+    def _input_changed(self) -> None:
+        """A new input: clear the preview and derive the output name (:meth:`derive_output`)."""
+        raw = self.input_path.get().strip()
+        if raw == self._input_seen:  # the same text written again: nothing changed
+            return
+        self._input_seen = raw
+        self.clear_preview()
+        self.derive_output()
+
+    def derive_output(self) -> None:
+        """Fill the output field from the input: ``NAME_anon.EXT`` beside it (:func:`default_output`).
+
+        An output the user typed for this input (or before choosing any), or an existing folder (``NAME_anon.EXT``
+        goes in it at Run), is kept; one typed for a previous input gives way to ``NAME_anon.EXT`` in that output's
+        folder.  Nothing changes while the input is not an image or video name (Run says what is wrong).
+        """
+        raw = self.input_path.get().strip()
+        out = self.output_path.get().strip()
+        try:
+            media_kind(raw)
+            usable = True
+        except InputError:
+            usable = False
+        if out and out != self._derived_output:  # the user's output
+            if self._output_input in ("", raw) or Path(out).expanduser().is_dir():
+                if usable:
+                    self._output_input = raw  # kept: it is this input's output now
+                return
+            if not usable:
+                return
+            derived = str(default_output(raw, Path(out).expanduser().parent))
+        else:
+            derived = str(default_output(raw)) if usable else ""
+        self._derived_output = derived
+        self._output_input = None
+        self.output_path.set(derived)
 
     # ---------- reading the form ----------
     def reset_params(self) -> None:
@@ -306,6 +360,7 @@ class FpblurApp:
             self.dialogs.error("Cannot run", str(exc))
             return False
         self._cancel.clear()
+        self.clear_preview(f"Working on {src.name}…")  # never the previous run's picture during this one
         self.progress.configure(maximum=1, value=0)
         self.run_button.state(["disabled"])
         self.cancel_button.state(["!disabled"])
@@ -375,11 +430,18 @@ class FpblurApp:
                 self.show_preview(frame)
         elif kind == "cancelled":
             self.progress.configure(value=0)
+            self.clear_preview("Cancelled; no output was written.")
             self.status.set("Cancelled; no output was written.")
         else:
             self.progress.configure(value=0)
+            self.clear_preview("No result (see the error).")
             self.status.set(f"Error: {event[1]}")
             self.dialogs.error("fpblur", event[1])
+
+    def clear_preview(self, text: str = "") -> None:
+        """Remove the picture from the preview area and show ``text`` there (default: where the preview goes)."""
+        self._photo = None
+        self.preview.configure(image="", text=text or PREVIEW_HINT)
 
     def show_preview(self, pixels) -> None:
         """Show ``pixels`` (an image array as fpblur handles it) in the preview area, scaled to fit it."""

@@ -10,6 +10,7 @@ resolved default configuration's (:func:`default_target_settings`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fpblur.config.profiles import DEFAULT_PROFILE
 from fpblur.config.settings import DEFAULT_MODE, MODES, RunConfig, default_config, resolve_config
 from fpblur.config.spec import DetectorSpec
 from fpblur.core.detections import Detections
@@ -210,6 +212,91 @@ class Settings:
         """
         pads = self.config().redact.pad
         return {t: pads[t] for t in self.targets}
+
+
+def snippet_arguments(settings: Settings) -> dict[str, Any]:
+    """The keywords of ``Anonymizer(**kwargs)`` (:class:`fpblur.redact.anonymizer.Anonymizer`) that resolve to
+    ``settings.config()``: ``profile``, ``targets``, ``mode``, ``specs`` (per selected target, the detector
+    settings the form sets) and ``pad`` (per target, every padding the form holds).
+
+    Raises:
+        InputError: see :meth:`Settings.config`.
+    """
+    settings.check()
+    specs = {}
+    for t in settings.targets:
+        specs[t] = {k: v for k, v in settings.target(t).overrides(t).items() if v is not None}
+    pads = {t: ts.pad for t, ts in settings.per_target.items() if ts is not None and ts.pad is not None}
+    kwargs: dict[str, Any] = {
+        "profile": settings.profile or DEFAULT_PROFILE,
+        "targets": tuple(settings.targets),
+        "mode": settings.mode,
+        "specs": specs,
+    }
+    if pads:
+        kwargs["pad"] = pads
+    if settings.video:
+        kwargs["video"] = dict(settings.video)
+    return kwargs
+
+
+def code_snippet(settings: Settings, src: str | Path, dst: str | Path, *, sample: bool = False) -> str:
+    """Python code that does what a front end does with ``settings``: anonymize ``src`` into ``dst`` through the
+    public API (``Anonymizer(...)``, :func:`fpblur.run.video.anonymize_video` for a video).
+
+    Args:
+        settings: the front end's choices; the code's ``Anonymizer(...).config`` equals ``settings.config()``.
+        src: the input as the code should name it (a file name, or a sample's name when ``sample``).
+        dst: the output file the code writes.
+        sample: ``src`` is one of fpblur's samples (the code finds it with
+            :func:`fpblur.models.samples.sample_folder`).
+
+    Returns:
+        The code (one ``Anonymizer`` keyword per line).
+
+    Raises:
+        InputError: the settings are refused (see :meth:`Settings.config`), or ``src`` is neither an image nor a
+            video.
+    """
+    kind = media_kind(src)
+    kwargs = snippet_arguments(settings)
+    imports = ["from fpblur import Anonymizer"]
+    source = _py(str(src))
+    if sample:
+        imports.append("from fpblur.models.samples import sample_folder")
+        source = f"sample_folder() / {_py(Path(src).name)}"
+    if kind == "image":
+        imports.append("from fpblur.media.images import read_image, write_image")
+        run = [
+            f"image = read_image({source}).pixels  # upright (EXIF orientation applied)",
+            "out, detections = anonymizer.anonymize_image(image)",
+            f"write_image({_py(str(dst))}, out)  # no metadata kept",
+            'print(detections.count("face"), "faces,", detections.count("plate"), "plates")',
+        ]
+    else:
+        imports.append("from fpblur.run.video import anonymize_video")
+        run = [
+            f"report = anonymize_video({source}, {_py(str(dst))}, anonymizer, anonymizer.config.video)",
+            "print(report.summary())",
+        ]
+    args = "".join(f"    {k}={_py(v)},\n" for k, v in kwargs.items())
+    return "\n".join(sorted(imports)) + "\n\n" + f"anonymizer = Anonymizer(\n{args})\n" + "\n".join(run) + "\n"
+
+
+def _py(value: Any) -> str:
+    """``value`` as Python source (strings double-quoted; dicts, tuples, lists, numbers, bools, None)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        inner = ", ".join(_py(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    raise TypeError(f"cannot write {type(value).__name__} as Python source")
 
 
 def settings_from_form(

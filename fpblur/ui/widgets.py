@@ -6,6 +6,11 @@
 :class:`BlurDemo` holds plain ipywidgets (``demo.sample``, ``demo.mode``, ``demo.controls["face"]["conf"]``,
 ``demo.run_button`` …) so it can be driven from code and tested without a kernel.  Every callback reports
 errors in the widget itself (``demo.message``) instead of raising, so the UI never goes dead.
+
+The chosen input is shown as soon as it is chosen; a result (after-image, counts, download link, save path) is
+cleared when the input changes and when a run starts, so the panel never shows one input's result beside
+another.  Below the panel, the same run as Python code (:func:`fpblur.ui.session.code_snippet`) follows every
+setting.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from IPython.display import display
 from fpblur.config.profiles import DEFAULT_PROFILE, PROFILES
 from fpblur.config.settings import MODES, default_config
 from fpblur.core.files import IMAGE_EXTS, InputError, atomic_output, same_file
-from fpblur.media.images import encode_image
+from fpblur.media.images import encode_image, read_image
 from fpblur.media.video_io import CONTAINERS
 from fpblur.models import samples
 from fpblur.models.registry import DEFAULTS
@@ -39,6 +44,7 @@ from fpblur.ui.session import (
     VideoResult,
     anonymize_image_file,
     anonymize_video_file,
+    code_snippet,
     counts_text,
     form_defaults,
     media_kind,
@@ -55,6 +61,15 @@ SAMPLES = {
 UPLOAD = ""  # sample dropdown value meaning "use the uploaded file"
 PREVIEW_SIDE = 720
 MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024  # bigger results are only saved to disk, not inlined as a link
+AFTER_HINT = "click Anonymize to see the result"
+SAVE_FOLDER = "fpblur-out"  # "Save" proposes this folder under the working directory (git-ignored in fpblur's repo)
+
+
+def default_save_dir() -> Path:
+    """The folder "Save" proposes: :data:`SAVE_FOLDER` under the current working directory, as an absolute path
+    (beside the notebook in Jupyter and Voilà, ``/content/fpblur-out`` on Colab; ``.gitignore`` ignores it).
+    """
+    return Path.cwd().resolve() / SAVE_FOLDER
 
 
 def enable_colab_widgets() -> bool:
@@ -159,12 +174,13 @@ class BlurDemo:
 
     Args:
         cache: the detector cache to use (default: a new :class:`~fpblur.ui.session.AnonymizerCache`).
-        save_dir: the folder "Save to" proposes (default ``out``).
+        save_dir: the folder "Save to" proposes (default: :func:`default_save_dir`); relative paths are taken
+            from the current working directory and shown absolute.
     """
 
-    def __init__(self, cache: AnonymizerCache | None = None, save_dir: str | Path = "out") -> None:
+    def __init__(self, cache: AnonymizerCache | None = None, save_dir: str | Path | None = None) -> None:
         self.cache = cache or AnonymizerCache()
-        self.save_dir = Path(save_dir)
+        self.save_dir = Path(save_dir).expanduser().resolve() if save_dir else default_save_dir()
         self.result: ImageResult | VideoResult | None = None
         self.result_name: str | None = None
         self.result_input: Path | None = None  # the file the result was made from (Save never overwrites it)
@@ -175,6 +191,7 @@ class BlurDemo:
         self._upload_copy: Path | None = None
         self._out_dir: Path | None = None  # the last video run's output folder
         self._video_data: bytes | None = None  # the last video result's bytes, read once per run
+        self._probe: tuple[Path, object, int] | None = None  # (video, first frame, frame count) of the shown input
 
         self.upload = W.FileUpload(
             accept="image/*,video/*", multiple=False, description="Upload image/video", layout=W.Layout(width="190px")
@@ -203,8 +220,11 @@ class BlurDemo:
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Video", layout=W.Layout(visibility="hidden"))
         self.message = W.HTML()
         self.counts = W.HTML()
-        self.before = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
-        self.after = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
+        # an Image without a value is a broken-image icon in the browser: each pane shows a note instead
+        self.before = W.Image(format="jpeg", layout=W.Layout(max_width="100%", display="none"))
+        self.before_note = W.HTML("<i>choose a sample or upload an image or video</i>")
+        self.after = W.Image(format="jpeg", layout=W.Layout(max_width="100%", display="none"))
+        self.after_note = W.HTML(AFTER_HINT)
         self.after_video = W.Video(
             format="mp4", autoplay=False, controls=True, loop=False, layout=W.Layout(max_width="100%", display="none")
         )
@@ -213,6 +233,7 @@ class BlurDemo:
             value="", placeholder="path to save the result", description="Save to", layout=W.Layout(width="420px")
         )
         self.save_button = W.Button(description="Save", icon="save")
+        self.code = W.HTML()  # the same run as Python code, following the settings
 
         for name, w in (
             ("upload", self.upload),
@@ -224,19 +245,31 @@ class BlurDemo:
             ("message", self.message),
             ("counts", self.counts),
             ("before", self.before),
+            ("before-note", self.before_note),
             ("after", self.after),
+            ("after-note", self.after_note),
             ("after-video", self.after_video),
             ("download", self.download),
             ("save-path", self.save_path),
             ("save", self.save_button),
+            ("code", self.code),
         ):
             w.add_class(f"fpblur-{name}")
 
         self.upload.observe(self._guard(self._on_upload), names="value")
+        self.sample.observe(self._guard(lambda _change: self.show_input()), names="value")
         self.profile.observe(self._guard(lambda _change: self.reset_controls()), names="value")
+        for w in (
+            self.mode,
+            self.profile,
+            *self.targets.values(),
+            *(c for row in self.controls.values() for c in row.values()),
+        ):
+            w.observe(lambda _change: self.update_code(), names="value")
         self.run_button.on_click(self._guard(lambda _b: self.run()))
         self.save_button.on_click(self._guard(lambda _b: self.save()))
         self.widget = self._layout()
+        self._guard(self.show_input)()
 
     # ----- layout -----
     def _layout(self) -> W.Widget:
@@ -252,14 +285,18 @@ class BlurDemo:
         source = W.HBox([self.upload, self.sample])
         panes = W.HBox(
             [
-                W.VBox([W.HTML("<b>Before</b>"), self.before], layout=W.Layout(width="50%")),
-                W.VBox([W.HTML("<b>After</b>"), self.after, self.after_video], layout=W.Layout(width="50%")),
+                W.VBox([W.HTML("<b>Before</b>"), self.before_note, self.before], layout=W.Layout(width="50%")),
+                W.VBox(
+                    [W.HTML("<b>After</b>"), self.after_note, self.after, self.after_video],
+                    layout=W.Layout(width="50%"),
+                ),
             ]
         )
         actions = W.HBox([self.run_button, self.progress, self.counts])
         save = W.HBox([self.save_path, self.save_button, self.download])
+        code = W.VBox([W.HTML("<b>The same from code</b> (follows the settings above)"), self.code])
         box = W.VBox(
-            [source, W.HBox([self.mode, self.profile]), W.HBox(per_target), actions, self.message, panes, save]
+            [source, W.HBox([self.mode, self.profile]), W.HBox(per_target), actions, self.message, panes, save, code]
         )
         box.add_class("fpblur-demo")
         return box
@@ -323,8 +360,85 @@ class BlurDemo:
 
     def _on_upload(self, change) -> None:
         if change["new"]:
-            self.sample.value = UPLOAD
-            self.show_status(f"uploaded {change['new'][0]['name']}")
+            if self.sample.value != UPLOAD:
+                self.sample.value = UPLOAD  # its observer shows the upload
+            else:
+                self.show_input()
+
+    # ----- panes -----
+    def show_input(self) -> None:
+        """Show the chosen input in the Before pane (a video's first frame) and clear the previous result.
+
+        Raises:
+            InputError: the input cannot be read (an uploaded file is named, not its temporary copy); the pane
+                is left empty.
+        """
+        self.clear_result()
+        self._probe = None
+        _set_image(self.before, self.before_note, None, "choose a sample or upload an image or video")
+        if self.sample.value == UPLOAD and not self.upload.value:
+            self.show_status("upload an image or video, or choose a sample")
+            return
+        src = self.input_file()
+        try:
+            if media_kind(src) == "video":
+                first, frames = probe_video(src)
+                self._probe = (src, first, frames)
+                what = f"video, {frames} frames" if frames else "video"
+            else:
+                first = read_image(src).pixels
+                what = "image"
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(src), src.name)) from None
+        _set_image(self.before, self.before_note, preview_jpeg(first, PREVIEW_SIDE))
+        self.show_status(f"{src.name}: {first.shape[1]}×{first.shape[0]} {what}; click Anonymize")
+
+    def clear_result(self, note: str | None = None) -> None:
+        """Forget the last result and clear what showed it: the After pane, counts, download link and save path
+        (``note``: the After pane's text, default: a hint to click Anonymize).  The previous video output leaves
+        the disk.
+        """
+        self.result = self.result_name = self.result_input = None
+        self._video_data = None
+        self._drop_video_output()
+        _set_image(self.after, self.after_note, None, note or AFTER_HINT)
+        self.after_video.layout.display = "none"
+        self.after_video.value = b""
+        self.counts.value = ""
+        self.download.value = ""
+        self.save_path.value = ""
+        self.progress.layout.visibility = "hidden"
+        self.update_code()
+
+    def update_code(self) -> None:
+        """Show the current settings and input as Python code (:meth:`code_text`) below the panel."""
+        try:
+            text = self.code_text()
+        except Exception as exc:  # settings Anonymize would refuse too (it says why when clicked)
+            text = f"# not runnable with these settings: {exc}"
+        self.code.value = f'<pre class="fpblur-code-text" style="white-space:pre-wrap">{_escape(text)}</pre>'
+
+    def code_text(self) -> str:
+        """Python code that does what Anonymize does now, through the public API
+        (:func:`fpblur.ui.session.code_snippet`): ``Anonymizer(...)`` with the chosen profile, targets, mode,
+        detector settings and padding (its ``.config`` equals ``self.settings().config()``), then the chosen
+        sample or uploaded file (by its own name) anonymized into ``<name>_<mode><ext>``.
+
+        Raises:
+            InputError: the settings are refused (see :meth:`settings`).
+        """
+        settings = self.settings()
+        if self.sample.value != UPLOAD:
+            name, sample = self.sample.value, True
+        elif self.upload.value:
+            name, sample = Path(str(self.upload.value[0].get("name") or "upload")).name, False
+        else:
+            name, sample = "photo.jpg", False
+        try:
+            out = _result_name(Path(name), settings.mode)
+        except InputError:  # an upload of an unsupported type: the error is shown elsewhere
+            name, out = "photo.jpg", _result_name(Path("photo.jpg"), settings.mode)
+        return code_snippet(settings, name, out, sample=sample)
 
     def input_file(self) -> Path:
         """The file to process: the chosen sample, else the uploaded file (copied once to the temp folder).
@@ -372,20 +486,22 @@ class BlurDemo:
             settings = self.settings()
             src = self.input_file()
             kind = media_kind(src)
-            self._drop_video_output()  # a new run: the previous video output leaves the disk (Save keeps its bytes)
+            self.clear_result("working…")  # a new run: nothing of the previous result stays on screen
             self.show_status("loading models…" if not self.cache.builds else "working…")
-            anonymizer = self.cache.get(settings)
             try:
+                anonymizer = self.cache.get(settings)
                 result = (
                     self._run_image(anonymizer, src) if kind == "image" else self._run_video(anonymizer, settings, src)
                 )
             except InputError as exc:  # name the uploaded file, not its temporary copy
+                _set_image(self.after, self.after_note, None, "no result")
                 raise InputError(str(exc).replace(str(src), src.name)) from None
+            except BaseException:
+                _set_image(self.after, self.after_note, None, "no result")
+                raise
         finally:
             self.run_button.disabled = False
         self.result, self.result_name, self.result_input = result, _result_name(src, settings.mode), src
-        if not isinstance(result, VideoResult):
-            self._video_data = None
         self.counts.value = f'<span class="fpblur-counts">{counts_text(result.counts)}</span>'
         self.save_path.value = str(self.save_dir / self.result_name)
         self._set_download()
@@ -395,15 +511,17 @@ class BlurDemo:
     def _run_image(self, anonymizer, src: Path) -> ImageResult:
         self.progress.layout.visibility = "hidden"
         result = anonymize_image_file(anonymizer, src)
-        self.before.value = preview_jpeg(result.original, PREVIEW_SIDE)
-        self.after.value = preview_jpeg(result.output, PREVIEW_SIDE)
-        self.after.layout.display = None
-        self.after_video.layout.display = "none"
+        _set_image(self.before, self.before_note, preview_jpeg(result.original, PREVIEW_SIDE))
+        _set_image(self.after, self.after_note, preview_jpeg(result.output, PREVIEW_SIDE))
         return result
 
     def _run_video(self, anonymizer, settings: Settings, src: Path) -> VideoResult:
-        first, expected_frames = probe_video(src)  # the only extra open of the input: preview + frame count
-        self.before.value = preview_jpeg(first, PREVIEW_SIDE)
+        if self._probe is not None and self._probe[0] == src:  # shown when chosen: no second probe
+            first, expected_frames = self._probe[1], self._probe[2]
+        else:  # the only extra open of the input: preview + frame count
+            first, expected_frames = probe_video(src)
+            self._probe = (src, first, expected_frames)
+        _set_image(self.before, self.before_note, preview_jpeg(first, PREVIEW_SIDE))
         self.progress.value, self.progress.max = 0, 1
         self.progress.bar_style = ""
         self.progress.layout.visibility = "visible"
@@ -421,7 +539,9 @@ class BlurDemo:
             raise
         self.progress.bar_style = "success"
         if result.first_frame is not None:
-            self.after.value = preview_jpeg(result.first_frame, PREVIEW_SIDE)
+            _set_image(self.after, self.after_note, preview_jpeg(result.first_frame, PREVIEW_SIDE))
+        else:
+            _set_image(self.after, self.after_note, None, "")
         self._video_data = result.path.read_bytes()  # once: the player, the download link and Save share it
         self.after_video.value = self._video_data
         self.after_video.layout.display = None
@@ -510,6 +630,20 @@ def show_demo(**kwargs) -> BlurDemo:
     demo = BlurDemo(**kwargs)
     display(demo.widget)
     return demo
+
+
+def _set_image(image: W.Image, note: W.HTML, data: bytes | None, text: str = "") -> None:
+    """Show ``data`` (JPEG bytes) in ``image``, or hide it and show ``text`` in ``note`` instead (an Image
+    without a value is a broken-image icon in the browser)."""
+    if data:
+        image.value = data
+        image.layout.display = None
+        note.value, note.layout.display = "", "none"
+    else:
+        image.layout.display = "none"
+        image.value = b""
+        note.value = f'<i class="fpblur-note">{_escape(text)}</i>' if text else ""
+        note.layout.display = None if text else "none"
 
 
 def _result_name(src: Path, mode: str) -> str:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from fpblur.core.files import atomic_output
 from fpblur.training.data.hashing import DedupIndex, phash
+from fpblur.training.data.paths import require_path
 
 MANIFEST_COLUMNS = ["file", "video", "timestamp", "frame_index", "reason", "phash", "width", "height"]
 DROPPED_COLUMNS = ["video", "timestamp", "frame_index", "reason", "duplicate_of"]
@@ -89,10 +90,12 @@ def extract_frames(
         (timestamps in seconds).
 
     Raises:
+        FileNotFoundError: no such video file (one line, checked first).
         ValueError: neither ``every_s`` nor ``scene_threshold`` is set, or the file cannot be opened or decoded or
             has no video stream (one line naming it); the JPEGs this call had written are deleted again (and
             ``index`` forgets them).
     """
+    require_path(video, "file")
     created: list[Path] = []
     seen = len(index.hashes) if index is not None else 0
     try:

@@ -20,6 +20,7 @@ from PIL import Image
 from fpblur.core.boxes import iou_matrix
 from fpblur.training.data.download import link_or_copy
 from fpblur.training.data.hashing import near_duplicate_pairs, phash, sha256_file
+from fpblur.training.data.paths import require_path
 from fpblur.training.data.yolo import (
     SPLITS,
     clip_xyxy,
@@ -172,10 +173,11 @@ def audit(root: str | os.PathLike, cfg: QAConfig | None = None) -> QAReport:
         The :class:`QAReport`, findings sorted by check (in :data:`CHECKS` order), split, image and line.
 
     Raises:
+        FileNotFoundError: no such dataset folder (one line, checked first: not an empty report).
         ValueError: a ``data.yaml`` that is empty or not a YAML mapping (when ``cfg.names`` is not given).
     """
     cfg = cfg or QAConfig()
-    root = Path(root)
+    root = require_path(root, "folder")
     names = cfg.names if cfg.names is not None else read_names(root)
     findings: list[dict] = []
     box_rows: list[dict] = []

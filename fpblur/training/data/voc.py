@@ -25,6 +25,7 @@ import pandas as pd
 
 from fpblur.core.files import IMAGE_EXTS
 from fpblur.training.data.download import link_or_copy
+from fpblur.training.data.paths import require_path
 from fpblur.training.data.yolo import (
     clip_xyxy,
     normalise_names,
@@ -245,10 +246,11 @@ def convert(
         The :class:`VocReport`.
 
     Raises:
+        FileNotFoundError: no such annotation or image folder (one line, checked first).
         ValueError: ``out`` overlaps an input folder, is a file, or holds anything but a converted dataset
             (``images/``, ``labels/``, ``data.yaml``).
     """
-    ann_dir, image_dir, out = Path(ann_dir), Path(image_dir), Path(out)
+    ann_dir, image_dir, out = require_path(ann_dir, "folder"), require_path(image_dir, "folder"), Path(out)
     _check_output(out, ann_dir, image_dir)
     by_name, by_stem = _find_images(image_dir)
     pick = split_of if callable(split_of) else (lambda stem: (split_of or {}).get(stem, "train"))

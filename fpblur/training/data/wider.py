@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fpblur.training.data.download import RemoteFile, download_all, extract_archive, link_or_copy
+from fpblur.training.data.paths import require_path
 from fpblur.training.data.yolo import clip_xyxy, write_data_yaml, write_labels, xyxy_to_cxcywh
 from fpblur.training.eval.datasets import image_size
 
@@ -90,9 +91,10 @@ def parse_annotations(path: str | os.PathLike) -> list[WiderImage]:
     Raises:
         WiderFormatError: a missing or non-numeric face count, a box line that is not numbers, or a file that
             ends before the announced boxes (the message names file and line).
+        FileNotFoundError: no such file (one line).
         OSError: the file cannot be read.
     """
-    path = Path(path)
+    path = require_path(path, "file")
     lines = [ln.strip() for ln in path.read_text().splitlines()]
     images: list[WiderImage] = []
     i = 0

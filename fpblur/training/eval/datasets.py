@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from fpblur.training.data.paths import require_path
 from fpblur.training.data.yolo import cxcywh_to_xyxy, list_images, read_labels, read_mapping
 from fpblur.training.eval.wider import wider_ignore
 
@@ -127,14 +128,14 @@ def load_labelled(folder: str | Path) -> LabelledSet:
         The :class:`LabelledSet` (``format="labels.json"``).
 
     Raises:
-        FileNotFoundError: no ``labels.json``.
+        FileNotFoundError: no such folder, or no ``labels.json`` in it.
         ValueError: invalid JSON, a top level that is not a mapping, boxes that are not N×4 finite numbers, or
             flags that do not match the boxes (one line naming the file and image).
     """
-    root = Path(folder)
+    root = require_path(folder, "folder")
     labels_path = root / "labels.json"
     if not labels_path.is_file():
-        raise FileNotFoundError(f"{labels_path}: no labels.json")
+        raise FileNotFoundError(f"{labels_path}: no labels.json (expected labels.json and images/ in {root})")
     labels = read_json(labels_path)
     if not isinstance(labels, dict):
         raise ValueError(
@@ -241,7 +242,7 @@ def read_yolo_boxes(
 
 
 def _images_in(entry: Path) -> list[Path]:
-
+    require_path(entry)
     if entry.is_dir():
         return list_images(entry)
     if entry.suffix == ".txt" and entry.is_file():
@@ -253,7 +254,7 @@ def _images_in(entry: Path) -> list[Path]:
                 p = Path(line)
                 out.append(p if p.is_absolute() else (base / p).resolve())
         return out
-    raise FileNotFoundError(f"{entry}: no such image folder or list file")
+    raise ValueError(f"{entry}: expected an image folder or a .txt list of images")
 
 
 def _yaml_root(yaml_path: Path, data: dict) -> Path:
@@ -262,12 +263,15 @@ def _yaml_root(yaml_path: Path, data: dict) -> Path:
         return yaml_path.parent
     p = Path(str(path)).expanduser()
     if p.is_absolute():
+        if not p.exists():
+            raise FileNotFoundError(f"{yaml_path}: path: {path}: no such folder")
         return p
     for base in (Path.cwd(), yaml_path.parent):
         if (base / p).exists():
             return (base / p).resolve()
     raise FileNotFoundError(
-        f"{yaml_path}: dataset path {path!r} not found (relative to the current directory or to the YAML's folder)"
+        f"{yaml_path}: path: {path}: no such folder (looked for relative to the current folder {Path.cwd()} and to "
+        "the YAML's folder)"
     )
 
 
@@ -299,14 +303,13 @@ def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None =
         displayed.
 
     Raises:
-        FileNotFoundError: a missing YAML, dataset ``path``, image folder or list file.
+        FileNotFoundError: a missing YAML or folder, dataset ``path``, image folder or list file (``no such file or
+            folder``).
         ValueError: invalid YAML, no such split, bad ``names``, no images, or a malformed label line.
     """
-    source = Path(source)
+    source = require_path(source)
     names: tuple[str, ...] = ()
-    if source.suffix.lower() in (".yaml", ".yml"):
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: data YAML not found")
+    if source.suffix.lower() in (".yaml", ".yml") and source.is_file():
         data = read_mapping(source, _DATA_YAML_KIND)
         root = _yaml_root(source, data)
         names = _names(data.get("names"), source)
@@ -328,7 +331,7 @@ def load_yolo(source: str | Path, split: str = "val", classes: set[int] | None =
         if (source / "data.yaml").is_file():
             names = _names(read_mapping(source / "data.yaml", _DATA_YAML_KIND).get("names"), source / "data.yaml")
     else:
-        raise FileNotFoundError(f"{source}: not a data YAML or a dataset folder")
+        raise ValueError(f"{source}: not a data YAML or a dataset folder")
     if not images:
         raise ValueError(f"{source}: no images in split {split!r}")
     gts, ids = [], []
@@ -345,12 +348,13 @@ def load_dataset(source: str | Path, split: str = "val", classes: set[int] | Non
     (:func:`load_yolo`, with ``split`` and ``classes``), recognised by what is there.
 
     Raises:
-        FileNotFoundError: ``source`` is none of these (or see the loaders).
-        ValueError: see the loaders.
+        FileNotFoundError: ``source`` does not exist (``no such file or folder``, checked first), or see the
+            loaders.
+        ValueError: ``source`` exists but is none of these, or see the loaders.
     """
-    source = Path(source)
+    source = require_path(source)
     if source.is_dir() and (source / "labels.json").is_file():
         return load_labelled(source)
     if source.suffix.lower() in (".yaml", ".yml") or source.is_dir():
         return load_yolo(source, split, classes)
-    raise FileNotFoundError(f"{source}: expected a folder with labels.json, a YOLO data YAML or a YOLO dataset folder")
+    raise ValueError(f"{source}: expected a folder with labels.json, a YOLO data YAML or a YOLO dataset folder")

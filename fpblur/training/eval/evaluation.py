@@ -449,12 +449,18 @@ def evaluate_model(
     Raises:
         ValueError: no images, an unknown or undeterminable target, a registry model for the other target, or
             options the resolver refuses.
-        FileNotFoundError: data or weights that do not exist.
+        FileNotFoundError: data, weights or labelled images that do not exist (checked before the model runs;
+            one line, ``PATH: no such file or folder`` for the data).
     """
     dataset = data if isinstance(data, LabelledSet) else load_dataset(data, split=split)
     dataset = dataset.head(max_images)
     if not len(dataset):
         raise ValueError(f"{dataset.root}: no images to evaluate")
+    missing = [p for p in dataset.images if not Path(p).is_file()]
+    if missing:  # checked before any model is loaded or run
+        raise FileNotFoundError(
+            f"{missing[0]}: no such file ({len(missing)} of the {len(dataset)} images of {dataset.root} are missing)"
+        )
     given = None if isinstance(model, (str, os.PathLike)) else as_detector(model)
     target = infer_target(model if given is None else given, dataset, target)
     keep = target_class_ids(dataset.names, target)
