@@ -163,3 +163,53 @@ def test_front_end_pad_none_means_the_profiles_pad():
     settings = Settings(per_target={"face": TargetSettings(), "plate": TargetSettings(pad=0.5)})
     assert settings.pads() == {"face": pads["face"], "plate": 0.5}
     assert Settings(per_target={}).pads() == {t: pads[t] for t in ("face", "plate")}
+
+
+@pytest.mark.parametrize("mode", [m for m in MODES if m != "boxes"])
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        np.array([[50, 40, 150, 140]], np.float32),
+        [[50, 40, 150, 140]],
+        (50, 40, 150, 140),
+        np.array([[50, 40, 150, 140]]),
+    ],
+)
+def test_anonymize_accepts_boxes_as_an_array(mode, boxes):
+    """``anonymize(image, N×4 array, mode)`` works like the Detections form (it raised AttributeError)."""
+    img = textured()
+    np.testing.assert_array_equal(anonymize(img, boxes, mode), anonymize(img, region(), mode))
+
+
+def test_boxes_as_arrays_through_every_public_entry():
+    from fpblur.redact.anonymizer import Anonymizer
+    from fpblur.redact.modes import draw_boxes
+
+    img = textured()
+    drawn = anonymize(img, [[50, 40, 150, 140]], "boxes")
+    assert drawn.shape == img.shape and not np.array_equal(drawn, img)
+    assert not np.array_equal(draw_boxes(img, np.array([[50, 40, 150, 140]])), img)
+    padded = regions_for(np.array([[100, 100, 200, 200]]), 0.1, 1000, 1000)
+    np.testing.assert_allclose(padded.boxes, [[90, 90, 210, 210]])
+    assert len(anonymize(img, np.zeros((0, 4)), "blur")) == len(img)  # no box: an unchanged copy
+    np.testing.assert_array_equal(anonymize(img, np.zeros((0, 4)), "blur"), img)
+    anon = Anonymizer(targets=("face",), detectors={"face": lambda im: Detections()}, pad=0.0, mode="solid")
+    out = anon.apply(img, [[50, 40, 150, 140]])
+    # array boxes carry no label: they get the fallback padding (0.18 of 100 px = 18 px per side)
+    assert (out[40:140, 50:150] == 0).all() and (out[22:158, 32:168] == 0).all()
+    assert np.array_equal(out[160:], img[160:]) and np.array_equal(out[:, 170:], img[:, 170:])
+
+
+@pytest.mark.parametrize(
+    "bad,error,shown",
+    [
+        ("abc", TypeError, "got str"),
+        ([[1, 2, 3]], ValueError, "shape (1, 3)"),
+        (np.zeros((2, 2, 4)), ValueError, "shape (2, 2, 4)"),
+    ],
+)
+def test_bad_boxes_give_one_line_saying_what_is_expected(bad, error, shown):
+    with pytest.raises(error) as info:
+        anonymize(textured(), bad, "blur")
+    message = str(info.value)
+    assert "N×4 array of [x1, y1, x2, y2]" in message and shown in message and "\n" not in message

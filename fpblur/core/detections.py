@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 LABELS = ("face", "plate")  # every label fpblur knows, in its order of targets
 
@@ -81,6 +82,37 @@ class Detections:
         """
         arr = _as_boxes(boxes)
         return cls(arr, np.asarray(scores, dtype=np.float32), np.full(len(arr), label, dtype="<U8"))
+
+    @classmethod
+    def coerce(cls, value: Detections | npt.ArrayLike, label: str = "region") -> Detections:
+        """``value`` as :class:`Detections`: itself, or boxes given as an array.
+
+        Args:
+            value: a :class:`Detections`, or an N×4 array-like of boxes ``[x1, y1, x2, y2]`` in pixels (a single
+                box of 4 numbers is one box; an empty array is no box).
+            label: the label given to boxes that come as an array (scores are 1.0).
+
+        Returns:
+            ``value`` itself when it already is a :class:`Detections`, else a new one.
+
+        Raises:
+            TypeError: ``value`` is neither Detections nor numeric (one line saying what is expected).
+            ValueError: an array that is not N×4 (one line with its shape).
+        """
+        if isinstance(value, Detections):
+            return value
+        expected = "expected Detections or an N×4 array of [x1, y1, x2, y2] boxes in pixels"
+        try:
+            arr = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"{expected}, got {type(value).__name__}") from None
+        if arr.size == 0:
+            return cls()
+        if arr.ndim == 1 and arr.shape[0] == 4:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != 4:
+            raise ValueError(f"{expected}, got an array of shape {arr.shape}")
+        return cls(arr, np.ones(len(arr), np.float32), np.full(len(arr), label, dtype="<U8"))
 
     @classmethod
     def concat(cls, parts: Iterable[Detections]) -> Detections:

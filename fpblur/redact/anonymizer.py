@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fpblur.config.profiles import LightPasses, get_profile
 from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad
@@ -24,11 +25,14 @@ from fpblur.redact.modes import anonymize
 MODE_OPTIONS = ("blur_strength", "pixel_blocks", "color")  # Anonymizer keywords that are RedactSettings fields
 
 
-def regions_for(dets: Detections, pad: float | Mapping[str, float] | None, width: int, height: int) -> Detections:
+def regions_for(
+    dets: Detections | npt.ArrayLike, pad: float | Mapping[str, float] | None, width: int, height: int
+) -> Detections:
     """The areas the anonymizer covers: each box grown by ``pad``, clipped.
 
     Args:
-        dets: the detections, boxes in image pixels.
+        dets: the detections (or an N×4 array of ``[x1, y1, x2, y2]`` boxes, padded as unlabelled regions),
+            boxes in image pixels.
         pad: fraction of each box's width/height added on every side: one for every label; per label (a
             mapping, e.g. a resolved ``config.redact.pad``; labels it omits get the default profile's padding);
             or None (the default profile's padding).  An :class:`Anonymizer` passes its resolved
@@ -39,8 +43,10 @@ def regions_for(dets: Detections, pad: float | Mapping[str, float] | None, width
         The padded boxes, same order, scores, labels and track ids as ``dets``.
 
     Raises:
-        ValueError: a negative padding in ``pad``'s mapping.
+        ValueError: a negative padding in ``pad``'s mapping, or boxes that are not N×4.
+        TypeError: boxes that are neither Detections nor numeric.
     """
+    dets = Detections.coerce(dets)
     fracs: float | np.ndarray
     if pad is None or isinstance(pad, Mapping):
         pads = resolve_pad(get_profile(), pad)
@@ -191,17 +197,23 @@ class Anonymizer:
         clipped to an image of ``shape`` (``(height, width, ...)``); same order and fields as ``dets``."""
         return regions_for(dets, self.config.redact.pad, shape[1], shape[0])
 
-    def apply(self, image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
+    def apply(
+        self, image: np.ndarray, dets: Detections | npt.ArrayLike, regions: Detections | None = None
+    ) -> np.ndarray:
         """Anonymize ``image`` at ``dets`` with this anonymizer's mode and padding.
 
         Args:
             image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16; not modified.
-            dets: the detections, boxes in ``image``'s pixels.
+            dets: the detections (or an N×4 array of ``[x1, y1, x2, y2]`` boxes), in ``image``'s pixels.
             regions: the padded areas, when the caller already has them from :meth:`regions`.
 
         Returns:
             The anonymized copy (:func:`~fpblur.redact.modes.anonymize`), same shape and dtype.
+
+        Raises:
+            TypeError, ValueError: boxes that are neither Detections nor an N×4 array.
         """
+        dets = Detections.coerce(dets)
         if regions is None:
             regions = self.regions(dets, image.shape)
         return anonymize(image, regions, self.mode, detections=dets, **self.mode_options)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from fpblur.config.settings import DEFAULT_MODE, MODES  # the one list of modes (resolved configurations check it)
 from fpblur.core.detections import Detections
@@ -99,7 +100,9 @@ def _max_value(image: np.ndarray) -> int:
     return 65535 if image.dtype == np.uint16 else 255
 
 
-def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None = None) -> np.ndarray:
+def draw_boxes(
+    image: np.ndarray, dets: Detections | npt.ArrayLike, regions: Detections | npt.ArrayLike | None = None
+) -> np.ndarray:
     """Review mode: labelled rectangles with scores (and track ids) around the regions; nothing is hidden.
 
     Drawn on an 8-bit overlay and copied in, so 16-bit, grayscale and BGRA images work the same way (alpha
@@ -107,12 +110,21 @@ def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None =
 
     Args:
         image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16.
-        dets: what to label: label, score and track id (``#id``) of each box.
+        dets: what to label: label, score and track id (``#id``) of each box (:class:`Detections`, or an N×4
+            array of ``[x1, y1, x2, y2]`` pixels, drawn as ``region 1.00``).
         regions: the rectangles to draw, same order as ``dets`` (None: ``dets``' own boxes), in pixels.
 
     Returns:
         A copy of ``image`` with the boxes drawn.
+
+    Raises:
+        TypeError, ValueError: boxes that are neither Detections nor an N×4 array (:meth:`Detections.coerce`);
+            ``regions`` not as many as ``dets``.
     """
+    dets = Detections.coerce(dets)
+    regions = None if regions is None else Detections.coerce(regions)
+    if regions is not None and len(regions) != len(dets):
+        raise ValueError(f"{len(regions)} regions for {len(dets)} detections; expected one region per detection")
     out = image.copy()
     h, w = out.shape[:2]
     overlay = np.zeros((h, w, 3), np.uint8)
@@ -142,10 +154,10 @@ def draw_boxes(image: np.ndarray, dets: Detections, regions: Detections | None =
 
 def anonymize(
     image: np.ndarray,
-    regions: Detections,
+    regions: Detections | npt.ArrayLike,
     mode: str = DEFAULT_MODE,
     *,
-    detections: Detections | None = None,
+    detections: Detections | npt.ArrayLike | None = None,
     blur_strength: float = 0.25,
     pixel_blocks: int = 8,
     color: tuple[int, int, int] = (0, 0, 0),
@@ -157,7 +169,8 @@ def anonymize(
 
     Args:
         image: H×W, H×W×3 (BGR) or H×W×4 (BGRA), uint8 or uint16; not modified.
-        regions: the (already padded) areas to change, boxes in image pixels.
+        regions: the (already padded) areas to change: :class:`Detections`, or an N×4 array-like of
+            ``[x1, y1, x2, y2]`` boxes in image pixels.
         mode: ``"blur"`` (:func:`strong_blur`), ``"pixelate"`` (:func:`pixelate`), ``"solid"`` (filled with
             ``color``), ``"ellipse"`` (blur inside the ellipse inscribed in each region) or ``"boxes"``
             (:func:`draw_boxes`).
@@ -170,10 +183,12 @@ def anonymize(
         The anonymized copy, same shape and dtype as ``image``.
 
     Raises:
-        ValueError: ``mode`` is not one of :data:`MODES`.
+        ValueError: ``mode`` is not one of :data:`MODES`, or ``regions`` is an array that is not N×4.
+        TypeError: ``regions`` is neither Detections nor numeric.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    regions = Detections.coerce(regions)
     if mode == "boxes":
         return draw_boxes(image, detections if detections is not None else regions, regions)
     if mode == "blur":
