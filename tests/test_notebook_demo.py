@@ -25,6 +25,7 @@ def test_notebook_is_committed_clean_and_thin():
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code), "strip the outputs"
     colab = "".join(code[0]["source"])
     assert '"google.colab" in sys.modules' in colab and "%pip install" in colab  # Colab-only install first
+    assert "output.enable_custom_widget_manager()" in colab  # ipywidgets 8 on Colab
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1 and "SMOKE = False" in "".join(params[0]["source"])
     assert "from fpblur.ui.widgets import" in "".join("".join(c["source"]) for c in code)
@@ -49,6 +50,22 @@ def test_colab_links_come_from_one_url():
     assert badges.colab_url("06_blur_demo.ipynb") == (
         "https://colab.research.google.com/github/fpblur/fpblur/blob/main/notebooks/06_blur_demo.ipynb"
     )
+
+
+def test_save_folder_parameter_is_git_ignored():
+    """Voilà and Jupyter run the notebook in notebooks/: "Save" must not leave files git would pick up there."""
+    import shutil
+
+    if not (ROOT / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    nb = json.loads(NOTEBOOK.read_text())
+    params = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    ns: dict = {}
+    exec("".join(params["source"]), ns)
+    saved = (ROOT / "notebooks" / ns["SAVE_DIR"] / "zidane_blur.jpg").resolve()
+    inside = saved.is_relative_to(ROOT.resolve())
+    ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", str(saved)]).returncode == 0
+    assert ignored or not inside, f"SAVE_DIR = {ns['SAVE_DIR']!r}: {saved} is not ignored by git"
 
 
 def test_readme_images_exist_and_are_small():
@@ -99,6 +116,7 @@ def test_notebook_runs_in_smoke_mode(tmp_path):
         for o in c.get("outputs", [])
     )
     assert "smoke: {'face': 2, 'plate': 0}" in printed, printed
+    assert 'mode="blur"' in printed and 'sample_folder() / "zidane.jpg"' in printed  # the same run as code
     assert (save_dir / "zidane_blur.jpg").is_file()
     # the widget itself was displayed (a widget view in the outputs)
     assert "application/vnd.jupyter.widget-view+json" in out.read_text()

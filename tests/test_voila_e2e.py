@@ -45,6 +45,10 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         assert texts["counts"] == "2 faces, 0 plates", texts
         assert texts["status"].startswith("done in"), texts
         assert "Download zidane_pixelate.jpg" in texts["download"], texts
+        # the same run as code, with the mode chosen (not a fixed one)
+        code = _panel(driver)["code"]
+        assert 'mode="pixelate"' in code and 'sample_folder() / "zidane.jpg"' in code, code
+        assert 'targets=("face", "plate")' in code and '"face": {"conf": 0.2, "iou": 0.3}' in code, code
         # the after-image is the anonymized photo, as large as the before-image
         sizes = driver.execute_script(
             "return ['img.fpblur-before', 'img.fpblur-after'].map(s => document.querySelector(s).naturalWidth);"
@@ -57,6 +61,8 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         texts = shots.drive_demo(driver, None, sample_label="car_plate.png", mode="boxes")
         assert texts["counts"] == "0 faces, 1 plate", texts
         assert "Download car_plate_boxes.png" in texts["download"], texts
+        code = _panel(driver)["code"]
+        assert 'mode="boxes"' in code and 'write_image("car_plate_boxes.png", out)' in code, code
         # a file uploaded through the browser's file input
         import cv2
 
@@ -64,6 +70,23 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         cv2.imwrite(str(photo), cv2.imread(str(ultralytics_assets / "zidane.jpg"))[:, 300:1000])
         texts = shots.drive_demo(driver, None, upload=photo, mode="blur")
         assert texts["counts"] == "2 faces, 0 plates" and "Download crop_blur.png" in texts["download"], texts
+        # "Save" with the proposed path writes where git does not look (the kernel runs in notebooks/)
+        _check_save_is_git_ignored(driver)
+        # a video run: while it works, nothing of the previous (image) result is on screen
+        clip = tmp_path / "pan.mp4"
+        _panning_video(cv2.imread(str(ultralytics_assets / "zidane.jpg")), clip, frames=150)
+        during, texts = _run_video_upload(driver, clip)
+        assert during == {
+            "counts": "",
+            "download": "",
+            "savePath": "",
+            "after": False,
+            "progress": True,
+            "message": "working…",
+        }, during
+        assert texts["counts"].startswith("2 faces") and "Download pan_blur.mp4" in texts["download"], texts
+        assert texts["savePath"].endswith("/fpblur-out/pan_blur.mp4"), texts
+        assert 'anonymize_video("pan.mp4", "pan_blur.mp4", anonymizer, anonymizer.config.video)' in texts["code"]
     assert shot.stat().st_size > 10_000 and page.stat().st_size > 10_000
 
 
@@ -93,3 +116,89 @@ def _wait_for_pictures(driver, width: int | None = None, timeout: float = 120.0)
         return bool(before and before["complete"] and before["width"] > 0 and width in (None, before["width"]))
 
     WebDriverWait(driver, timeout).until(ready)
+
+
+_PANEL_JS = """
+const text = s => { const e = document.querySelector(s); return e ? e.innerText.trim() : null; };
+const after = document.querySelector('img.fpblur-after');
+const progress = document.querySelector('.fpblur-progress');
+return {
+  counts: text('.fpblur-counts') ?? '',
+  download: text('.fpblur-download'),
+  savePath: document.querySelector('.fpblur-save-path input').value,
+  after: {shown: !!after && after.offsetParent !== null, width: after ? after.naturalWidth : 0},
+  progress: !!progress && getComputedStyle(progress).visibility === 'visible',
+  message: text('.fpblur-message'),
+  code: text('.fpblur-code'),
+};
+"""
+
+
+def _panel(driver) -> dict:
+    """What the demo's panel shows, read in one go: counts, download link, save path, the After picture,
+    whether the progress bar is visible, the message, and the code snippet."""
+    return driver.execute_script(_PANEL_JS)
+
+
+def _panning_video(photo, path: Path, frames: int, size=(480, 272)) -> None:
+    """An H.264 mp4 that pans across ``photo`` (real faces in every frame)."""
+    import av
+    import cv2
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        h = photo.shape[0]
+        for i in range(frames):
+            x = 200 + 2 * i
+            crop = cv2.resize(photo[:, x : x + h * size[0] // size[1]], size, interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(crop, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def _run_video_upload(driver, clip: Path, timeout: float = 300.0) -> tuple[dict, dict]:
+    """Upload ``clip``, click Anonymize and return the panel as seen while the run works, and once it is done."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.CSS_SELECTOR, "input.fpblur-attached-file-input").send_keys(str(clip))
+    WebDriverWait(driver, 120).until(lambda d: _panel(d)["message"].startswith("pan.mp4:"))  # shown: first frame
+    driver.find_element(By.CSS_SELECTOR, "button.fpblur-run").click()
+    seen: list[dict] = []
+
+    def observed(d) -> bool:
+        panel = _panel(d)
+        if panel["message"].startswith("done in") or "⚠" in panel["message"]:
+            raise AssertionError(f"the run ended before it could be observed: {panel}")
+        if panel["message"] == "working…":
+            seen.append(panel)
+        return bool(seen)
+
+    WebDriverWait(driver, 120, poll_frequency=0.05).until(observed)
+    during = {k: v for k, v in seen[0].items() if k != "code"}
+    during["after"] = during["after"]["shown"]  # the After picture is hidden (its last pixels do not matter)
+    WebDriverWait(driver, timeout).until(lambda d: _panel(d)["message"].startswith("done in"))
+    return during, _panel(driver)
+
+
+def _check_save_is_git_ignored(driver) -> None:
+    import shutil
+    import subprocess
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    proposed = Path(_panel(driver)["savePath"])
+    assert proposed.is_absolute(), proposed
+    driver.find_element(By.CSS_SELECTOR, "button.fpblur-save").click()
+    WebDriverWait(driver, 60).until(lambda d: _panel(d)["message"].startswith("saved "))
+    saved = Path(_panel(driver)["message"].removeprefix("saved "))
+    try:
+        assert saved == proposed and saved.is_file(), (saved, proposed)
+        if saved.resolve().is_relative_to(ROOT.resolve()) and shutil.which("git"):
+            ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", str(saved)]).returncode == 0
+            assert ignored, f"Save wrote {saved}, which git does not ignore"
+    finally:
+        saved.unlink(missing_ok=True)

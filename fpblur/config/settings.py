@@ -137,6 +137,9 @@ class VideoSettings:
         light_every: light passes this often between full frames (0: none).
         light: what a light frame runs (CenterFace passes, plate-model sizes).
         camera_motion: move held boxes with the estimated camera motion.
+        fast_motion: while a track moves faster than this many box heights per frame (and for two full-frame
+            intervals after), frames that would run no detector run the light passes instead, so boxes carried
+            through speed and direction changes are re-found (0: off; no effect with ``light_every`` 0).
         crf: x264 quality.  preset: x264 speed preset.
         batch: frames per detector call.  queue_size: frames per pipeline queue.
         progress: show a progress bar (``None``: when writing to a terminal).
@@ -150,6 +153,7 @@ class VideoSettings:
     light_every: str | int = VideoPlan.light_every
     light: LightPasses = field(default_factory=LightPasses)
     camera_motion: bool = True
+    fast_motion: float = 0.1
     crf: float = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     batch: int = 4

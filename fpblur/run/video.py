@@ -221,6 +221,7 @@ class _Run:
         # run at the lower keep-alive threshold so that weaker detections can extend tracks.
         self.conf = {t: float(anonymizer.detectors[t].conf) for t in anonymizer.targets}
         self.schedule, self.light = video_schedule(settings, fps)
+        self.fast_until = -1  # frames up to this index run no-detector frames as light (fast motion)
         # A track found on a full frame must survive, and be back-filled, until the next full frame.
         reach = self.schedule.full_every
         cfg = TrackerConfig(
@@ -295,6 +296,10 @@ class _Run:
             ("full" if last and i == len(records) - 1 else self.schedule.kind(r.frame.index))
             for i, r in enumerate(records)
         ]
+        # Motion-adaptive: while tracks move fast (set by the track stage), no frame goes without a detector
+        # (unless light passes are switched off: --light-every 0).
+        if self.fast_until >= records[0].frame.index and self.schedule.light_every > 0:
+            kinds = ["light" if k == "none" else k for k in kinds]
         for kind, light in (("full", None), ("light", self.light)):
             slots = [i for i, k in enumerate(kinds) if k == kind]
             if not slots:
@@ -371,6 +376,9 @@ class _Run:
             motion = camera.step(record.frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
             record.detections = self.tracker_config.keep(record.detections)
             active = tracker.update(record.detections, self.width, self.height, motion)
+            if self.settings.fast_motion and tracker.max_relative_speed() > self.settings.fast_motion:
+                # read by the detect stage (a plain int: one writer, one reader); stays on two full intervals
+                self.fast_until = record.frame.index + 2 * self.schedule.full_every
             for label in map(str, tracker.started.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
             ready = delay.push(record, active, tracker.started, tracker.bridges)

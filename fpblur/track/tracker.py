@@ -142,6 +142,17 @@ class Tracker:
         self.started: Detections = _no_tracks()
         self.bridges: list[Bridge] = []
 
+    def max_relative_speed(self) -> float:
+        """How fast the fastest live track moves: its smoothed centre velocity in box heights per frame (0.0 with
+        no track).  The video runner uses it to detect more often while objects move fast (see
+        :attr:`fpblur.config.settings.VideoSettings.fast_motion`)."""
+        speeds = [
+            float(np.hypot(t.velocity[0] + t.velocity[2], t.velocity[1] + t.velocity[3]) / 2.0)
+            / max(float(t.box[3] - t.box[1]), 1.0)
+            for t in self.tracks
+        ]
+        return max(speeds, default=0.0)
+
     def update(
         self, dets: Detections, width: int | None = None, height: int | None = None, motion: np.ndarray | None = None
     ) -> Detections:
