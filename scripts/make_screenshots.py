@@ -1,8 +1,10 @@
 """Render the README screenshots of the front ends from the real UIs.
 
 * ``assets/screenshots/widget_demo.png`` — ``notebooks/06_blur_demo.ipynb`` served by Voilà on 127.0.0.1,
-  driven in headless Chromium (Selenium): pick the sample, click Anonymize, wait for the result.
-* ``assets/screenshots/tk_app.png`` — the Tk app (``fpblur app``) in a virtual X display (Xvfb) after a run.
+  driven in headless Chromium (Selenium): pick the sample, choose pixelate, click Anonymize, wait for the result
+  (before/after, counts, download link, save path and the same run as code below them).
+* ``assets/screenshots/tk_app.png`` — the Tk app (``fpblur app``) in a virtual X display (Xvfb) after a run on
+  ``zidane.jpg`` (the Output field filled in from the input).
 
 Usage: ``python scripts/make_screenshots.py [--only widget|tk] [--out assets/screenshots]``.
 Needs Debian's ``chromium``, ``chromium-driver`` and ``xvfb``.  The helpers here (Voilà server, Chromium
@@ -149,7 +151,7 @@ def chromium_available() -> str | None:
 
 
 @contextlib.contextmanager
-def chromium(workdir: Path, size: tuple[int, int] = (1280, 1400)):
+def chromium(workdir: Path, size: tuple[int, int] = (1280, 1800)):
     """A headless Chromium WebDriver with a fresh profile under ``workdir``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -327,8 +329,7 @@ def _tk_screenshot(out: Path, display: str) -> Path:
     app = FpblurApp(tk.Tk(), dialogs=RecordingDialogs())
     try:
         app.root.geometry("1000x760+0+0")
-        app.input_path.set("zidane.jpg")
-        app.output_path.set("out/zidane_anon.jpg")
+        app.input_path.set("zidane.jpg")  # the Output field follows: zidane_anon.jpg
         app.operation.set("pixelate")
         app.run_button.invoke()
         app.wait(180)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -202,3 +203,5 @@ def _check_save_is_git_ignored(driver) -> None:
             assert ignored, f"Save wrote {saved}, which git does not ignore"
     finally:
         saved.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder too, when the test made it
+            saved.parent.rmdir()

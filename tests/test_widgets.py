@@ -16,7 +16,7 @@ pytest.importorskip("ipywidgets")
 from doubles import upload_value
 
 from fpblur.ui.session import AnonymizerCache, Settings, TargetSettings
-from fpblur.ui.widgets import BlurDemo
+from fpblur.ui.widgets import CODE_STYLE, BlurDemo
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +499,7 @@ def test_code_snippet_runs_and_reproduces_the_demo(demo, tmp_path, monkeypatch, 
     choose(demo, case, tmp_path)
     code = demo.code_text()
     assert f'mode="{demo.mode.value}"' in code and f'profile="{demo.profile.value}"' in code
-    assert _unescape_html(demo.code.value) == f'<pre class="fpblur-code-text" style="white-space:pre-wrap">{code}</pre>'
+    assert _unescape_html(demo.code.value) == f'<pre class="fpblur-code-text" style="{CODE_STYLE}">{code}</pre>'
     demo.run_button.click()
     assert demo.error is None, demo.error
     monkeypatch.chdir(tmp_path)

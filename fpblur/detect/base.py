@@ -15,8 +15,10 @@ threshold, then calls the backend's :meth:`Detector._predict`, which can rely on
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -90,6 +92,27 @@ class Detector(ABC):
             cheaper variant run in full on light frames).
         """
         return self
+
+
+_Sized = TypeVar("_Sized", bound="SingleSizeDetector")
+
+
+class SingleSizeDetector(Detector):
+    """A YOLO backend run at one inference size (``imgsz``, pixels); several sizes are merged by
+    :class:`~fpblur.detect.multipass.MultiDetector` from :meth:`with_imgsz` copies that share the loaded model."""
+
+    imgsz: int = 640
+
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """``(imgsz,)``: the one inference size it runs at, in pixels."""
+        return (self.imgsz,)
+
+    def with_imgsz(self: _Sized, imgsz: int) -> _Sized:
+        """The same loaded model at another inference size in pixels (a shallow copy: the model is shared)."""
+        other = copy.copy(self)
+        other.imgsz = int(imgsz)
+        return other
 
 
 class CallableDetector(Detector):
@@ -168,4 +191,4 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-__all__ = ["Detector", "CallableDetector", "as_detector", "check_image"]
+__all__ = ["Detector", "SingleSizeDetector", "CallableDetector", "as_detector", "check_image"]

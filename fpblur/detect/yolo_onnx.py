@@ -12,7 +12,6 @@ OpenCV's (:func:`fpblur.core.boxes.nms`).
 from __future__ import annotations
 
 import ast
-import copy
 import os
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
 from fpblur.core.labels import class_label_map, emitted_labels, labelled
-from fpblur.detect.base import Detector
+from fpblur.detect.base import SingleSizeDetector
 from fpblur.detect.runtime import make_session
 
 PAD_VALUE = 114
@@ -75,7 +74,7 @@ def model_names(session) -> dict[int, str]:
     return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
 
 
-class OnnxYoloDetector(Detector):
+class OnnxYoloDetector(SingleSizeDetector):
     """A YOLOv8 ONNX export (dynamic input size) on ONNX Runtime's CPU provider; same boxes as ``YoloDetector``.
 
     Per image: :func:`letterbox`, RGB in [0, 1], one network run, the best class per anchor above the threshold,
@@ -119,17 +118,6 @@ class OnnxYoloDetector(Detector):
         self.names = model_names(self.session)
         self.class_labels = class_label_map(self.names or {0: label}, label, class_map)
         self.labels = emitted_labels(self.class_labels, label)
-
-    @property
-    def input_sizes(self) -> tuple[int, ...]:
-        """``(imgsz,)``: the one inference size it runs at, in pixels."""
-        return (self.imgsz,)
-
-    def with_imgsz(self, imgsz: int) -> OnnxYoloDetector:
-        """The same model (shared session) at another inference size, in pixels."""
-        other = copy.copy(self)
-        other.imgsz = int(imgsz)
-        return other
 
     def _detect_one(self, image: np.ndarray, conf: float) -> Detections:
         h, w = image.shape[:2]

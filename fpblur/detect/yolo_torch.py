@@ -6,7 +6,6 @@ the ``[train]`` extra); pre- and post-processing (letterbox, NMS) are Ultralytic
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import numpy as np
 
 from fpblur.core.detections import Detections
 from fpblur.core.labels import class_label_map, emitted_labels, labelled
-from fpblur.detect.base import Detector
+from fpblur.detect.base import SingleSizeDetector
 from fpblur.detect.plate_model import cuda_wanted
 from fpblur.models.offline import import_ultralytics
 
 
-class YoloDetector(Detector):
+class YoloDetector(SingleSizeDetector):
     """Ultralytics YOLO weights (``.pt`` or ``.onnx``) run through Ultralytics; boxes in original-image pixels.
 
     Args:
@@ -71,17 +70,6 @@ class YoloDetector(Detector):
         self.half = bool(half) and cuda_wanted(self.device)
         self.class_labels = class_label_map(dict(self.model.names), label, class_map)
         self.labels = emitted_labels(self.class_labels, label)
-
-    @property
-    def input_sizes(self) -> tuple[int, ...]:
-        """``(imgsz,)``: the one inference size it runs at, in pixels."""
-        return (self.imgsz,)
-
-    def with_imgsz(self, imgsz: int) -> YoloDetector:
-        """The same loaded model at another inference size in pixels (Ultralytics takes the size per call)."""
-        other = copy.copy(self)
-        other.imgsz = int(imgsz)
-        return other
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         # Ultralytics 8.4 spells fp16 as quantize=16 (``half`` is deprecated there).

@@ -162,12 +162,14 @@ class FpblurApp:
         plate_sizes = "+".join(map(str, default_config().spec("plate").imgsz))
         grid = ttk.LabelFrame(
             main,
-            text=f"Detection (imgsz 0 = the profile's sizes, {plate_sizes} px for plates with "
-            "the default profile; for CenterFace faces a non-zero imgsz caps the long "
-            "side; choosing a profile resets these to its values)",
+            text=f"Detection (imgsz 0: the profile's sizes, {plate_sizes} px plates with the default profile; "
+            "CenterFace faces: non-zero imgsz caps the long side)",
             padding=6,
         )
         grid.pack(fill="x", **pad)
+        ttk.Label(grid, text="Choosing a Profile resets these to its values.", foreground="#555").grid(
+            row=1, column=len(PARAMS) + 1, rowspan=2, sticky="w", padx=(12, 0)
+        )
         for col, name in enumerate(PARAMS, start=1):
             ttk.Label(grid, text=name).grid(row=0, column=col)
         self.param_entries: dict[str, dict[str, ttk.Entry]] = {}

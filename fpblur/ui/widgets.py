@@ -62,6 +62,11 @@ UPLOAD = ""  # sample dropdown value meaning "use the uploaded file"
 PREVIEW_SIDE = 720
 MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024  # bigger results are only saved to disk, not inlined as a link
 AFTER_HINT = "click Anonymize to see the result"
+# the widget area's CSS sets a 28 px line height and a proportional font: code needs its own
+CODE_STYLE = (
+    "white-space:pre-wrap;font-family:monospace;font-size:12px;line-height:1.4;margin:0;padding:6px;"
+    "background:#f6f8fa;border:1px solid #ddd"
+)
 SAVE_FOLDER = "fpblur-out"  # "Save" proposes this folder under the working directory (git-ignored in fpblur's repo)
 
 
@@ -102,67 +107,45 @@ def sample_path(name: str) -> Path:
 
 
 IMGSZ_TIPS = {
-    "face": "0 = the default profile's CenterFace passes (×2 upscaled + 640 px); non-zero caps CenterFace's long "
-    "side (custom YOLO weights: inference size, 0 = 640)",
-    "plate": "inference size; 0 = the default profile's sizes (640 + 480 px for the default plate model, 640 for "
-    "custom weights)",
+    "face": "0 = the profile's CenterFace passes (×2 upscaled + 640 px by default); non-zero caps CenterFace's long "
+    "side (custom YOLO weights: inference size, 0 = the profile's YOLO sizes)",
+    "plate": "inference size; 0 = the profile's sizes (640 + 480 px by default), for the default plate model and "
+    "custom weights alike",
+}
+# the numeric knobs of one target's row: (slider class, min, max, step)
+KNOBS = {
+    "conf": (W.FloatSlider, 0.01, 0.95, 0.01),
+    "iou": (W.FloatSlider, 0.05, 0.95, 0.05),
+    "pad": (W.FloatSlider, 0.0, 1.0, 0.02),
+    "imgsz": (W.IntSlider, 0, 2560, 32),
 }
 
 
 def _slider_row(target: str, defaults: TargetSettings) -> dict[str, W.Widget]:
     style = {"description_width": "56px"}
-    lay = W.Layout(width="260px")
-    return {
-        "conf": W.FloatSlider(
-            value=defaults.conf,
-            min=0.01,
-            max=0.95,
-            step=0.01,
-            description="conf",
-            style=style,
-            layout=lay,
-            continuous_update=False,
-        ),
-        "iou": W.FloatSlider(
-            value=defaults.iou,
-            min=0.05,
-            max=0.95,
-            step=0.05,
-            description="iou",
-            style=style,
-            layout=lay,
-            continuous_update=False,
-        ),
-        "pad": W.FloatSlider(
-            value=defaults.pad,
-            min=0.0,
-            max=1.0,
-            step=0.02,
-            description="pad",
-            style=style,
-            layout=lay,
-            continuous_update=False,
-        ),
-        "imgsz": W.IntSlider(
-            value=defaults.imgsz,
-            min=0,
-            max=2560,
-            step=32,
-            description="imgsz",
-            style=style,
-            layout=lay,
-            continuous_update=False,
-            tooltip=IMGSZ_TIPS[target],
-        ),
-        "weights": W.Text(
-            value="",
-            placeholder=f"default: {DEFAULTS[target]}",
-            description="weights",
+    row: dict[str, W.Widget] = {
+        name: kind(
+            value=getattr(defaults, name),
+            min=low,
+            max=high,
+            step=step,
+            description=name,
             style=style,
             layout=W.Layout(width="260px"),
-            tooltip="optional custom .pt/.onnx weights path",
-        ),
+            continuous_update=False,
+        )
+        for name, (kind, low, high, step) in KNOBS.items()
     }
+    row["imgsz"].tooltip = IMGSZ_TIPS[target]
+    row["weights"] = W.Text(
+        value="",
+        placeholder=f"default: {DEFAULTS[target]}",
+        description="weights",
+        style=style,
+        layout=W.Layout(width="260px"),
+        tooltip="optional custom .pt/.onnx weights path",
+    )
+    return row
 
 
 class BlurDemo:
@@ -230,7 +213,7 @@ class BlurDemo:
         )
         self.download = W.HTML()
         self.save_path = W.Text(
-            value="", placeholder="path to save the result", description="Save to", layout=W.Layout(width="420px")
+            value="", placeholder="path to save the result", description="Save to", layout=W.Layout(width="560px")
         )
         self.save_button = W.Button(description="Save", icon="save")
         self.code = W.HTML()  # the same run as Python code, following the settings
@@ -416,7 +399,7 @@ class BlurDemo:
             text = self.code_text()
         except Exception as exc:  # settings Anonymize would refuse too (it says why when clicked)
             text = f"# not runnable with these settings: {exc}"
-        self.code.value = f'<pre class="fpblur-code-text" style="white-space:pre-wrap">{_escape(text)}</pre>'
+        self.code.value = f'<pre class="fpblur-code-text" style="{CODE_STYLE}">{_escape(text)}</pre>'
 
     def code_text(self) -> str:
         """Python code that does what Anonymize does now, through the public API
