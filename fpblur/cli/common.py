@@ -91,7 +91,7 @@ def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> 
         type=int,
         default=None,
         help="inference size of YOLO models (default: the profile's, "
-        f"{_sizes(plate.imgsz)} merged for the default plate model; 640 for others)",
+        f"{_sizes(plate.imgsz)} merged, for the default plate model and --faces/--plates weights alike)",
     )
     g.add_argument(
         "--face-scales",

@@ -99,7 +99,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="inference size of YOLO models (default: the profile's, "
-        f"{_sizes(plate.imgsz)} merged for the default plate model; 640 for others)",
+        f"{_sizes(plate.imgsz)} merged, for the default plate model and --faces/--plates weights alike)",
     )
     p.add_argument(
         "--pad",
