@@ -2,10 +2,14 @@
 
     python benchmarks/video_speed.py                 # 10 s 1280×720 25 fps pan/zoom over zidane.jpg
     python benchmarks/video_speed.py --photo bus.jpg --seconds 20
+    python benchmarks/video_quality.py --keep clips/ && python benchmarks/video_speed.py --clips clips/ --repeat 2
 
 The clip is generated here (a camera pan and zoom over one of the photos the ultralytics wheel ships, with
-an AAC audio track), so nothing is downloaded.  Both tools run as separate processes and are timed wall
-clock, start-up and model loading included; fps = frames / wall seconds.  fpblur's own report adds the busy
+an AAC audio track), so nothing is downloaded; or ``--clips DIR`` takes every ``.mp4`` in a folder (the
+motion clips ``benchmarks/video_quality.py --keep DIR`` writes), each tool processing the whole folder in one
+process.  Both tools run as separate processes and are timed wall clock, start-up and model loading included;
+fps = frames / wall seconds.  ``--repeat N`` runs the tools N times, alternating, and reports each round (the
+machine may be shared: compare the rounds' ratios, not runs of different rounds).  fpblur's own report adds the busy
 time of each pipeline stage (decode, detect per detector, track+anonymize, encode); the stages overlap
 (threads), so they can add up to more than the wall time.
 """
@@ -26,26 +30,31 @@ import cv2
 FPBLUR_RUNNER = """
 import json, sys
 from dataclasses import replace
+from pathlib import Path
 from fpblur import Anonymizer
 from fpblur.run.video import anonymize_video
-src, dst, targets = sys.argv[1], sys.argv[2], sys.argv[3]
+srcs, out, targets = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
 anonymizer = Anonymizer(targets=targets)  # the resolved default configuration, as fpblur video --targets
-report = anonymize_video(src, dst, anonymizer, replace(anonymizer.config.video, progress=False))
-print(json.dumps({"frames": report.frames, "seconds": report.seconds, "timings": report.timings,
-                  "tracks": report.tracks}))
+total = {"frames": 0, "seconds": 0.0, "timings": {}, "tracks": {}}
+for src in srcs:
+    report = anonymize_video(src, out / Path(src).name, anonymizer, replace(anonymizer.config.video, progress=False))
+    total["frames"] += report.frames
+    total["seconds"] += report.seconds
+    for k, v in report.timings.items():
+        total["timings"][k] = total["timings"].get(k, 0.0) + v
+    for k, v in report.tracks.items():
+        total["tracks"][k] = total["tracks"].get(k, 0) + v
+print(json.dumps(total))
 """
 
 
 def make_clip(path: Path, photo_name: str, seconds: float, fps: int, size: tuple[int, int]) -> int:
     from fpblur.media.synth import pan_clip
-    from fpblur.models.offline import import_ultralytics
+    from fpblur.models.samples import photo_path
 
-    import_ultralytics()
-    from ultralytics.utils import ASSETS
-
-    photo = cv2.imread(str(Path(ASSETS) / photo_name))
+    photo = cv2.imread(str(photo_path(photo_name)))
     if photo is None:
-        sys.exit(f"video_speed: cannot read {photo_name} from the ultralytics assets")
+        sys.exit(f"video_speed: cannot read {photo_name}")
     _, crops = pan_clip(path, photo, size=size, seconds=seconds, fps=fps, zoom=(1.0, 0.55), audio=("aac",))
     return len(crops)
 
@@ -66,10 +75,12 @@ def describe(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photo", default="zidane.jpg", help="zidane.jpg or bus.jpg (ultralytics assets)")
+    ap.add_argument("--photo", default="zidane.jpg", help="zidane.jpg or bus.jpg (shipped sample photos)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--size", default="1280x720", help="WxH (default 1280x720)")
+    ap.add_argument("--clips", type=Path, help="time on every .mp4 in this folder instead of a generated clip")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds, alternating the tools (default 1)")
     ap.add_argument("--skip-faces-only", action="store_true", help="do not also run fpblur with faces only")
     ap.add_argument("--keep", metavar="DIR", help="keep the clip and outputs here")
     args = ap.parse_args(argv)
@@ -81,49 +92,72 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="fpblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    clip = work / "clip.mp4"
-    frames = make_clip(clip, args.photo, args.seconds, args.fps, (width, height))
-    print(
-        f"clip: {args.photo} pan/zoom, {width}x{height}, {frames} frames, {args.seconds:g} s at {args.fps} fps "
-        f"({describe(clip)})"
-    )
-
-    rows = []
-    wall, done = timed([deface, str(clip), "-o", str(work / "deface.mp4")])
-    if done.returncode != 0:
-        print(f"deface failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return 1
-    rows.append(("deface (faces, defaults)", wall, frames / wall, describe(work / "deface.mp4")))
-    deface_fps = frames / wall
+    inputs = work / "inputs"
+    inputs.mkdir(exist_ok=True)
+    if args.clips:
+        for clip in sorted(args.clips.glob("*.mp4")):
+            shutil.copy(clip, inputs / clip.name)
+        clips = sorted(inputs.glob("*.mp4"))
+        if not clips:
+            sys.exit(f"video_speed: no .mp4 in {args.clips}")
+        frames = sum(probe_frames(c) for c in clips)
+        print(f"clips: {len(clips)} from {args.clips}, {frames} frames")
+    else:
+        clip = inputs / "clip.mp4"
+        frames = make_clip(clip, args.photo, args.seconds, args.fps, (width, height))
+        clips = [clip]
+        print(
+            f"clip: {args.photo} pan/zoom, {width}x{height}, {frames} frames, {args.seconds:g} s at {args.fps} fps "
+            f"({describe(clip)})"
+        )
 
     runs = [("face,plate", "fpblur video (faces+plates)")]
     if not args.skip_faces_only:
         runs.append(("face", "fpblur video (faces only)"))
-    reports = {}
-    for targets, name in runs:
-        out = work / f"fpblur_{targets.replace(',', '_')}.mp4"
-        wall, done = timed([sys.executable, "-c", FPBLUR_RUNNER, str(clip), str(out), targets])
+    for round_ in range(max(1, args.repeat)):
+        rows = []
+        outs = work / f"deface_{round_}"
+        outs.mkdir(exist_ok=True)
+        # deface writes each output beside its input unless -o names one file: give it copies in its own folder
+        for c in clips:
+            shutil.copy(c, outs / c.name)
+        wall, done = timed([deface, *[str(outs / c.name) for c in clips]])
         if done.returncode != 0:
-            print(f"fpblur failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            print(f"deface failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             return 1
-        reports[targets] = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append((name, wall, frames / wall, describe(out)))
-
-    print()
-    for name, wall, fps, desc in rows:
-        print(f"{name:30s} {wall:7.1f} s wall  {fps:6.2f} fps   output: {desc}")
-    print()
-    for name, _, fps, _ in rows[1:]:
-        print(f"ratio {name} / deface: {fps / deface_fps:.2f}x")
-    for targets, rep in reports.items():
-        split = ", ".join(f"{k} {v:.1f} s" for k, v in rep["timings"].items())
-        print(
-            f"fpblur time split [{targets}] (busy seconds per stage, threads overlap; pipeline wall "
-            f"{rep['seconds']:.1f} s): {split}"
-        )
+        rows.append(("deface (faces, defaults)", wall, frames / wall))
+        deface_fps = frames / wall
+        reports = {}
+        for targets, name in runs:
+            out = work / f"fpblur_{targets.replace(',', '_')}_{round_}"
+            out.mkdir(exist_ok=True)
+            srcs = ",".join(str(c) for c in clips)
+            wall, done = timed([sys.executable, "-c", FPBLUR_RUNNER, srcs, str(out), targets])
+            if done.returncode != 0:
+                print(f"fpblur failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                return 1
+            reports[targets] = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append((name, wall, frames / wall))
+        print(f"\nround {round_ + 1}:")
+        for name, wall, fps in rows:
+            print(f"  {name:30s} {wall:7.1f} s wall  {fps:6.2f} fps")
+        for name, _, fps in rows[1:]:
+            print(f"  ratio {name} / deface: {fps / deface_fps:.2f}x")
+        for targets, rep in reports.items():
+            split = ", ".join(f"{k} {v:.1f} s" for k, v in rep["timings"].items())
+            print(
+                f"  fpblur time split [{targets}] (busy seconds per stage, threads overlap; pipeline wall "
+                f"{rep['seconds']:.1f} s): {split}; tracks {rep['tracks']}"
+            )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def probe_frames(path: Path) -> int:
+    from fpblur.media.synth import probe
+
+    return probe(path).frames
 
 
 if __name__ == "__main__":

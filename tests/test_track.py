@@ -219,3 +219,100 @@ def test_update_returns_the_regions_and_exposes_started_tracks():
     tracker.update(moving(16))
     assert [b.gap for b in tracker.bridges] == [1]  # matched again after one frame without a detection
     assert CFG.keep(moving(50, score=0.1)).scores.tolist() == []  # under conf_low: what update ignores
+
+
+# -- evidence, motion uncertainty, re-check windows --------------------------------------------------------
+def test_unconfirmed_track_is_not_kept_alive_by_weak_detections():
+    """One detection at conf (not high) and then only weak ones: a likely false positive, anonymized while it
+    lasts but ended ``hold`` frames after that detection; a second detection at conf + 0.1 or one high score
+    confirms a track, which weak detections then keep alive."""
+    cfg = TrackerConfig(conf=0.5, conf_low=0.2, hold=3)
+    assert cfg.confirm_threshold("face") == pytest.approx(0.8) and cfg.evidence_threshold("face") == pytest.approx(0.6)
+    blip = [moving(50, score=0.55)] + [moving(50, score=0.3)] * 8
+    tracker = Tracker(cfg)
+    counts = [len(tracker.update(d)) for d in blip]
+    assert counts == [1, 1, 1, 1, 0, 0, 0, 0, 0]
+    assert tracker.ended_unconfirmed == {"face": 1}
+    twice = [moving(50, score=0.55), moving(50, score=0.65)] + [moving(50, score=0.3)] * 8
+    tracker = Tracker(cfg)
+    assert [len(tracker.update(d)) for d in twice] == [1] * 10
+    assert tracker.confirmed.track_ids.tolist() == [] and tracker.tracks[0].confirmed
+    # detections from cheaper passes (evidence=False) keep it alive at conf but do not confirm it
+    tracker = Tracker(cfg)
+    tracker.update(moving(50, score=0.55))
+    tracker.update(moving(50, score=0.65), evidence=False)
+    assert not tracker.tracks[0].confirmed
+    tracker.update(moving(50, score=0.85), evidence=False)  # one high score confirms from any pass
+    assert tracker.tracks[0].confirmed and tracker.confirmed.track_ids.tolist() == [0]
+
+
+def test_carried_box_grows_with_speed_acceleration_and_camera_drift():
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=5))
+    for i in range(4):
+        tracker.update(moving(100 + 20 * i, size=40))
+    t = tracker.tracks[0]
+    assert t.speed == pytest.approx(20, abs=0.5)
+    # per side: 0.25 × speed × frames + 0.15 × height × frames² / 2 (+ the camera drift)
+    assert tracker.margin(t, 1) == pytest.approx(0.25 * 20 + 0.075 * 40, abs=0.2)
+    assert tracker.margin(t, 2) == pytest.approx(0.25 * 40 + 0.3 * 40, abs=0.4)
+    held = tracker.update(Detections(), drift=7.0)
+    box = held.boxes[0]
+    # the last detection (x 160-200) moved by the velocity and grown by the margin, drift included
+    assert box[0] <= 180 - (5 + 3 + 7) + 0.5 and box[2] >= 220 + (5 + 3 + 7) - 0.5
+    assert tracker.margin(t, 1) == pytest.approx(0.25 * 20 + 0.075 * 40 + 7.0, abs=0.2)
+    still = Tracker(TrackerConfig(conf=0.5, hold=5, velocity=False, grow=0.0, max_grow=0.0))
+    still.update(moving(100, size=40))
+    assert still.margin(still.tracks[0], 3) == 0.0  # no motion model: no uncertainty
+
+
+def test_search_window_holds_an_object_that_turned_back_at_full_speed():
+    """Moving right at half its height per frame, then straight back: the next frame's window (and matching
+    gate) still holds it, and the detection there continues the same track."""
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=5))
+    for i in range(4):
+        tracker.update(moving(100 + 20 * i, size=40))  # x 160 at the last detection
+    (window,) = tracker.windows(width=640, height=480)
+    back = (140, 50, 180, 90)  # turned back: 20 px left instead of 20 px right
+    assert window.box[0] <= back[0] and window.box[2] >= back[2] and window.track_id == 0
+    assert window.height == pytest.approx(40)
+    active = tracker.update(moving(140, size=40))
+    assert active.track_ids.tolist() == [0] and len(tracker.started) == 0
+    # a standing object may start suddenly: its window reaches a box height (`jump`) beyond it
+    standing = Tracker(TrackerConfig(conf=0.5, hold=5))
+    standing.update(moving(200, size=40))
+    standing.update(moving(200, size=40))
+    (w,) = standing.windows()
+    assert w.box[0] <= 200 - 40 and w.box[2] >= 240 + 40
+
+
+def test_partial_detection_inside_a_track_starts_no_track_but_is_covered():
+    tracker = Tracker(TrackerConfig(conf=0.5))
+    tracker.update(moving(100, size=60))
+    # the face again, half of it (inside), and a second, shifted box of it (sticking out)
+    boxes = Detections.concat([moving(102, size=60), det(((130, 60, 160, 105), 0.7), ((110, 50, 175, 110), 0.6))])
+    active = tracker.update(boxes)
+    assert active.track_ids.tolist() == [0] and len(tracker.started) == 0
+    assert covered(active, (110, 50, 175, 110))
+
+
+def test_plan_crops_merges_overlapping_windows_and_keeps_to_the_budget():
+    from fpblur.track.recheck import RecheckSettings, already_found, plan_crops, within_budget
+    from fpblur.track.tracker import SearchWindow
+
+    s = RecheckSettings()
+    near = [
+        SearchWindow(np.array([100.0, 100, 200, 200]), "face", 1, 30.0, 1.0),
+        SearchWindow(np.array([150.0, 120, 250, 210]), "face", 2, 32.0, 2.0),
+    ]
+    far = SearchWindow(np.array([500.0, 300, 560, 360]), "face", 3, 20.0, 0.5)
+    plate = SearchWindow(np.array([120.0, 100, 200, 150]), "plate", 4, 20.0, 3.0)
+    plans = plan_crops([*near, far, plate], 640, 480, s)
+    assert [p.label for p in plans] == ["plate", "face", "face"]  # most urgent first
+    merged = next(p for p in plans if p.label == "face" and len(p.track_ids) == 2)
+    assert merged.box == (100, 100, 250, 210) and sorted(merged.track_ids) == [1, 2]
+    assert merged.scale == pytest.approx(48 / 30)  # the larger factor of the two (48 px target height)
+    taken, left = within_budget(plans, plans[0].cost + plans[1].cost)
+    assert taken == plans[:2] and left == plans[2:]
+    assert within_budget(plans, 1)[0] == plans[:1]  # the most urgent crop is always searched
+    found = Detections(np.array([[160, 130, 190, 162]], np.float32), [0.4], "face")
+    assert already_found(near[0], found) and not already_found(far, found) and not already_found(plate, found)

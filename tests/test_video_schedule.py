@@ -292,3 +292,46 @@ def test_border_velocity_uses_the_unclipped_side():
     assert border_velocity(v, np.array([150, 10, 180, 40]), 180, 100).tolist() == [-30, 0, -30, 0]
     assert border_velocity(v, np.array([0, 10, 180, 40]), 180, 100).tolist() == [0, 0, 0, 0]  # both sides clipped
     assert border_velocity(v, np.array([50, 10, 80, 40]), 180, 100).tolist() == v.tolist()
+
+
+def test_carried_boxes_are_rechecked_on_crops(tmp_path):
+    """Frames without a whole-frame detector search a crop around each carried box (the detector sees a small
+    image there), so a square that turns back abruptly between detector frames is found where it is."""
+    from fpblur import Anonymizer
+    from fpblur.config.settings import VideoSettings
+    from fpblur.media.synth import write_video
+    from fpblur.run.video import anonymize_video
+
+    xs = [60 + 14 * min(i % 12, 12 - i % 12) for i in range(24)]  # right, then straight back, at 14 px per frame
+    frames, truth = [], []
+    for x in xs:
+        img = np.full((SIZE[1], SIZE[0], 3), 40, np.uint8)
+        cv2.rectangle(img, (x, 60), (x + SQUARE - 1, 60 + SQUARE - 1), (255, 255, 255), -1)
+        frames.append(img)
+        truth.append(box_at(x))
+    src = write_video(tmp_path / "turn.mp4", frames, fps=25)
+    sizes: list[tuple[int, int]] = []
+
+    def finder(image):
+        sizes.append(image.shape[:2])
+        return SquareFinder().detect(image)
+
+    records: list[dict] = []
+    report = anonymize_video(
+        src,
+        tmp_path / "out.mp4",
+        Anonymizer(targets=("face",), detectors={"face": finder}),
+        VideoSettings(progress=False, lookahead="0", hold="0"),
+        on_frame=records.append,
+    )
+    assert report.frame_kinds.get("crop", 0) > 0 and report.crops > 0
+    assert any(r["pass"] == "crop" and r["crops"] >= 1 for r in records)
+    assert min(h * w for h, w in sizes) < SIZE[0] * SIZE[1] / 4  # crops, not whole frames
+    for i, (rec, box) in enumerate(zip(records, truth)):
+        regions = np.array([a["region"] for a in rec["anonymized"]]).reshape(-1, 4)
+        assert coverage_hits(np.array([box]), regions, min_cover=0.99)[0], (i, rec["pass"], regions)
+    # on frames without a whole-frame detector, the crop found the square where it is (not where it was headed)
+    for rec, box in zip(records, truth):
+        if rec["pass"] == "crop":
+            found = np.array([d["box"] for d in rec["detections"]]).reshape(-1, 4)
+            assert coverage_hits(np.array([box]), found, min_cover=0.95)[0], (rec["frame"], found)

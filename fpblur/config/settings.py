@@ -42,6 +42,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 TRACK_CONF = {label: get_profile().conf(label) for label in LABELS}  # a track starts at the detector's own threshold
 LOW_FRACTION = 0.5  # default conf_low = conf × this
+CONFIRM_MARGIN = 0.3  # default confirm_conf = conf + this: one detection this sure confirms a track at once
 
 
 @dataclass
@@ -66,6 +67,36 @@ class TrackerConfig:
     grow: float = 0.03  # held boxes grow by this fraction of their size per side and missed frame
     max_grow: float = 0.3
     duplicate_iou: float = 0.5  # an unmatched detection overlapping a track this much starts no new track
+    # Motion uncertainty of a carried box (velocity=True): the last detection moved by the velocity, grown per
+    # side by speed_margin × speed × frames + accel × height × frames² / 2 + the camera-motion residual
+    speed_margin: float = 0.25  # × the track's speed (pixels per frame) per frame carried: its estimate's error
+    accel: float = 0.15  # plausible acceleration, in box heights per frame² (a head turning back at speed)
+    max_margin: float = 3.0  # the uncertainty grows to at most this many box heights per side
+    # Search window (re-checks on crops, and the matching gate): the carried box grown per side by search box
+    # heights + how far the object gets in the frames since at its speed, or jump box heights per frame if more
+    search: float = 0.5
+    jump: float = 1.0  # a sudden start or turn, box heights per frame
+    # Evidence: a track is confirmed by one detection scoring confirm_conf, or by confirm_hits detections at
+    # conf + evidence_margin on frames the full detectors ran on; until then it is anonymized like any other
+    # track, but only detections at conf keep it alive (it ends `hold` frames after the last one)
+    confirm_conf: dict[str, float] | float | None = None  # default: conf + CONFIRM_MARGIN (0.3)
+    confirm_hits: int = 2  # detections (the first included) that confirm a track
+    evidence_margin: float = 0.1  # a confirming detection scores at least conf + this
+
+    def evidence_threshold(self, label: str) -> float:
+        """The score at which a detection of ``label`` on a full frame counts towards confirming a track:
+        :meth:`start_threshold` + ``evidence_margin``, at most :meth:`confirm_threshold`."""
+        return min(self.start_threshold(label) + self.evidence_margin, self.confirm_threshold(label))
+
+    def confirm_threshold(self, label: str) -> float:
+        """The score at which one detection of ``label`` confirms a track at once: ``confirm_conf`` for that label
+        (never below :meth:`start_threshold`), else :meth:`start_threshold` + :data:`CONFIRM_MARGIN` (at most 1)."""
+        start = self.start_threshold(label)
+        high = self.confirm_conf
+        if high is None:
+            return min(1.0, start + CONFIRM_MARGIN)
+        value = float(high.get(label, min(1.0, start + CONFIRM_MARGIN))) if isinstance(high, dict) else float(high)
+        return max(value, start)
 
     def start_threshold(self, label: str) -> float:
         """The score at which a detection of ``label`` starts a track: ``conf`` for that label (the default
@@ -137,9 +168,14 @@ class VideoSettings:
         light_every: light passes this often between full frames (0: none).
         light: what a light frame runs (CenterFace passes, plate-model sizes).
         camera_motion: move held boxes with the estimated camera motion.
+        recheck: on frames without the full detectors, search a crop around every carried box so that objects
+            that turn, stop or speed up are found again (:mod:`fpblur.track.recheck`; part of the light passes:
+            none with ``light_every`` 0): True, False (off), or a mapping of
+            :class:`~fpblur.track.recheck.RecheckSettings` fields.
         fast_motion: while a track moves faster than this many box heights per frame (and for two full-frame
             intervals after), frames that would run no detector run the light passes instead, so boxes carried
-            through speed and direction changes are re-found (0: off; no effect with ``light_every`` 0).
+            through speed and direction changes are re-found (0: off, the default: the crop re-checks find them
+            at a fraction of the cost; no effect with ``light_every`` 0).
         crf: x264 quality.  preset: x264 speed preset.
         batch: frames per detector call.  queue_size: frames per pipeline queue.
         progress: show a progress bar (``None``: when writing to a terminal).
@@ -153,7 +189,8 @@ class VideoSettings:
     light_every: str | int = VideoPlan.light_every
     light: LightPasses = field(default_factory=LightPasses)
     camera_motion: bool = True
-    fast_motion: float = 0.1
+    recheck: Mapping[str, Any] | bool = True
+    fast_motion: float = 0.0
     crf: float = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     batch: int = 4

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from fpblur.config.profiles import LightPasses, get_profile
 from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad
 from fpblur.core.detections import Detections
-from fpblur.detect.base import Detector, as_detector, check_image
+from fpblur.detect.base import Detector, SingleSizeDetector, as_detector, check_image
 from fpblur.detect.factory import build_detector
 from fpblur.redact.modes import anonymize
 
@@ -152,17 +152,21 @@ class Anonymizer:
         light: LightPasses | None = None,
         conf: Mapping[str, float] | None = None,
         timings: dict[str, float] | None = None,
+        targets: Sequence[str] | None = None,
     ) -> list[Detections]:
         """Run every target's detector on a batch of images: what images and video frames both go through.
 
         Args:
             images: H×W, H×W×1, H×W×3 (BGR) or H×W×4 (BGRA) arrays, uint8 or uint16; validated once here.
             light: run each detector's cheaper variant for these passes
-                (:meth:`~fpblur.detect.base.Detector.light`; the video schedule's light frames); None: the full
-                detectors (what ``fpblur image`` runs).
+                (:meth:`~fpblur.detect.base.Detector.light`; the video schedule's light frames and its re-checks of
+                carried boxes on crops); a single-size backend (YOLO) whose light variant does not run at
+                ``light.plate_imgsz`` is run at its first size.  None: the full detectors (what ``fpblur image``
+                runs).
             conf: score threshold per target for this call (video runs the keep-alive threshold); a target
                 missing here uses its detector's own threshold.
             timings: if given, ``"detect <target>"`` is increased by the seconds each target's detector took.
+            targets: run only these of :attr:`targets` (None: all).
 
         Returns:
             One :class:`Detections` per image, in order: the targets' boxes concatenated (target order), N×4
@@ -175,10 +179,13 @@ class Anonymizer:
         per_image: list[list[Detections]] = [[] for _ in checked]
         if not checked:
             return []
-        for target in self.targets:
+        for target in self.targets if targets is None else [t for t in self.targets if t in targets]:
             detector = self.detectors[target]
             if light is not None:
                 detector = detector.light(light)
+                sizes = tuple(light.plate_imgsz)
+                if isinstance(detector, SingleSizeDetector) and sizes and detector.imgsz not in sizes:
+                    detector = detector.with_imgsz(sizes[0])
             t0 = time.perf_counter()
             results = detector.predict(checked, None if conf is None else conf.get(target))
             if timings is not None:

@@ -16,7 +16,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,11 +25,13 @@ import numpy as np
 from tqdm import tqdm
 
 from fpblur.config.settings import TrackerConfig, VideoSettings
+from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
 from fpblur.core.files import atomic_output
 from fpblur.media.video_io import AudioPacket, Frame, VideoError, VideoReader, VideoWriter
 from fpblur.redact.anonymizer import Anonymizer
 from fpblur.track.motion import CameraMotion
+from fpblur.track.recheck import CropPlan, RecheckSettings, already_found, light_pixels, plan_crops, within_budget
 from fpblur.track.schedule import FrameKind, LightPasses, VideoSchedule
 from fpblur.track.tracker import Lookahead, Tracker, hold_frames
 
@@ -78,10 +80,15 @@ class VideoReport:
         seconds: wall-clock time.
         timings: busy seconds per stage: ``decode``, ``detect <target>`` (each target's detector), ``track+anonymize``,
             ``encode`` (threads overlap, so they add up to more than ``seconds``).
-        tracks: tracks started per label.
+        tracks: confirmed tracks per label (a second detection or one high score: see
+            :class:`~fpblur.config.settings.TrackerConfig`).
+        unconfirmed: per label, tracks that ended without being confirmed (anonymized while they lived: at most
+            ``hold`` frames, plus the look-ahead before them); likely false positives.
         frames_with_regions: frames where something was anonymized.
         schedule: what ran on which frames (:meth:`~fpblur.track.schedule.VideoSchedule.describe`).
-        frame_kinds: frames per kind: ``full``, ``light``, ``none``.
+        frame_kinds: frames per kind: ``full``, ``light``, ``none``, and ``crop`` when carried boxes were
+            re-checked on crops of a frame that ran no whole-frame detector.
+        crops: crops searched to re-check carried boxes.
     """
 
     src: Path
@@ -93,10 +100,12 @@ class VideoReport:
     rotation: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # busy seconds per stage
-    tracks: dict[str, int] = field(default_factory=dict)  # tracks started per label
+    tracks: dict[str, int] = field(default_factory=dict)  # confirmed tracks per label
+    unconfirmed: dict[str, int] = field(default_factory=dict)  # tracks ended without confirmation, per label
     frames_with_regions: int = 0
     schedule: str = ""  # what ran on which frames (VideoSchedule.describe)
-    frame_kinds: dict[str, int] = field(default_factory=dict)  # frames per kind: full, light, none
+    frame_kinds: dict[str, int] = field(default_factory=dict)  # frames per kind: full, light, (crop,) none
+    crops: int = 0  # crops searched to re-check carried boxes
 
     @property
     def fps(self) -> float:
@@ -111,6 +120,9 @@ class VideoReport:
     def summary(self) -> str:
         """One line: input, frames, time and speed, tracks per label, frames per detector kind, busy seconds."""
         tracks = ", ".join(f"{n} {label} tracks" for label, n in self.tracks.items())
+        dropped = sum(self.unconfirmed.values())
+        if dropped:
+            tracks += f" (+{dropped} unconfirmed)"
         kinds = ", ".join(f"{k} {n}" for k, n in self.frame_kinds.items() if n)
         return (
             f"{self.src}: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
@@ -127,6 +139,20 @@ def video_schedule(settings: VideoSettings, fps: float) -> tuple[VideoSchedule, 
     return full, settings.light
 
 
+def _nms_per_label(dets: Detections, iou: float) -> Detections:
+    """``dets`` without the boxes that overlap a higher-scoring box of their label by more than ``iou``."""
+    if len(dets) < 2:
+        return dets
+    keep = [
+        int(i)
+        for label in dict.fromkeys(dets.labels.tolist())
+        for i in np.flatnonzero(dets.labels == label)[
+            nms(dets.boxes[dets.labels == label], dets.scores[dets.labels == label], iou)
+        ]
+    ]
+    return dets[sorted(keep)]
+
+
 class _Stopped(Exception):
     """Raised inside a stage when another stage failed."""
 
@@ -141,7 +167,9 @@ class FrameRecord:
 
     Attributes:
         frame: the decoded frame (upright H×W×3 uint8 BGR pixels, index, pts).
-        kind: which detectors ran on it: ``"full"``, ``"light"`` or ``"none"`` (detect stage).
+        kind: which detectors ran on it: ``"full"``, ``"light"``, ``"crop"`` (only re-checks of carried boxes on
+            crops around them) or ``"none"`` (detect stage; ``"crop"``: track stage).
+        crops: crops the track stage searched for carried boxes (re-checks).
         detections: what the detectors found (detect stage), then only those at or above the keep-alive
             threshold (track stage; what the log's ``detections`` shows).  Boxes in frame pixels.
         tracks: the tracker's boxes to anonymize (held, back-filled and interpolated boxes merged per track;
@@ -152,6 +180,7 @@ class FrameRecord:
 
     frame: Frame
     kind: FrameKind = "none"
+    crops: int = 0
     detections: Detections = field(default_factory=Detections)
     tracks: Detections = field(default_factory=Detections)
     regions: Detections = field(default_factory=Detections)
@@ -164,6 +193,7 @@ class FrameRecord:
             "pts": self.frame.pts,
             "time": round(float(self.frame.pts * time_base), 6),
             "pass": self.kind,
+            "crops": self.crops,
             "detections": self.detections.to_records(),
             "anonymized": self.tracks.to_records(self.regions),
         }
@@ -234,6 +264,12 @@ class _Run:
         self.keep_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
         self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
         self.frame_kinds: dict[str, int] = {"full": 0, "light": 0, "none": 0}
+        # Carried boxes are re-checked on crops on frames without the full detectors (part of the light passes).
+        options = {} if settings.recheck is True else settings.recheck
+        on = settings.recheck is not False and self.schedule.light_every > 0 and self.schedule.full_every > 1
+        self.recheck = RecheckSettings(**options) if on and isinstance(options, Mapping) else None
+        self.crops = 0
+        self.unconfirmed: dict[str, int] = {}
         self.frames_out = 0
         self.audio_out = 0
         self.frames_with_regions = 0
@@ -311,7 +347,6 @@ class _Run:
                 records[i].detections = dets
         for record, kind in zip(records, kinds):
             record.kind = kind
-            self.frame_kinds[kind] += 1
             self._put(self.q_detected, StreamItem(frame=record))
 
     def _detect(self) -> None:
@@ -337,6 +372,58 @@ class _Run:
                     self._detect_batch(batch, last=True)
                 self._put(self.q_detected, END)
                 return
+
+    def _recheck(self, record: FrameRecord, tracker: Tracker, motion: np.ndarray | None) -> float:
+        """Search crops around the carried boxes of ``record``'s frame (one without the full detectors) and add
+        what is found to its detections.  A frame that ran no detector and has more to search than the budget
+        allows runs the light passes instead (for the labels over budget).
+
+        Returns:
+            The seconds spent detecting (booked under ``detect <label>``).
+        """
+        assert self.recheck is not None
+        settings = self.recheck
+        image = record.frame.image
+        windows = [
+            w
+            for w in tracker.windows(motion, self.width, self.height)
+            if w.urgency >= settings.min_urgency and w.label in self.anonymizer.targets
+        ]
+        windows = [w for w in windows if not already_found(w, record.detections)]
+        if not windows:
+            return 0.0
+        t0 = time.perf_counter()
+        found: list[Detections] = [record.detections]
+        for label in dict.fromkeys(w.label for w in windows):
+            budget = settings.budget * light_pixels(label, self.width, self.height, self.light)
+            plans = plan_crops([w for w in windows if w.label == label], self.width, self.height, settings)
+            taken, left = within_budget(plans, budget)
+            if left and record.kind == "none":
+                # too much to search on crops: one light pass over the whole frame, then crops for what it missed
+                whole = self.anonymizer.detect_batch(
+                    [image], light=self.light, conf=self.keep_conf, timings=self.timings, targets=(label,)
+                )[0]
+                found.append(whole)
+                record.kind = "light"
+                mine = [w for w in windows if w.label == label and not already_found(w, whole)]
+                taken, _ = within_budget(plan_crops(mine, self.width, self.height, settings), budget)
+            for plan in taken:
+                found.append(self._search(image, plan))
+                record.crops += 1
+        merged = Detections.concat(found)
+        record.detections = _nms_per_label(merged, 0.5)
+        if record.kind == "none":
+            record.kind = "crop"
+        return time.perf_counter() - t0
+
+    def _search(self, image: np.ndarray, plan: CropPlan) -> Detections:
+        x0, y0, x1, y1 = plan.box
+        passes = LightPasses(face_passes=(f"{plan.scale:.4g}",), plate_imgsz=(plan.input_side(),))
+        dets = self.anonymizer.detect_batch(
+            [image[y0:y1, x0:x1]], light=passes, conf=self.keep_conf, timings=self.timings, targets=(plan.label,)
+        )[0]
+        self.crops += 1
+        return dets.shift(x0, y0)
 
     def _emit(self, record: FrameRecord, tracks: Detections, progress) -> None:
         t0 = time.perf_counter()
@@ -367,6 +454,9 @@ class _Run:
                 self._put(self.q_encode, item)
                 continue
             if item.frame is None:  # end of stream
+                for t in tracker.tracks:
+                    if not t.confirmed:
+                        self.unconfirmed[t.label] = self.unconfirmed.get(t.label, 0) + 1
                 for record, tracks in delay.flush():
                     self._emit(record, tracks, progress)
                 self._put(self.q_encode, END)
@@ -374,15 +464,22 @@ class _Run:
             t0 = time.perf_counter()
             record = item.frame
             motion = camera.step(record.frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
+            drift = camera.residual if camera is not None else 0.0
             record.detections = self.tracker_config.keep(record.detections)
-            active = tracker.update(record.detections, self.width, self.height, motion)
+            spent = (
+                self._recheck(record, tracker, motion) if self.recheck is not None and record.kind != "full" else 0.0
+            )
+            self.frame_kinds[record.kind] = self.frame_kinds.get(record.kind, 0) + 1
+            full = record.kind == "full" or self.schedule.full_every == 1
+            active = tracker.update(record.detections, self.width, self.height, motion, drift, evidence=full)
             if self.settings.fast_motion and tracker.max_relative_speed() > self.settings.fast_motion:
                 # read by the detect stage (a plain int: one writer, one reader); stays on two full intervals
                 self.fast_until = record.frame.index + 2 * self.schedule.full_every
-            for label in map(str, tracker.started.labels):
+            for label in map(str, tracker.confirmed.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
+            self.unconfirmed = dict(tracker.ended_unconfirmed)
             ready = delay.push(record, active, tracker.started, tracker.bridges)
-            self.timings["track+anonymize"] += time.perf_counter() - t0
+            self.timings["track+anonymize"] += time.perf_counter() - t0 - spent
             for done, tracks in ready:
                 self._emit(done, tracks, progress)
 
@@ -492,6 +589,8 @@ def anonymize_video(
         seconds=time.perf_counter() - start,
         timings={k: round(v, 3) for k, v in run.timings.items()},
         tracks=run.tracks,
+        unconfirmed=run.unconfirmed,
+        crops=run.crops,
         frames_with_regions=run.frames_with_regions,
         schedule=run.schedule.describe(),
         frame_kinds=dict(run.frame_kinds),

@@ -10,9 +10,14 @@ the faces under 16 px).  Neighbouring frames of a video mostly show the same fac
   plate model at 480 px — that keep fast-moving, larger faces and plates locked (each detector's
   :meth:`~fpblur.detect.base.Detector.light` variant, sharing its loaded model; detectors without one run in
   full);
-* the remaining frames run no detector.  Their regions come from the tracker: every live track's box,
-  extrapolated, grown and held (:class:`fpblur.track.tracker.Tracker`), plus the box interpolated between the
-  detections before and after the frame (:class:`fpblur.track.tracker.Lookahead` back-fills it).
+* on every frame without the full detectors, each carried box is re-checked: the detector searches a crop around
+  it, as large as the object's motion since its last detection can make it (:mod:`fpblur.track.recheck`; a
+  frame with only these crops is a ``crop`` frame); still objects are re-checked every other frame, and when the
+  crops would cost more than a light pass, the frame runs the light pass instead;
+* frames with no detector at all (``none``: nothing is tracked there, or nothing moved) take their regions from
+  the tracker: every live track's box, extrapolated and grown with its motion uncertainty
+  (:class:`fpblur.track.tracker.Tracker`), plus the box interpolated between the detections before and after
+  the frame (:class:`fpblur.track.tracker.Lookahead` back-fills it).
 
 Hold and look-ahead are kept at least as long as the full-pass interval, so a track found on one full frame
 stays anonymized until the next one, and a face first found on a full frame is also anonymized on the frames
@@ -26,7 +31,8 @@ from typing import Literal
 
 from fpblur.config.profiles import LightPasses
 
-FrameKind = Literal["full", "light", "none"]
+# what ran on a frame: the full detectors, the light passes, only re-checks of carried boxes on crops, or nothing
+FrameKind = Literal["full", "light", "crop", "none"]
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,33 @@
 :class:`Tracker` matches each frame's detections to tracks (IoU, Hungarian assignment through scipy's
 ``linear_sum_assignment``, per label) and decides what to anonymize:
 
-* **Hysteresis** — a detection scoring at least ``conf`` starts a track, anonymized from that frame on;
-  one scoring between ``conf_low`` and ``conf`` only keeps an existing track alive.
+* **Hysteresis and evidence** — a detection scoring at least ``conf`` starts a track, anonymized from that
+  frame on.  A track is *confirmed* by one detection at ``confirm_conf`` (conf + 0.3) or by a second one at
+  conf + ``evidence_margin`` on a frame the full detectors ran on; detections between ``conf_low`` and ``conf``
+  keep confirmed tracks alive, while an unconfirmed one ends ``hold`` frames after its last detection at
+  ``conf`` (false positives on car grilles and buildings flicker around the threshold).
 * **Matching** — IoU with the track's predicted box; small, fast objects whose boxes no longer overlap
-  still match when their centres are within ``max_distance`` box diagonals and their sizes are similar.
+  still match when their centres are within ``max_distance`` box diagonals and their sizes are similar, and so
+  does a detection of similar size anywhere in the track's search window (:meth:`Tracker.windows`: where the
+  object can be after a sudden turn or start).  A second box of a tracked object (half a face, another pass's
+  box) starts no track but is anonymized with it.
 * **Smoothing** — a track's box is an exponential moving average of its detections.  The region
   anonymized on a frame with a detection is the union of the smoothed box and the detection itself, so
   smoothing can never uncover part of a face.  A box shrinks at most ``max_shrink`` per frame, and not at
   all while its detection touches the picture's border (a face leaving the picture is detected smaller
   than it is).
-* **Hold** — a track that loses its detection stays anonymized for ``hold`` frames at its last box,
-  moved by its velocity (``velocity=True``) and grown by ``grow`` per missed frame (up to ``max_grow``).
+* **Hold and motion uncertainty** — a track that loses its detection stays anonymized for ``hold`` frames at
+  its last box, moved by its velocity (``velocity=True``, measured on the raw detections so it follows turns)
+  and grown by ``grow`` per missed frame (up to ``max_grow``), and at its last detection moved by the velocity
+  and grown by :meth:`Tracker.margin`: the speed's error, a plausible acceleration (``accel`` box heights per
+  frame²) over the frames since, and the camera motion's residual.
+* **Search windows** — :meth:`Tracker.windows` says where each object can be on the next frame, so that the
+  video runner can re-check carried boxes with a detector on crops (:mod:`fpblur.track.recheck`).
 * Track ids are small integers, stable for the life of a track, reported in ``Detections.track_ids``.
 
 ``Tracker.update(detections) -> Detections`` (the frame's regions, with track ids) is the whole per-frame
-interface; afterwards :attr:`Tracker.started` holds the tracks born on that frame and :attr:`Tracker.bridges`
-the tracks matched again after a gap.
+interface; afterwards :attr:`Tracker.started` holds the tracks born on that frame, :attr:`Tracker.bridges`
+the tracks matched again after a gap and :attr:`Tracker.confirmed` the tracks confirmed on it.
 
 :class:`Lookahead` delays frames by ``K`` so that when a track starts at frame ``t`` the frames
 ``t-K … t-1`` are anonymized at its first box too (no pop-in before the first detection), and when a track is
@@ -69,11 +80,20 @@ class Track:
         label: ``"face"`` or ``"plate"``.
         box: smoothed ``[x1, y1, x2, y2]`` at the last matched detection, float64 frame pixels.
         score: score of the last matched detection.
-        velocity: smoothed motion of ``box`` per frame, pixels (x1, y1, x2, y2).
+        velocity: motion of the object per frame, pixels (x1, y1, x2, y2), from its raw detections (lightly
+            smoothed).
         misses: frames since the last matched detection.
         hits: detections matched so far.
         age: frames since the track started.
         region: the area anonymized at the last match (smoothed box ∪ raw detection).
+        det: the last matched raw detection (moved with the camera since), float64 pixels.
+        drift: camera-motion uncertainty gathered since the last match, pixels (:meth:`Tracker.update`).
+        confirmed: whether the track has shown enough evidence to outlive ``hold`` (:class:`TrackerConfig`).
+        strong: detections that count as evidence matched so far (counting the first; see
+            :meth:`TrackerConfig.evidence_threshold`).
+        start: the frame it started on.
+        last_strong: the last frame it was matched by a detection at the start threshold (an unconfirmed track
+            ends ``hold`` frames after it).
     """
 
     id: int
@@ -85,15 +105,35 @@ class Track:
     hits: int = 1
     age: int = 1
     region: np.ndarray | None = None  # area anonymized at the last match (smoothed box ∪ raw detection)
+    det: np.ndarray | None = None  # last raw detection, moved with the camera
+    drift: float = 0.0  # camera-motion uncertainty since the last match, pixels
+    confirmed: bool = True
+    strong: int = 1
+    start: int = 0
+    last_strong: int = 0
 
     def __post_init__(self) -> None:
         if self.region is None:
             self.region = self.box.copy()
+        if self.det is None:
+            self.det = self.box.copy()
 
     def predicted(self, steps: int, use_velocity: bool) -> np.ndarray:
         """Box (``[x1, y1, x2, y2]``, float64 pixels) expected ``steps`` frames after the last detection: moved by
         the velocity when ``use_velocity``, else the last box (a copy)."""
         return self.box + self.velocity * steps if use_velocity else self.box.copy()
+
+    @property
+    def speed(self) -> float:
+        """How fast the object's centre moves, pixels per frame."""
+        v = self.velocity
+        return float(np.hypot((v[0] + v[2]) / 2, (v[1] + v[3]) / 2))
+
+    @property
+    def height(self) -> float:
+        """The height of its last raw detection, pixels (at least 1)."""
+        assert self.det is not None  # set by __post_init__
+        return max(1.0, float(self.det[3] - self.det[1]))
 
 
 @dataclass(frozen=True)
@@ -120,8 +160,31 @@ class Bridge:
         return self.end + (self.start - self.end) * f
 
 
+@dataclass(frozen=True)
+class SearchWindow:
+    """Where a track's object can be on the next frame, for a cheap re-check by a detector (:meth:`Tracker.windows`).
+
+    Attributes:
+        box: ``[x1, y1, x2, y2]`` frame pixels (float64, clipped to the frame when its size is known).
+        label: the track's label.  track_id: its id.
+        height: the object's expected height in pixels (sets the scale a detector should look at).
+        urgency: how far the object may have moved from where it is carried, in object heights: windows are
+            searched most urgent first.
+    """
+
+    box: np.ndarray
+    label: str
+    track_id: int
+    height: float
+    urgency: float
+
+
 def _no_tracks() -> Detections:
     return Detections(track_ids=np.zeros((0,), np.int64))
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
 
 
 class Tracker:
@@ -131,6 +194,8 @@ class Tracker:
         started: after :meth:`update`, the first boxes of the tracks born on that frame (with track ids; what
             :class:`Lookahead` back-fills into earlier frames).
         bridges: after :meth:`update`, the tracks matched again on that frame after frames without a detection.
+        confirmed: after :meth:`update`, the tracks confirmed on that frame (labels and ids, as :class:`Detections`).
+        ended_unconfirmed: tracks ended so far without having been confirmed, per label.
         tracks: the live tracks.
     """
 
@@ -141,20 +206,101 @@ class Tracker:
         self.frame = -1
         self.started: Detections = _no_tracks()
         self.bridges: list[Bridge] = []
+        self.confirmed: Detections = _no_tracks()
+        self.ended_unconfirmed: dict[str, int] = {}
 
     def max_relative_speed(self) -> float:
-        """How fast the fastest live track moves: its smoothed centre velocity in box heights per frame (0.0 with
-        no track).  The video runner uses it to detect more often while objects move fast (see
+        """How fast the fastest live track moves: its centre velocity in box heights per frame (0.0 with no
+        track).  The video runner uses it to detect more often while objects move fast (see
         :attr:`fpblur.config.settings.VideoSettings.fast_motion`)."""
-        speeds = [
-            float(np.hypot(t.velocity[0] + t.velocity[2], t.velocity[1] + t.velocity[3]) / 2.0)
-            / max(float(t.box[3] - t.box[1]), 1.0)
-            for t in self.tracks
-        ]
-        return max(speeds, default=0.0)
+        return max((t.speed / t.height for t in self.tracks), default=0.0)
 
+    # -- motion uncertainty ------------------------------------------------------------------------
+    def margin(self, t: Track, steps: int, speed: float | None = None) -> float:
+        """How far (pixels, per side) ``t``'s object may be from its extrapolated box ``steps`` frames after its
+        last detection: speed × ``speed_margin`` × steps + ``accel`` × height × steps² / 2 + camera drift, capped
+        at ``max_margin`` heights.  0 without the motion model (``velocity=False``).
+
+        Args:
+            t: the track.  steps: frames since its last detection.
+            speed: pixels per frame to assume instead of the track's own speed.
+        """
+        cfg = self.config
+        if not cfg.velocity or steps <= 0:
+            return 0.0
+        v = t.speed if speed is None else speed
+        m = cfg.speed_margin * v * steps + 0.5 * cfg.accel * t.height * steps * steps + t.drift
+        return float(min(m, cfg.max_margin * t.height))
+
+    def carried(self, t: Track, steps: int, speed: float | None = None) -> np.ndarray:
+        """Where to anonymize ``t`` ``steps`` frames after its last detection (float64 ``[x1, y1, x2, y2]``).
+
+        The held box (the smoothed box moved by the velocity, grown by ``grow`` per frame up to ``max_grow``);
+        with the motion model, also the last raw detection moved by the velocity and grown by :meth:`margin` (an
+        error in the velocity, a turn, braking or speeding up at a plausible acceleration; ``speed``: see there).
+        """
+        cfg = self.config
+        held = grow_box(t.predicted(steps, cfg.velocity), min(cfg.grow * steps, cfg.max_grow))
+        if not cfg.velocity:
+            return held
+        assert t.det is not None  # set by Track.__post_init__
+        m = self.margin(t, steps, speed)
+        return _union(held, t.det + t.velocity * steps + np.array([-m, -m, m, m]))
+
+    def windows(
+        self, motion: np.ndarray | None = None, width: int | None = None, height: int | None = None
+    ) -> list[SearchWindow]:
+        """Where each live track's object can be on the next frame (before :meth:`update` of that frame).
+
+        Args:
+            motion: the camera's 2×3 transform from the previous frame to the next one (None: none/unknown).
+            width, height: the frame size in pixels (windows are clipped to it).
+
+        Returns:
+            One :class:`SearchWindow` per track: its carried box for the next frame grown per side by ``search`` ×
+            the object's height plus how far it could have got at its speed or after a sudden start or turn at
+            ``jump`` box heights per frame (the matching gate of :meth:`update` too).  Windows of tracks seen once
+            (no speed yet) are urgent.
+        """
+        out = []
+        for t in self.tracks:
+            box = self._window(t, motion)
+            if width is not None and height is not None:
+                box = np.clip(box, 0, [width, height, width, height])
+                if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                    continue
+            speed = self._window_speed(t) if t.hits == 1 else t.speed  # seen once: speed unknown
+            urgency = (self.margin(t, t.misses + 1, speed) + speed) / t.height
+            size = max(t.height, float(t.box[3] - t.box[1]))  # a partial detection is smaller than its object
+            out.append(SearchWindow(box, t.label, t.id, size, float(urgency)))
+        return out
+
+    def _window_speed(self, t: Track) -> float:
+        """How fast a search window allows the object to have moved, pixels per frame: its own speed, or a sudden
+        start or turn at ``jump`` box heights per frame when that is more."""
+        return max(t.speed, self.config.jump * t.height) if self.config.velocity else t.speed
+
+    def _window(self, t: Track, motion: np.ndarray | None = None) -> np.ndarray:
+        saved = (t.box, t.det, t.region)
+        if motion is not None:
+            moved = transform_boxes(np.array([t.box, t.det, t.region]), motion)
+            t.box, t.det, t.region = moved[0], moved[1], moved[2]
+        try:
+            # beyond the carried box: a margin for the detector, and room for a turn back at full speed
+            reach = self.config.search * t.height + self._window_speed(t) * (t.misses + 1)
+            return self.carried(t, t.misses + 1) + np.array([-reach, -reach, reach, reach])
+        finally:
+            t.box, t.det, t.region = saved
+
+    # -- per frame ---------------------------------------------------------------------------------
     def update(
-        self, dets: Detections, width: int | None = None, height: int | None = None, motion: np.ndarray | None = None
+        self,
+        dets: Detections,
+        width: int | None = None,
+        height: int | None = None,
+        motion: np.ndarray | None = None,
+        drift: float = 0.0,
+        evidence: bool = True,
     ) -> Detections:
         """Match one frame's detections to the tracks and say what to anonymize on it.
 
@@ -166,24 +312,36 @@ class Tracker:
             motion: the camera's 2×3 transform from the previous frame to this one
                 (:class:`fpblur.track.motion.CameraMotion`); every track's box is moved by it first, so held
                 boxes follow the picture and velocities only describe the objects' own motion.
+            drift: how uncertain that camera motion is, in pixels (its residual, or how far the picture moved
+                when no motion could be fitted): added to the uncertainty of every box carried on this frame.
+            evidence: whether detections at the start threshold on this frame count towards confirming a track
+                (the video runner: frames the full detectors ran on; cheaper passes only keep tracks alive, though
+                one detection at ``confirm_conf`` confirms from any pass).
 
         Returns:
             The regions to anonymize on this frame, one per live track (matched, started or held): N×4 boxes
             ``x1, y1, x2, y2`` in frame pixels, the track's latest score, its label and ``track_ids``.  The tracks
-            born on this frame are also in :attr:`started`, re-matched ones in :attr:`bridges`.
+            born on this frame are also in :attr:`started`, re-matched ones in :attr:`bridges`, newly confirmed
+            ones in :attr:`confirmed`.
         """
         cfg = self.config
         self.frame += 1
+        for t in [t for t in self.tracks if not t.confirmed and self.frame - t.last_strong > cfg.hold]:
+            # no second detection, no high score: weaker detections do not keep a likely false positive alive
+            self.ended_unconfirmed[t.label] = self.ended_unconfirmed.get(t.label, 0) + 1
+            self.tracks.remove(t)
         if motion is not None and self.tracks:
-            moved = transform_boxes(np.array([t.box for t in self.tracks]), motion)
-            for t, box in zip(self.tracks, moved):
-                t.box = box
+            moved = transform_boxes(np.array([b for t in self.tracks for b in (t.box, t.det, t.region)]), motion)
+            for k, t in enumerate(self.tracks):
+                t.box, t.det, t.region = moved[3 * k], moved[3 * k + 1], moved[3 * k + 2]
         dets = cfg.keep(dets)
         active_boxes: list[np.ndarray] = []
         active_meta: list[tuple[float, str, int]] = []
         started: list[Track] = []
+        confirmed: list[Track] = []
         bridges: list[Bridge] = []
         matched_tracks: set[int] = set()
+        cover: dict[int, list[np.ndarray]] = {}  # track id → detections of its object that it did not match
         for label in sorted(set(map(str, dets.labels)) | {t.label for t in self.tracks}):
             tracks = [t for t in self.tracks if t.label == label]
             idx = np.flatnonzero(dets.labels == label)
@@ -195,30 +353,56 @@ class Tracker:
                 t = tracks[ti]
                 assert t.region is not None  # set by Track.__post_init__
                 gap, last_region = t.misses, t.region.copy()
-                self._correct(t, boxes[di], float(scores[di]), width, height)
+                was = t.confirmed
+                self._correct(t, boxes[di], float(scores[di]), width, height, evidence)
+                if t.confirmed and not was:
+                    confirmed.append(t)
                 matched_tracks.add(t.id)
                 used.add(di)
                 # Union with the raw detection: smoothing must never uncover part of the object.
-                region = np.concatenate([np.minimum(t.box[:2], boxes[di][:2]), np.maximum(t.box[2:], boxes[di][2:])])
+                region = _union(t.box, boxes[di])
                 t.region = region
                 active_boxes.append(region)
                 active_meta.append((t.score, label, t.id))
                 if gap:
                     bridges.append(Bridge(gap, last_region, region, t.score, label, t.id))
             all_boxes = np.array([t.predicted(t.misses + 1, cfg.velocity) for t in tracks]).reshape(-1, 4)
+            all_ids = [t.id for t in tracks]
             for di in range(len(boxes)):
-                if di in used or scores[di] < cfg.start_threshold(label):
+                if di in used:
                     continue
-                if len(all_boxes) and iou_matrix(boxes[di : di + 1], all_boxes).max() >= cfg.duplicate_iou:
+                overlap = iou_matrix(boxes[di : di + 1], all_boxes)[0] if len(all_boxes) else np.zeros(0)
+                if len(overlap) and overlap.max() < cfg.duplicate_iou:
+                    # a box lying inside a tracked one is part of that object too (half a face)
+                    inside = intersection_over_first(boxes[di : di + 1], all_boxes)[0]
+                    overlap = np.where(inside >= 0.9, np.maximum(overlap, cfg.duplicate_iou), overlap)
+                if len(overlap) and overlap.max() >= cfg.duplicate_iou:
+                    # a second box of an object already tracked (a partial view, another pass): no new track,
+                    # but what was detected is anonymized with that track
+                    cover.setdefault(all_ids[int(overlap.argmax())], []).append(boxes[di])
                     continue
-                t = Track(self.next_id, label, boxes[di].copy(), float(scores[di]))
+                if scores[di] < cfg.start_threshold(label):
+                    continue
+                sure = bool(scores[di] >= cfg.confirm_threshold(label)) or cfg.confirm_hits <= 1
+                t = Track(
+                    self.next_id,
+                    label,
+                    boxes[di].copy(),
+                    float(scores[di]),
+                    confirmed=sure,
+                    start=self.frame,
+                    last_strong=self.frame,
+                )
                 self.next_id += 1
                 self.tracks.append(t)
                 matched_tracks.add(t.id)
                 started.append(t)
+                if sure:
+                    confirmed.append(t)
                 active_boxes.append(t.box.copy())
                 active_meta.append((t.score, label, t.id))
                 all_boxes = np.vstack([all_boxes, t.box[None]])
+                all_ids.append(t.id)
         survivors = []
         for t in self.tracks:
             t.age += 1
@@ -226,16 +410,21 @@ class Tracker:
                 survivors.append(t)
                 continue
             t.misses += 1
+            t.drift += drift
             if t.misses > cfg.hold:
                 continue
             box = grow_box(t.predicted(t.misses, cfg.velocity), min(cfg.grow * t.misses, cfg.max_grow))
             if width is not None and height is not None and _outside(box, width, height):
                 continue  # moved out of the picture: nothing left to hide
             survivors.append(t)
-            active_boxes.append(box)
+            active_boxes.append(self.carried(t, t.misses))
             active_meta.append((t.score, t.label, t.id))
         self.tracks = survivors
+        for k, (_, _, tid) in enumerate(active_meta):
+            for extra in cover.get(tid, ()):
+                active_boxes[k] = _union(active_boxes[k], extra)
         self.started = _detections([t.box for t in started], [(t.score, t.label, t.id) for t in started])
+        self.confirmed = _detections([t.box for t in confirmed], [(t.score, t.label, t.id) for t in confirmed])
         self.bridges = bridges
         return _detections(active_boxes, active_meta)
 
@@ -250,10 +439,30 @@ class Tracker:
         # would span the picture).
         reach = cfg.max_distance * np.minimum(np.sqrt([t.misses + 1.0 for t in tracks]), MAX_REACH)
         sim = match_similarity(predicted, boxes, cfg.iou, reach)
+        if cfg.velocity:
+            # ... and a detection of similar size inside the track's search window (where the motion model says
+            # the object can be: a fast object that turned or stopped) matches weakly, nearer ones preferred
+            win = np.array([self._window(t) for t in tracks])
+            centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+            inside = (
+                (centres[None, :, 0] >= win[:, None, 0])
+                & (centres[None, :, 0] <= win[:, None, 2])
+                & (centres[None, :, 1] >= win[:, None, 1])
+                & (centres[None, :, 1] <= win[:, None, 3])
+            )
+            heights = np.array([t.height for t in tracks])
+            ratio = (boxes[None, :, 3] - boxes[None, :, 1]) / heights[:, None]
+            inside &= (ratio > 0.5) & (ratio < 2.0)
+            span = np.maximum(win[:, 2:] - win[:, :2], 1e-6).max(axis=1)
+            dist = np.linalg.norm(((win[:, None, :2] + win[:, None, 2:]) / 2) - centres[None], axis=2) / span[:, None]
+            gate = np.where(inside, 1e-7 * (1.0 - dist).clip(0) + 1e-9, 0.0)
+            sim = np.where(sim > 0, sim, gate)
         rows, cols = linear_sum_assignment(-sim)
         return [(int(r), int(c)) for r, c in zip(rows, cols) if sim[r, c] > 0]
 
-    def _correct(self, t: Track, box: np.ndarray, score: float, width: int | None, height: int | None) -> None:
+    def _correct(
+        self, t: Track, box: np.ndarray, score: float, width: int | None, height: int | None, evidence: bool = True
+    ) -> None:
         cfg = self.config
         steps = t.misses + 1
         prediction = t.predicted(steps, cfg.velocity)
@@ -263,15 +472,30 @@ class Tracker:
         # it shrink at all while its detection touches the picture's border.
         at_border = width is not None and height is not None and touches_border(box, width, height)
         new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
-        v = (new_box - t.box) / steps
+        assert t.det is not None  # set by Track.__post_init__
+        v = (box - t.det) / steps  # from the raw detections: smoothing would make it lag behind a turn
         if at_border and width is not None and height is not None:
             # a side clipped by the border does not move with its object: use the opposite side's motion
             v = border_velocity(v, box, width, height)
-        t.velocity = cfg.velocity_smooth * v + (1.0 - cfg.velocity_smooth) * t.velocity
+        # the centre moves as the raw detections do; the size changes as the (shrink-limited) box does, since a
+        # partly hidden object is detected smaller than it is
+        centre = (v[:2] + v[2:]) / 2
+        half = ((new_box[2:] - new_box[:2]) - (t.box[2:] - t.box[:2])) / (2 * steps)
+        v = np.concatenate([centre - half, centre + half])
+        a = 1.0 if t.hits == 1 else cfg.velocity_smooth  # the first estimate is taken as it is
+        t.velocity = a * v + (1.0 - a) * t.velocity
         t.box = new_box
+        t.det = box.copy()
         t.score = score
         t.misses = 0
+        t.drift = 0.0
         t.hits += 1
+        if score >= cfg.start_threshold(t.label):
+            t.last_strong = self.frame
+        if evidence and score >= cfg.evidence_threshold(t.label):
+            t.strong += 1
+        if t.strong >= cfg.confirm_hits or score >= cfg.confirm_threshold(t.label):
+            t.confirmed = True
 
 
 def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:

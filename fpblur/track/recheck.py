@@ -1,0 +1,207 @@
+"""Cheap re-checks of carried boxes: where to run a detector on crops between the frames the schedule detects.
+
+Between full frames the tracker carries every box (:class:`fpblur.track.tracker.Tracker`).  A carried box is
+only a prediction: an object that turns, stops or speeds up leaves it.  So on every frame without the full
+detectors each track's :class:`~fpblur.track.tracker.SearchWindow` (where its object can be by now, given its
+speed, a plausible acceleration and the camera's motion) is searched by the detector on a crop, scaled so the
+object is about :attr:`RecheckSettings.target_height` pixels tall on the network's input.  A 90 px face in a
+300 px window costs about a tenth of a light pass over a 640×360 frame, so a tracked face is detected on every
+frame.
+
+:func:`plan_crops` decides what to search: windows of objects already detected on this frame (by the light
+passes) and of tracks that cannot have moved enough to matter (:attr:`RecheckSettings.min_urgency`) are skipped,
+overlapping windows of one label are searched as one crop, and the most urgent crops are taken first until the
+frame's budget (:attr:`RecheckSettings.budget`) is spent; the rest are carried and searched on a later frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fpblur.config.profiles import LightPasses
+from fpblur.core.detections import Detections
+from fpblur.track.tracker import SearchWindow
+
+
+@dataclass(frozen=True)
+class RecheckSettings:
+    """How carried boxes are re-checked on crops.
+
+    Attributes:
+        target_height: per label, the object's height on the network input, pixels (CenterFace finds faces
+            best at 30–100 px; the plate model was trained on 640 px photos with plates 10–60 px tall).
+        min_scale, max_scale: the crop's resize factor stays in this range.
+        min_side: a crop's network input is at least this many pixels on each side.
+        min_urgency: windows of tracks that cannot have moved this many object heights from their carried box
+            are not searched on this frame (a still face is re-checked every other frame).
+        budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
+            pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
+            light pass, and crops only search what that missed.
+    """
+
+    target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
+    min_scale: float = 0.1
+    max_scale: float = 2.5
+    min_side: int = 64
+    min_urgency: float = 0.1
+    budget: float = 0.6
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """One crop to search: ``box`` (``x0, y0, x1, y1`` whole frame pixels), ``label``, resize ``scale``, the
+    ``track_ids`` whose windows it covers and their highest ``urgency``."""
+
+    box: tuple[int, int, int, int]
+    label: str
+    scale: float
+    track_ids: tuple[int, ...]
+    urgency: float
+
+    @property
+    def cost(self) -> int:
+        """Pixels on the network input (sides rounded up to multiples of 32)."""
+        x0, y0, x1, y1 = self.box
+        w = max(32, math.ceil((x1 - x0) * self.scale / 32) * 32)
+        h = max(32, math.ceil((y1 - y0) * self.scale / 32) * 32)
+        return w * h
+
+    def input_side(self) -> int:
+        """The crop's long side on the network input, rounded up to a multiple of 32 (a single-size backend's
+        ``imgsz``)."""
+        x0, y0, x1, y1 = self.box
+        return max(64, math.ceil(max(x1 - x0, y1 - y0) * self.scale / 32) * 32)
+
+
+def light_pixels(label: str, width: int, height: int, passes: LightPasses) -> float:
+    """Pixels on the network input of ``label``'s light pass over a ``width`` × ``height`` frame: CenterFace's
+    passes resize the frame (``0.75`` → 56 % of its pixels), the plate model letterboxes it to its size."""
+    if label == "plate":
+        side = max(passes.plate_imgsz, default=max(width, height))
+        return float(side * side * min(width, height) / max(width, height))
+    total = 0.0
+    for p in passes.face_passes:
+        text = str(p).split("@")[0].strip().lower()
+        if text.endswith("px"):
+            f = min(1.0, float(text[:-2]) / max(width, height))
+        else:
+            f = float(text.rstrip("x"))
+        total += f * f * width * height
+    return total or float(width * height)
+
+
+def already_found(window: SearchWindow, dets: Detections) -> bool:
+    """Whether ``dets`` has a box of the window's label centred inside it and 0.5–2× the object's height."""
+    if not len(dets):
+        return False
+    mine = dets.labels == window.label
+    if not mine.any():
+        return False
+    b = dets.boxes[mine].astype(np.float64)
+    c = (b[:, :2] + b[:, 2:]) / 2
+    w = window.box
+    inside = (c[:, 0] >= w[0]) & (c[:, 0] <= w[2]) & (c[:, 1] >= w[1]) & (c[:, 1] <= w[3])
+    ratio = (b[:, 3] - b[:, 1]) / max(window.height, 1.0)
+    return bool((inside & (ratio > 0.5) & (ratio < 2.0)).any())
+
+
+def crop_scale(label: str, height: float, settings: RecheckSettings) -> float:
+    """The resize factor that shows an object ``height`` pixels tall at the label's target height."""
+    target = float(settings.target_height.get(label, 40.0))
+    return float(np.clip(target / max(height, 1.0), settings.min_scale, settings.max_scale))
+
+
+def plan_crops(
+    windows: Sequence[SearchWindow], width: int, height: int, settings: RecheckSettings | None = None
+) -> list[CropPlan]:
+    """Crops that search ``windows``, most urgent first.
+
+    Windows of one label overlapping each other are searched as one crop (their enclosing box) when that
+    costs less than searching them apart and their objects' scales are within a factor 2; each crop is grown
+    to at least :attr:`RecheckSettings.min_side` network pixels and clipped to the ``width`` × ``height`` frame.
+
+    Returns:
+        The crops, most urgent first (no budget applied: see :func:`within_budget`).
+    """
+    s = settings or RecheckSettings()
+    plans: list[CropPlan] = []
+    for w in sorted(windows, key=lambda w: -w.urgency):
+        box = w.box
+        scale = crop_scale(w.label, w.height, s)
+        plan = _plan(box, w.label, scale, (w.track_id,), w.urgency, width, height, s)
+        for k, other in enumerate(plans):
+            if other.label != plan.label or not _overlap(other.box, plan.box):
+                continue
+            if max(other.scale, plan.scale) > 2 * min(other.scale, plan.scale):
+                continue
+            merged_box = np.array(
+                [
+                    min(other.box[0], plan.box[0]),
+                    min(other.box[1], plan.box[1]),
+                    max(other.box[2], plan.box[2]),
+                    max(other.box[3], plan.box[3]),
+                ],
+                np.float64,
+            )
+            merged = _plan(
+                merged_box,
+                plan.label,
+                max(other.scale, plan.scale),
+                other.track_ids + plan.track_ids,
+                max(other.urgency, plan.urgency),
+                width,
+                height,
+                s,
+            )
+            if merged.cost <= other.cost + plan.cost:
+                plans[k] = merged
+                break
+        else:
+            plans.append(plan)
+    return sorted(plans, key=lambda p: -p.urgency)
+
+
+def within_budget(plans: Sequence[CropPlan], pixels: float) -> tuple[list[CropPlan], list[CropPlan]]:
+    """Split ``plans`` (most urgent first) into those that fit in ``pixels`` network pixels and the rest."""
+    taken: list[CropPlan] = []
+    left: list[CropPlan] = []
+    spent = 0
+    for p in plans:
+        if spent + p.cost <= pixels or not taken and not spent:
+            taken.append(p)
+            spent += p.cost
+        else:
+            left.append(p)
+    return taken, left
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _plan(
+    box: np.ndarray,
+    label: str,
+    scale: float,
+    ids: tuple[int, ...],
+    urgency: float,
+    width: int,
+    height: int,
+    s: RecheckSettings,
+) -> CropPlan:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    need = s.min_side / scale  # frame pixels for the network's minimum side
+    if x1 - x0 < need:
+        x0, x1 = (x0 + x1 - need) / 2, (x0 + x1 + need) / 2
+    if y1 - y0 < need:
+        y0, y1 = (y0 + y1 - need) / 2, (y0 + y1 + need) / 2
+    ix0, iy0 = max(0, int(math.floor(x0))), max(0, int(math.floor(y0)))
+    ix1, iy1 = min(width, int(math.ceil(x1))), min(height, int(math.ceil(y1)))
+    return CropPlan((ix0, iy0, max(ix1, ix0 + 1), max(iy1, iy0 + 1)), label, scale, ids, urgency)
+
+
+__all__ = ["RecheckSettings", "CropPlan", "already_found", "crop_scale", "light_pixels", "plan_crops", "within_budget"]
