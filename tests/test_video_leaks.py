@@ -7,7 +7,8 @@ motion uncertainty (this test fails on that schedule).
 
 The same face also moves in short clips of every other motion kind of ``benchmarks/video_quality.py``
 (:func:`fpblur.media.synth.motion_path`, :func:`~fpblur.media.synth.camera_path`): abrupt turns at one face height
-per frame, sudden stops, a shaking camera and a fast zoom; none may leak a frame at default settings."""
+per frame, sudden stops, a shaking camera, a fast zoom and the face shown on its side; none may leak a frame at
+default settings.  A large (1920×1080) frame with small plates is in ``tests/test_tiles.py`` and below."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from fpblur.core.detections import Detections
 from fpblur.models.samples import photo_path
 
 FPS, SECONDS, SIZE = 25, 2, (640, 360)
-KINDS = ("zigzag", "stop", "shake", "zoom")  # besides the sine clip; 1 s each
+KINDS = ("zigzag", "stop", "shake", "zoom", "rot90")  # besides the sine clip; 1 s each
 
 
 def _covered(box: np.ndarray, regions: np.ndarray) -> float:
@@ -140,11 +141,13 @@ def _motion_clip(kind: str, folder: Path, face_box: np.ndarray) -> tuple[Path, n
     zidane = cv2.imread(str(photo_path("zidane.jpg")))
     face = Sprite.cut(zidane, face_box, context=0.35)
     face = face.scaled(88 / face.size[1])
+    if kind == "rot90":  # the face shown on its side (a phone held sideways), moving
+        face = face.rotated(1)
     background, _ = fit_background(cv2.imread(str(photo_path("bus.jpg"))), SIZE)
     n = FPS  # 1 s
     camera = camera_path(kind, n, FPS, SIZE, seed=1) if kind in ("shake", "zoom") else None
-    motion = "sine" if camera is not None else kind
-    speed = 0.3 if camera is not None else 1.0  # up to one face height per frame of the face's own motion
+    motion = "sine" if camera is not None or kind == "rot90" else kind
+    speed = 0.3 if camera is not None else 0.5 if kind == "rot90" else 1.0  # in face heights per frame, at most
     path = motion_path(motion, n, FPS, SIZE, face.size, speed=speed, start=(320, 150), seed=3)
     src, truth = motion_clip(folder / f"{kind}.mp4", background, [(face, path)], fps=FPS, camera=camera, crf=12)
     boxes = np.array([t.boxes[list(t.ids).index(0)] if 0 in t.ids else [0, 0, 0, 0] for t in truth], float)
@@ -169,4 +172,45 @@ def test_no_leaked_frame_for_any_motion_kind(kind, anonymizer, face_box, tmp_pat
         share = _covered(box, regions)
         if share < 0.8:
             leaks.append((rec["frame"], rec["pass"], round(share, 2)))
+    assert leaks == [], leaks
+
+
+def test_small_plates_of_a_large_frame_are_covered_on_every_frame(anonymizer, tmp_path):
+    """1920×1080 (above the plate model's 640 px by 3×): three drawn cars whose plates are about 50×12 px, under a
+    slow zoom.  The whole-frame passes alone see them at a third of their size and miss them; the full frames'
+    tiles find them and the tracker keeps them covered (plates of at least 10 px count here)."""
+    from fpblur.media.synth import camera_path, motion_clip
+    from fpblur.models.samples import synthetic_car
+    from fpblur.run.video import anonymize_video
+
+    size, n = (1920, 1080), 12
+    background = np.full((size[1], size[0], 3), 95, np.uint8)
+    car, plate = synthetic_car(size=(240, 180), plate_width=100)
+    boxes = []
+    for x, y in ((200, 700), (900, 300), (1500, 820)):
+        background[y : y + 180, x : x + 240] = car
+        boxes.append(np.array(plate, float) + [x, y, x, y])
+    camera = camera_path("zoom", n, FPS, size, strength=0.1)
+    src, truth = motion_clip(
+        tmp_path / "large.mp4",
+        background,
+        [],
+        fps=FPS,
+        camera=camera,
+        background_boxes=np.array(boxes),
+        background_labels=["plate"] * 3,
+        crf=12,
+    )
+    records: list[dict] = []
+    anonymize_video(
+        src, tmp_path / "out.mp4", anonymizer, replace(anonymizer.config.video, progress=False), on_frame=records.append
+    )
+    leaks = []
+    for rec, t in zip(records, truth):
+        assert len(t.boxes) == 3
+        regions = np.array([a["region"] for a in rec["anonymized"]]).reshape(-1, 4)
+        for box in t.boxes:
+            share = _covered(box, regions)
+            if share < 0.8:
+                leaks.append((rec["frame"], rec["pass"], round(share, 2)))
     assert leaks == [], leaks

@@ -29,6 +29,21 @@ def _targets(value: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"targets must be face, plate or face,plate (got {value!r})") from None
 
 
+def _rotations(value: str) -> tuple[int, ...]:
+    """``--face-rotations``: ``"90,270"`` -> ``(90, 270)``; ``"none"`` -> ``()``."""
+    if value.strip().lower() in ("none", "0", ""):
+        return ()
+    try:
+        angles = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        angles = ()
+    if not angles or any(a not in (90, 180, 270) for a in angles):
+        raise argparse.ArgumentTypeError(
+            f"rotations must be 90, 180 and/or 270, comma-separated, or none (got {value!r})"
+        )
+    return angles
+
+
 def _scales(value: str) -> tuple:
     """``1,2`` / ``2@4096,640px``: plain numbers stay floats, the other forms become ScalePass objects."""
     out: list[Any] = []
@@ -100,6 +115,15 @@ def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> 
         metavar="S[,S..]",
         help="CenterFace passes merged by NMS: scale factors (1 = full resolution), Npx (long side N), "
         f"S@MAX (cap the long side); default: the profile's ({','.join(map(str, face.scales))})",
+    )
+    g.add_argument(
+        "--face-rotations",
+        type=_rotations,
+        default=None,
+        metavar="A[,A..]",
+        help="also search the image turned by these angles (90,180,270 degrees clockwise) for faces on their side "
+        "or upside down, on full frames only ('none': upright only); default: the profile's "
+        f"({','.join(map(str, face.rotations)) or 'none'})",
     )
     g.add_argument("--device", default=None, help="YOLO device: cpu, 0, 0,1 … (default: CUDA if available)")
     g.add_argument("--half", action="store_true", help="half precision for YOLO models on CUDA")
@@ -191,6 +215,7 @@ def config_from_args(
             "device": opt("device"),
             "half": opt("half", False) or None,
             "scales": opt("face_scales") if target == "face" else None,
+            "rotations": opt("face_rotations") if target == "face" else None,
         }
     return resolve_config(
         profile_name(args),

@@ -83,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
     # before any detection runs
     writable = [j for j in jobs if can_write_image(j.dst)]
     for job in jobs:
-        if job not in writable:
+        if job not in writable and job.dst.suffix.lower() in (".heic", ".heif"):
+            error(f"{job.src}: HEIF/HEIC images are not supported (no decoder installed); convert to JPEG or PNG first")
+        elif job not in writable:
             error(
                 f"{job.dst}: cannot write an image with the extension {job.dst.suffix!r} "
-                "(use .jpg, .png, .webp, .tif or .bmp)"
+                "(use .jpg, .png, .webp, .tif, .bmp or .gif)"
             )
     n_errors += len(jobs) - len(writable)
     jobs = writable

@@ -115,9 +115,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "video",
         help="anonymize videos (files or folders, recursive)",
         description="Anonymize faces and plates in videos: detections are tracked across frames "
-        "(no flicker, no pop-in), audio streams are copied unchanged, phone rotation is "
-        "applied, timing (variable frame rate) is kept. Folders are searched recursively "
-        "and mirrored under OUT; existing outputs are skipped unless --overwrite.",
+        "(no flicker, no pop-in), audio and subtitle streams are copied unchanged (with their "
+        "language, title and flags), phone rotation is applied, timing (variable frame rate) is "
+        "kept; truncated inputs are refused. Folders are searched recursively and mirrored under "
+        "OUT; existing outputs are skipped unless --overwrite.",
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="video files or folders")
     p.add_argument(

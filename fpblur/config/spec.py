@@ -32,6 +32,8 @@ class DetectorSpec:
         half: fp16 inference (CUDA only).
         scales: CenterFace passes (floats, :class:`~fpblur.detect.centerface.ScalePass` or their text form).
         max_side: caps the long side of every CenterFace pass, in pixels.
+        rotations: CenterFace also searches copies turned by these angles (degrees clockwise: 90, 180, 270; ``()``
+            none; None: the profile's :attr:`~fpblur.config.profiles.FaceSettings.rotations`).
         class_map: ``{class id or class name: label}`` for custom YOLO weights.
         profile: the profile that fills unset fields (:data:`~fpblur.config.profiles.PROFILES`).
 
@@ -48,6 +50,7 @@ class DetectorSpec:
     half: bool = False
     scales: tuple | None = None
     max_side: int | None = None
+    rotations: tuple[int, ...] | None = None
     class_map: dict | None = field(default=None, hash=False)
     profile: str = DEFAULT_PROFILE
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # extensions (lowercase) that folder inputs are searched for
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".apng", ".avif")
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mts", ".ts")
 
 

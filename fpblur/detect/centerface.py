@@ -32,12 +32,13 @@ from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model
 from fpblur.detect.centerface_int8 import int8_model_path
-from fpblur.detect.multipass import merge_boxes
+from fpblur.detect.multipass import fuse_views, merge_boxes
 from fpblur.detect.runtime import make_session
 from fpblur.models.registry import model_path as registry_model_path
 
 STRIDE = 4
 PRECISIONS = ("fp32", "int8")
+FLIP_FLOOR = 0.05  # lowest raw score decoded for the view fusion of ``crowd_flip``
 
 
 def decode(
@@ -236,6 +237,11 @@ class CenterFaceDetector(Detector):
         small_penalty: score penalties of tiny boxes (:func:`apply_small_penalty`).
         precision: ``"fp32"``, or ``"int8"`` for the statically quantised graph
             (:mod:`fpblur.detect.centerface_int8`; built and cached on first use).
+        crowd_flip: ``(count, height px, score)``: when the highest-resolution pass finds at least ``count``
+            boxes under ``height`` pixels scoring at least ``score`` (a crowd of small faces), that pass also runs
+            on the mirror image and both views are fused by :func:`~fpblur.detect.multipass.fuse_views` (boxes
+            both views see keep their score, boxes one view sees lose half of it).  None: never.  Light video
+            passes (:meth:`light`) never flip.
 
     Raises:
         ValueError: unknown ``precision`` or a bad pass.
@@ -259,6 +265,7 @@ class CenterFaceDetector(Detector):
         vote_iou: float | None = None,
         small_penalty: Sequence[tuple[float, float]] = (),
         precision: str = "fp32",
+        crowd_flip: tuple[int, float, float] | None = None,
     ) -> None:
         if model_path is None:
             model_path = registry_model_path("centerface")
@@ -270,6 +277,9 @@ class CenterFaceDetector(Detector):
         self.min_net = float(min_net)
         self.vote_iou = vote_iou
         self.small_penalty = tuple((float(b), float(v)) for b, v in small_penalty)
+        self.crowd_flip = (
+            None if crowd_flip is None else (int(crowd_flip[0]), float(crowd_flip[1]), float(crowd_flip[2]))
+        )
         if precision not in PRECISIONS:
             raise ValueError(f"unknown CenterFace precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.precision = precision
@@ -318,8 +328,11 @@ class CenterFaceDetector(Detector):
         h, w = image.shape[:2]
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # the network was trained on RGB
         boxes, scores = [], []
-        for factor, lo, hi in self.plan(h, w):
-            b, s = self._pass(rgb, factor, conf)
+        for k, (factor, lo, hi) in enumerate(self.plan(h, w)):
+            flip = self.crowd_flip if k == 0 else None
+            b, s = self._pass(rgb, factor, min(conf, FLIP_FLOOR) if flip else conf)
+            if flip:
+                b, s = self._crowd_flip(rgb, factor, conf, b, s, flip)
             heights = b[:, 3] - b[:, 1]
             keep = (heights >= lo) & (heights < hi)
             boxes.append(b[keep])
@@ -329,6 +342,27 @@ class CenterFaceDetector(Detector):
         keep = s >= conf
         b, s = merge_boxes(b[keep], s[keep], self.iou, self.vote_iou)
         return Detections.from_arrays(b, s, self.labels[0]).clip(w, h).drop_degenerate(1.0)
+
+    def _crowd_flip(
+        self,
+        rgb: np.ndarray,
+        factor: float,
+        conf: float,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        rule: tuple[int, float, float],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The first pass's boxes (decoded down to :data:`FLIP_FLOOR`), fused with its mirror image's when the
+        pass sees a crowd of small faces (``crowd_flip``); else only those scoring at least ``conf``."""
+        count, max_height, min_score = rule
+        small = ((boxes[:, 3] - boxes[:, 1]) < max_height) & (scores >= min_score)
+        if int(small.sum()) < count:
+            keep = scores >= conf
+            return boxes[keep], scores[keep]
+        width = rgb.shape[1]
+        fb, fs = self._pass(np.ascontiguousarray(rgb[:, ::-1]), factor, min(conf, FLIP_FLOOR))
+        fb = fb[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) + np.array([width, 0, width, 0], np.float32)
+        return fuse_views([(boxes, scores), (fb, fs)], seed_conf=conf)
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         # One network run per image and pass: on CPU, stacking frames into one ONNX batch is not faster, and
@@ -354,4 +388,6 @@ class CenterFaceDetector(Detector):
         Raises:
             ValueError: a bad pass.
         """
-        return self.with_passes(passes.face_passes)
+        light = self.with_passes(passes.face_passes)
+        light.crowd_flip = None  # light frames cost what they did
+        return light

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fpblur.config.profiles import get_profile
+from fpblur.config.profiles import LightPasses, get_profile
 from fpblur.config.spec import DetectorSpec
 from fpblur.detect.base import Detector
 from fpblur.detect.centerface import CenterFaceDetector
+from fpblur.detect.lowlight import LowLightDetector
 from fpblur.detect.multipass import MultiDetector
 from fpblur.detect.plate_model import plate_weights
+from fpblur.detect.rotations import RotatedPasses
+from fpblur.detect.tiles import TiledDetector
 from fpblur.detect.yolo_onnx import OnnxYoloDetector
 from fpblur.detect.yolo_torch import YoloDetector  # imports no PyTorch/Ultralytics until a model is loaded
 from fpblur.models.registry import DEFAULTS, model_path
@@ -40,7 +43,7 @@ def build_detector(spec: DetectorSpec) -> Detector:
     profile = get_profile(spec.profile)
     if spec.uses_centerface:
         face = profile.face
-        return CenterFaceDetector(
+        centerface = CenterFaceDetector(
             model_path("centerface"),
             conf=spec.effective_conf,
             iou=spec.effective_iou,
@@ -50,6 +53,20 @@ def build_detector(spec: DetectorSpec) -> Detector:
             vote_iou=face.vote_iou,
             small_penalty=face.small_penalty,
             precision=face.precision,
+            crowd_flip=face.crowd_flip,
+        )
+        rotations = face.rotations if spec.rotations is None else spec.rotations
+        if not rotations:
+            return centerface
+        # faces on their side or upside down: the rotation pass alone on turned copies, merged with the upright
+        turned = centerface.light(LightPasses(face_passes=(face.rotation_pass,), plate_imgsz=()))
+        return RotatedPasses(
+            centerface,
+            turned,
+            rotations,
+            rotated_conf=face.rotation_conf,
+            iou=spec.effective_iou,
+            vote_iou=face.vote_iou,
         )
     weights = Path(spec.weights or model_path(DEFAULTS[spec.target]))
     sizes = spec.effective_imgsz
@@ -76,8 +93,23 @@ def build_detector(spec: DetectorSpec) -> Detector:
             half=spec.half,
             class_map=spec.class_map,
         )
-    if len(sizes) == 1:
-        return first
-    # one loaded model run at several inference sizes, merged by NMS (+ voting)
-    members: list[Detector] = [first, *(first.with_imgsz(size) for size in sizes[1:])]
-    return MultiDetector(members, iou=spec.effective_iou, vote_iou=profile.plate.vote_iou)
+    detector: Detector = first
+    if len(sizes) > 1:
+        # one loaded model run at several inference sizes, merged by NMS (+ voting)
+        members: list[Detector] = [first, *(first.with_imgsz(size) for size in sizes[1:])]
+        detector = MultiDetector(members, iou=spec.effective_iou, vote_iou=profile.plate.vote_iou)
+    if profile.plate.tile and spec.weights is None and spec.target == "plate":
+        # large frames: tiles at the frame's own scale too (whole-image passes as before; video light frames: none)
+        detector = TiledDetector(
+            detector,
+            first.with_imgsz,
+            tile=profile.plate.tile,
+            overlap=profile.plate.tile_overlap,
+            above=profile.plate.tile_above,
+            iou=spec.effective_iou,
+            vote_iou=profile.plate.vote_iou,
+        )
+    if spec.target == "plate" and spec.weights is None and profile.plate.dark_luma:
+        # dark frames: an extra contrast-equalised pass, merged (light video passes are left as they are)
+        detector = LowLightDetector(detector, max_luma=profile.plate.dark_luma, iou=spec.effective_iou)
+    return detector

@@ -59,6 +59,67 @@ def merge_boxes(
     return voted.astype(np.float32), scores[keep]
 
 
+def fuse_views(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]], seed_conf: float, iou: float = 0.5, nms_iou: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse the boxes of several views of one image (the image and its mirror image), rewarding agreement.
+
+    Seeds are the candidates scoring at least ``seed_conf``, kept by NMS (``nms_iou``); each seed's box becomes
+    the ``score ** 4``-weighted mean of every candidate overlapping it by at least ``iou`` and its score the mean,
+    over the views, of each view's best overlapping score (0 for a view that saw nothing there): a box that only
+    one of two views sees keeps half its score (weighted box fusion's score rule, Solovyev et al. 2021).
+
+    Args:
+        parts: per view, ``(N×4 boxes, N scores)`` in the same pixels (mirrored views already mapped back).
+        seed_conf: candidates below this can support a seed but not start one (a fused score cannot exceed the
+            best view's).
+        iou: IoU at which a candidate supports a seed.
+        nms_iou: NMS IoU among seeds.
+
+    Returns:
+        ``(boxes, scores)``: K×4 float32 fused boxes and K float32 fused scores, best seed first.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    boxes = np.concatenate([np.asarray(b, np.float32).reshape(-1, 4) for b, _ in parts])
+    scores = np.concatenate([np.asarray(sc, np.float32).reshape(-1) for _, sc in parts])
+    view = np.concatenate([np.full(len(sc), i) for i, (_, sc) in enumerate(parts)])
+    seeds = np.nonzero(scores >= seed_conf)[0]
+    if len(seeds) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    keep = seeds[nms(boxes[seeds], scores[seeds], nms_iou)]
+    near = iou_matrix(boxes[keep], boxes) >= iou
+    best = np.zeros((len(keep), len(parts)), np.float32)
+    for v in range(len(parts)):
+        mine = view == v
+        if mine.any():
+            best[:, v] = (near[:, mine] * scores[mine][None, :]).max(axis=1)
+    w = near * (scores.astype(np.float64)[None, :] ** 4)
+    fused = (w @ boxes) / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return fused.astype(np.float32), best.mean(axis=1)
+
+
+def merge_per_label(parts: Sequence[Detections], iou: float, vote_iou: float | None = None) -> Detections:
+    """Concatenate ``parts`` and merge them label by label with :func:`merge_boxes` (NMS, optional voting).
+
+    Args:
+        parts: detections of one image (same pixels), from several passes.
+        iou: NMS IoU.  vote_iou: box-voting IoU (None: plain NMS).
+
+    Returns:
+        The merged detections, labels in order of first appearance, each label's boxes best first.
+    """
+    dets = Detections.concat(parts)
+    if len(dets) == 0:
+        return Detections.empty()
+    merged = []
+    for label in dict.fromkeys(dets.labels.tolist()):
+        mine = dets.filter(label=label)
+        boxes, scores = merge_boxes(mine.boxes, mine.scores, iou, vote_iou)
+        merged.append(Detections.from_arrays(boxes, scores, label))
+    return Detections.concat(merged)
+
+
 class MultiDetector(Detector):
     """Run several detectors on each image and merge their boxes by NMS (+ voting), label by label.
 
@@ -91,15 +152,7 @@ class MultiDetector(Detector):
         return tuple(size for m in self.members for size in m.input_sizes)
 
     def _merge(self, parts: list[Detections]) -> Detections:
-        dets = Detections.concat(parts)
-        if len(dets) == 0:
-            return Detections.empty()
-        merged = []
-        for label in dict.fromkeys(dets.labels.tolist()):  # per label, in order of first appearance
-            mine = dets.filter(label=label)
-            boxes, scores = merge_boxes(mine.boxes, mine.scores, self.iou, self.vote_iou)
-            merged.append(Detections.from_arrays(boxes, scores, label))
-        return Detections.concat(merged)
+        return merge_per_label(parts, self.iou, self.vote_iou)
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         # images are validated once here, at the merge's boundary: members run their backend directly

@@ -1,11 +1,17 @@
 """Video decoding and encoding with PyAV: rotation, timestamps, audio passthrough, odd sizes.
 
 * :class:`VideoReader` yields the video's frames as upright BGR arrays (the display-matrix rotation of
-  phone videos applied to the pixels) with their original ``pts`` in the stream's time base, and every
-  audio packet unchanged, in demux order.  A file that ends early (truncated) raises :class:`VideoError`.
-* :class:`VideoWriter` encodes H.264 (libx264, yuv420p) with the input's time base and each frame's pts
-  (variable frame rate safe), copies the audio streams' packets without re-encoding, and picks the
-  container from the output's extension (``.mp4``/``.m4v``, ``.mov``, ``.mkv``).
+  phone videos applied to the pixels) with their original ``pts`` and duration in the stream's time base, and
+  every audio and subtitle packet unchanged, in demux order.  A file that ends before what its container
+  announces (frame count, stream and container durations, an incomplete last packet, a cut MPEG-TS packet)
+  raises :class:`VideoError` when it is exhausted: truncated inputs fail closed.
+* :class:`VideoWriter` encodes H.264 (libx264, yuv420p) with the input's time base, each frame's pts and
+  duration (variable frame rate safe, the last frame's duration included), copies the audio and subtitle
+  streams' packets without re-encoding (with their language, title and disposition flags, and the
+  codec's trim: initial padding and skip-samples side data), keeps the picture's sample aspect ratio and
+  colour description and the chapters, and picks the container from the output's extension
+  (``.mp4``/``.m4v``, ``.mov``, ``.mkv``).  Data streams (timecode, GPS/telemetry), attachments and the
+  container's own metadata (e.g. a phone's location tag) are dropped.
 
 Odd sizes: yuv420p stores chroma at half resolution, so H.264 can only code even widths/heights (its
 cropping field also works in 2-pixel steps for 4:2:0).  An odd width or height is therefore padded by one
@@ -103,15 +109,17 @@ class Frame:
 
 @dataclass
 class AudioPacket:
-    """An audio packet to copy unchanged.
+    """An audio (or subtitle) packet to copy unchanged.
 
     Attributes:
         packet: the demuxed PyAV packet.
         stream: the index of its stream in the input file.
+        kind: ``"audio"`` or ``"subtitle"``.
     """
 
     packet: av.Packet
     stream: int
+    kind: str = "audio"
 
 
 @dataclass
@@ -130,6 +138,9 @@ class VideoInfo:
         codec: the video codec's name.
         color: colour description of the first frame (``colorspace``, ``color_range``, ``color_primaries``,
             ``color_trc``: FFmpeg's enum values; None where unspecified or unusable), kept in the output.
+        sample_aspect_ratio: the pixels' shape (width/height of one pixel) of the upright frames, None when
+            square or unknown; kept in the output so it displays at the input's aspect ratio.
+        subtitle_streams: number of subtitle streams (copied by :class:`VideoWriter`).
     """
 
     path: Path
@@ -143,6 +154,8 @@ class VideoInfo:
     audio_streams: int = 0
     codec: str = ""
     color: dict = field(default_factory=dict)
+    sample_aspect_ratio: Fraction | None = None
+    subtitle_streams: int = 0
 
     @property
     def fps(self) -> float:
@@ -159,7 +172,9 @@ class VideoInfo:
         return 0
 
 
-def _stream_duration(stream, container) -> float | None:
+def _stream_duration(stream, container, fallback: bool = True) -> float | None:
+    """A stream's announced duration in seconds: its own, Matroska's per-stream ``DURATION`` tag, or (with
+    ``fallback``, for a file without audio) the container's; None when none is announced."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
@@ -169,7 +184,7 @@ def _stream_duration(stream, container) -> float | None:
             return int(hh) * 3600 + int(mm) * 60 + float(ss)
         except ValueError:
             pass
-    if not container.streams.audio and container.duration:
+    if fallback and not container.streams.audio and container.duration:
         return container.duration / 1_000_000
     return None
 
@@ -180,7 +195,12 @@ class VideoReader:
 
     The first frame is decoded when the reader is opened (its display matrix gives the rotation and the
     upright size); any audio packets read before it are replayed first when iterating.  The first video stream
-    is decoded (FFmpeg's frame and slice threads); every audio stream is passed through.
+    is decoded (FFmpeg's frame and slice threads); every audio and subtitle stream is passed through.
+
+    When the file is exhausted it is compared with what its container announces (:meth:`_check_complete`):
+    the video's frame count (its packets), every stream's and the container's duration, an incomplete last
+    packet, and for MPEG-TS a size that is not a whole number of TS packets.  Anything short is a
+    :class:`VideoError`, so a truncated file never yields a shorter output.
 
     Args:
         path: the video file.
@@ -211,6 +231,7 @@ class VideoReader:
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
         self.audio = list(self.container.streams.audio)
+        self.subtitles = list(self.container.streams.subtitles)
         self.time_base = Fraction(self.video.time_base) if self.video.time_base else Fraction(1, 90000)
         rate = self.video.average_rate or self.video.guessed_rate or self.video.base_rate
         self.rate = Fraction(rate) if rate else Fraction(25)
@@ -218,6 +239,12 @@ class VideoReader:
         self.decoded = 0
         self._last_pts: int | None = None
         self._last_end: int | None = None
+        self._decoded_end: int | None = None  # the last frame's end by its packet, before the announced end
+        self._held: Frame | None = None  # the newest frame: its duration may still come from the next one
+        self._held_known = True  # whether the held frame's duration came from its packet
+        self._video_packets = 0
+        self._ends: dict[int, float] = {}  # per stream: end of its last packet, seconds
+        self._last_corrupt: dict[int, bool] = {}  # per stream: whether its last packet was flagged corrupt
         self._pending: list = []
         self._items = self._generate()
         self.rotation = 0
@@ -235,6 +262,10 @@ class VideoReader:
             self.close()
             raise VideoError(f"{self.path}: no decodable video frame")
         h, w = first.image.shape[:2]
+        sar = self.video.codec_context.sample_aspect_ratio
+        sar = Fraction(sar) if sar and sar.numerator > 0 and sar != 1 else None
+        if sar is not None and self.rotation in (90, 270):
+            sar = 1 / sar  # the pixels were turned: their width is now their height
         self.info = VideoInfo(
             path=self.path,
             width=w,
@@ -247,6 +278,8 @@ class VideoReader:
             audio_streams=len(self.audio),
             codec=self.video.codec_context.name,
             color=dict(self.color),
+            sample_aspect_ratio=sar,
+            subtitle_streams=len(self.subtitles),
         )
 
     # -- decoding -------------------------------------------------------------------------------
@@ -274,54 +307,137 @@ class VideoReader:
             pts = 0 if self._last_end is None else self._last_end
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # the encoder needs strictly increasing timestamps
-        dur = int(frame.duration or 0) or self._default_duration
+        dur = int(frame.duration or 0)
         image = self._to_bgr(frame)
-        out = Frame(self.decoded, int(pts), dur, image)
+        out = Frame(self.decoded, int(pts), dur or self._default_duration, image)
         self.decoded += 1
         self._last_pts = out.pts
-        self._last_end = out.pts + dur
+        self._last_end = out.pts + out.duration
         return out
+
+    def _hold(self, frame: Frame, known: bool) -> Frame | None:
+        """Keep ``frame`` back one step and return the frame held before it, lasting until ``frame``'s pts.
+
+        A frame is shown until the next one: that gap is its duration (variable frame rate).  The packet
+        durations FFmpeg attaches are in decode order, and with B-frames belong to other frames."""
+        prev = self._held
+        self._held, self._held_known = frame, known
+        if prev is not None and frame.pts > prev.pts:
+            prev.duration = frame.pts - prev.pts
+        return prev
+
+    def _last_frame(self) -> Frame | None:
+        """The held (last) frame; it ends where the container announces the video stream to end, when it does
+        (MP4's edit list, Matroska's per-stream duration), else it keeps its packet's duration or the frame
+        rate's."""
+        last, self._held = self._held, None
+        if last is not None:
+            self._decoded_end = last.pts + last.duration  # what the packets say (the truncation check's)
+            estimated = set(self.container.format.name.split(",")) & _ESTIMATED_DURATION
+            end = None if estimated else _stream_duration(self.video, self.container, fallback=False)
+            if end is not None:
+                start = self.video.start_time or 0
+                end_pts = start + int(round(end / self.time_base))
+                slack = max(0.25, 3 / float(self.rate or 25)) / self.time_base  # farther: truncated, not trimmed
+                if last.pts < end_pts <= self._decoded_end + slack:
+                    last.duration = end_pts - last.pts
+            self._last_end = last.pts + last.duration
+        return last
+
+    def _note_packet(self, packet) -> None:
+        """Remember where each stream's packets end and whether the last one was incomplete."""
+        index = packet.stream.index
+        self._last_corrupt[index] = bool(packet.is_corrupt)
+        if packet.pts is not None and packet.time_base:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            start = packet.stream.start_time
+            if start is not None and packet.stream.time_base:
+                end -= float(start * packet.stream.time_base)
+            self._ends[index] = max(end, self._ends.get(index, end))
 
     def _generate(self) -> Iterator[Frame | AudioPacket]:
         audio_ids = {s.index for s in self.audio}
+        sub_ids = {s.index for s in self.subtitles}
         where = "reading"
         try:
-            for packet in self.container.demux(self.video, *self.audio):
-                if packet.stream.index in audio_ids:
-                    if packet.size:  # the empty packet at the end only flushes a decoder
-                        yield AudioPacket(packet, packet.stream.index)
+            for packet in self.container.demux(self.video, *self.audio, *self.subtitles):
+                index = packet.stream.index
+                if not packet.size and packet.pts is None and packet.dts is None:
+                    if index in audio_ids or index in sub_ids:
+                        continue  # the empty packet at the end only flushes a decoder
+                else:
+                    self._note_packet(packet)
+                if index in audio_ids or index in sub_ids:
+                    if packet.size:
+                        yield AudioPacket(packet, index, "audio" if index in audio_ids else "subtitle")
                     continue
+                if packet.size or packet.pts is not None:
+                    self._video_packets += 1
                 where = f"decoding frame {self.decoded + 1}"
                 for frame in packet.decode():
-                    yield self._frame(frame)
+                    out = self._hold(self._frame(frame), known=bool(getattr(frame, "duration", 0)))
+                    if out is not None:
+                        yield out
                 where = "reading"
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: {where} failed ({_reason(exc)})") from None
+        last = self._last_frame()
+        if last is not None:
+            yield last
         self._check_complete()
 
+    def _short(self, what: str) -> VideoError:
+        return VideoError(f"{self.path}: truncated or corrupt: {what} (decoded {self.decoded} frames)")
+
     def _check_complete(self) -> None:
-        """Raise if the file ended before the frames/duration its header announces (truncated file)."""
-        info = getattr(self, "info", None)
-        if set(self.container.format.name.split(",")) & _ESTIMATED_DURATION:
+        """Raise if the file ended before what its container announces (a truncated or damaged file).
+
+        Checked, where the container gives them: an incomplete last packet of any stream; for MPEG-TS, a file
+        size that is not a whole number of 188/192/204-byte packets; the video's announced frame count (e.g. an
+        AVI header) against its demuxed packets; every stream's announced duration against where its packets
+        end; the container's duration against where the streams end.  Formats that only estimate a duration
+        (:data:`_ESTIMATED_DURATION`) are checked for the first two only.
+
+        Raises:
+            VideoError: one line naming the file and what was short.
+        """
+        formats = set(self.container.format.name.split(","))
+        names = {s.index: f"{s.type} stream {s.index}" for s in self.container.streams}
+        for index, corrupt in self._last_corrupt.items():
+            if corrupt:
+                raise self._short(f"the last packet of {names[index]} is incomplete")
+        if "mpegts" in formats:
+            size = self.path.stat().st_size
+            if all(size % unit for unit in (188, 192, 204)):
+                raise self._short(f"{size} bytes is not a whole number of MPEG-TS packets")
+        if formats & _ESTIMATED_DURATION:
             return  # these formats have no duration in a header, only an estimate
-        expected = _stream_duration(self.video, self.container)
-        if expected is None or self._last_end is None:
-            announced = int(self.video.frames or 0)
-            if announced and self.decoded < announced:
-                raise VideoError(f"{self.path}: truncated or corrupt: decoded {self.decoded} of {announced} frames")
-            return
-        start = float((self.video.start_time or 0) * self.time_base)
-        got = float(self._last_end * self.time_base) - start
         tolerance = max(0.25, 3 / float(self.rate or 25))
-        if expected - got > tolerance:
-            total = f" of {info.frames}" if info is not None and info.frames else ""
-            raise VideoError(
-                f"{self.path}: truncated or corrupt: video ends at {got:.2f} s of {expected:.2f} s "
-                f"(decoded {self.decoded}{total} frames)"
+        ends = dict(self._ends)
+        if self._decoded_end is not None:
+            start = float((self.video.start_time or 0) * self.time_base)
+            ends[self.video.index] = max(
+                ends.get(self.video.index, 0.0), float(self._decoded_end * self.time_base) - start
             )
+        announced = int(self.video.frames or 0)
+        # AVI counts frame slots (a skipped slot has no packet): enough packets, or packets reaching the last slot
+        slots = ends.get(self.video.index, 0.0) * float(self.rate)
+        if announced and self._video_packets < announced and slots < announced - 0.5:
+            raise self._short(f"{self._video_packets} of {announced} announced video frames present")
+        for stream in [self.video, *self.audio]:
+            expected = _stream_duration(stream, self.container, fallback=stream is self.video)
+            got = ends.get(stream.index)
+            if expected is not None and got is not None and expected - got > tolerance:
+                raise self._short(f"{names[stream.index]} ends at {got:.2f} s of {expected:.2f} s")
+        if self.container.duration and ends:
+            expected = self.container.duration / 1_000_000
+            got = max(ends.values())
+            if expected - got > tolerance:
+                raise self._short(f"the streams end at {got:.2f} s of the container's {expected:.2f} s")
 
     def __iter__(self) -> Iterator[Frame | AudioPacket]:
-        """Every frame (upright BGR) and non-empty audio packet, in demux order.
+        """Every frame (upright BGR) and non-empty audio/subtitle packet, in demux order (a frame is yielded
+        once the next one is decoded, so that its duration is known).
 
         Raises:
             VideoError: decoding failed, or the file is truncated (checked at its end).
@@ -342,22 +458,27 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Encode upright BGR frames to H.264 and copy the reader's audio streams into ``path``.
+    """Encode upright BGR frames to H.264 and copy the reader's audio and subtitle streams into ``path``.
 
-    libx264, yuv420p, the reader's time base, frame rate and colour description; odd sizes are padded to even
-    (:func:`pad_to_even`).  Call :meth:`write` per frame and :meth:`write_audio` per audio packet, in any
-    interleaving, then :meth:`finish`; :meth:`close` after an error.
+    libx264, yuv420p, the reader's time base, frame rate, colour description and sample aspect ratio; odd sizes
+    are padded to even (:func:`pad_to_even`).  Every frame keeps its pts and duration (the output's packets get
+    the input frames' durations, so the last frame, and the file, end where the input's do).  Copied streams
+    keep their codec parameters (including the trim of Opus/AAC/Vorbis: initial padding, and the
+    skip-samples side data of their packets), language, title and disposition flags (default, forced…); the
+    video stream keeps its language, title and flags too, and the chapters are copied.  Call :meth:`write`
+    per frame and :meth:`write_audio` per audio/subtitle packet, in any interleaving, then :meth:`finish`;
+    :meth:`close` after an error.
 
     Args:
         path: the output (``.mp4``/``.m4v``, ``.mov`` or ``.mkv``: :data:`CONTAINERS`).
-        reader: the input: its :class:`VideoInfo` and audio streams.
+        reader: the input: its :class:`VideoInfo`, audio and subtitle streams.
         crf: x264 quality (lower: better and bigger).
         preset: x264 speed preset (``"veryfast"``…).
         threads: encoder threads (0: FFmpeg's choice).
 
     Raises:
-        VideoError: an unsupported extension, the file cannot be created, or an audio codec the container
-            cannot store without re-encoding (use ``.mkv``).
+        VideoError: an unsupported extension, the file cannot be created, or an audio or subtitle codec the
+            container cannot store without re-encoding (the message suggests ``.mkv`` or ``.mp4``).
     """
 
     def __init__(
@@ -380,19 +501,43 @@ class VideoWriter:
             raise VideoError(f"{self.path}: cannot create ({_reason(exc)})") from None
         try:
             self.stream = self._add_video(info, crf, preset, threads)
+            _copy_properties(reader.video, self.stream)
             self.audio = {}
-            for s in reader.audio:
+            self._stream_ends: dict[int, int] = {}
+            self._last_audio: dict[int, tuple[bytes, int | None, Fraction | None]] = {}  # (_trim_end)
+            self._mov = fmt in ("mp4", "mov")
+            supported = self.container.supported_codecs
+            for s in [*reader.audio, *getattr(reader, "subtitles", [])]:
+                name = s.codec_context.name
+                if name not in supported:
+                    other = ".mp4" if fmt == "matroska" else ".mkv"
+                    raise VideoError(  # named by the input: the output is still a temporary file here
+                        f"{info.path}: its {name} {s.type} stream cannot be stored in a {self.path.suffix} file "
+                        f"without re-encoding; use {other}"
+                    )
                 try:
-                    self.audio[s.index] = self.container.add_stream_from_template(s)
+                    out = self.container.add_stream_from_template(s)
                 except ValueError as exc:
                     raise VideoError(
-                        f"{self.path}: the {s.codec_context.name} audio of {info.path.name} cannot be stored "
+                        f"{self.path}: the {name} {s.type} of {info.path.name} cannot be stored "
                         f"in {self.path.suffix} without re-encoding; use .mkv ({_reason(exc)})"
                     ) from None
+                _copy_properties(s, out)
+                self.audio[s.index] = out
+                if s.type == "audio" and s.duration:  # where an edit list (MP4/MOV) ends the stream
+                    self._stream_ends[s.index] = (s.start_time or 0) + s.duration
+            chapters = reader.container.chapters()
+            if chapters:
+                self.container.set_chapters(chapters)
         except BaseException:
             self.container.close()
             raise
         self.color = info.color
+        self._durations: dict[int, int] = {}  # pts → duration of frames given to the encoder
+        self._end: int | None = None  # where the last frame written so far ends (pts + duration)
+        self._held: av.Packet | None = None  # the newest video packet (muxed once the next one comes)
+        self._start: int | None = None  # the first frame's pts
+        self._first: tuple[int, int] | None = None  # (first pts, first packet's dts)
         self.frames = 0
         self.closed = False
 
@@ -410,6 +555,8 @@ class VideoWriter:
             value = info.color.get(name)
             if value and value != unspecified:
                 setattr(ctx, name, value)
+        if info.sample_aspect_ratio is not None:
+            ctx.sample_aspect_ratio = info.sample_aspect_ratio
         stream.options = {"crf": str(crf), "preset": str(preset)}
         return stream
 
@@ -433,33 +580,103 @@ class VideoWriter:
         vf.pts = frame.pts
         vf.duration = frame.duration
         vf.time_base = self.stream.codec_context.time_base
+        self._durations[frame.pts] = frame.duration
+        self._start = frame.pts if self._start is None else min(self._start, frame.pts)
+        self._end = frame.pts + frame.duration  # frames come in presentation order: the last one ends the stream
         self._mux(self.stream.encode(vf))
         self.frames += 1
 
     def write_audio(self, item: AudioPacket) -> None:
-        """Copy one audio packet, unchanged, into the matching output stream.
+        """Copy one audio or subtitle packet, unchanged (side data included), into the matching output stream.
 
         Raises:
             VideoError: writing to the file failed.
         """
         packet = item.packet
+        end = self._stream_ends.get(item.stream)
+        if (
+            end is not None
+            and packet.pts is not None
+            and packet.duration
+            and packet.pts < end < packet.pts + packet.duration
+        ):
+            # the input's edit list ends the stream inside its last packet (encoder padding): the muxer derives
+            # the output's edit list from the packets, so the last one must end there too, or the audio grows
+            packet.duration = end - packet.pts
+        if self._mov and item.kind == "audio":
+            self._trim_end(item)
         packet.stream = self.audio[item.stream]
         self._mux([packet])
+
+    def _trim_end(self, item: AudioPacket) -> None:
+        """MP4/MOV cannot store a packet's skip-samples side data: the samples Matroska/WebM discards at the end
+        of the last Opus/Vorbis packet (encoder padding) are expressed there by a shorter last packet (the edit
+        list ends there).  How many samples that packet keeps is what the decoder gives for it, so the packet
+        before it and the packet itself are decoded (in the input stream's unused decoder)."""
+        packet = item.packet
+        skip = _skip_samples(packet)
+        previous = self._last_audio.get(item.stream)
+        self._last_audio[item.stream] = (bytes(packet), packet.pts, packet.time_base)
+        if skip is None or skip[1] <= 0 or previous is None or packet.pts is None or not packet.time_base:
+            return
+        template = packet.stream
+        try:
+            decoder = template.codec_context
+            prime = av.Packet(previous[0])
+            prime.pts, prime.time_base = previous[1], previous[2] or packet.time_base
+            last = av.Packet(bytes(packet))
+            last.pts, last.time_base = packet.pts, packet.time_base
+            last.set_sidedata(av.packet.PacketSideData.from_packet(packet, "skip_samples"))
+            decoder.decode(prime)
+            kept = sum(frame.samples for frame in decoder.decode(last))
+        except (av.FFmpegError, ValueError, TypeError):
+            return  # keep the packet as it is: at worst the padding plays
+        rate = template.codec_context.sample_rate
+        if kept > 0 and rate:
+            duration = max(1, int(round(Fraction(kept, rate) / packet.time_base)))
+            if not packet.duration or duration < packet.duration:
+                packet.duration = duration
 
     def _mux(self, packets) -> None:
         try:
             for p in packets:
+                if p.stream.index == self.stream.index and p.pts is not None:
+                    # libx264 does not carry frame durations to its packets: the muxer would give the last
+                    # frame the nominal duration (a VFR file grows); the input frame's duration is exact
+                    duration = self._durations.pop(p.pts, None)
+                    if duration:
+                        p.duration = duration
+                    if self._first is None and p.dts is not None:
+                        self._first = (self._start if self._start is not None else p.pts, p.dts)
+                    # the stream ends with the packet muxed last (decode order, B-frames reorder): hold it back
+                    p, self._held = self._held, p
+                    if p is None:
+                        continue
                 self.container.mux(p)
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: writing failed ({_reason(exc)})") from None
 
     def finish(self) -> None:
-        """Flush the encoder, write the trailer and close the file.
+        """Flush the encoder, write the trailer and close the file.  The packet muxed last gets the duration
+        that makes the video stream end where the input's last frame ends (pts + duration).
 
         Raises:
             VideoError: writing or closing the file failed.
         """
         self._mux(self.stream.encode(None))
+        last, self._held = self._held, None
+        if last is not None:
+            if self._first is not None and last.dts is not None and self._end is not None and self._mov:
+                # MP4/MOV: the track lasts from the first to the last dts plus the last packet's duration, and the
+                # edit list then skips the encoder's dts shift; make that span the input's, first pts to end
+                first_pts, first_dts = self._first
+                duration = self._end - first_pts - (last.dts - first_dts)
+                if duration > 0:
+                    last.duration = duration
+            try:
+                self.container.mux(last)
+            except av.FFmpegError as exc:
+                raise VideoError(f"{self.path}: writing failed ({_reason(exc)})") from None
         self.closed = True
         try:
             self.container.close()
@@ -475,3 +692,27 @@ class VideoWriter:
             self.container.close()
         except Exception:  # best effort; the caller deletes the file anyway
             pass
+
+
+def _skip_samples(packet) -> tuple[int, int] | None:
+    """A packet's skip-samples side data: ``(samples to skip at its start, samples to discard at its end)``."""
+    if not packet.has_sidedata("skip_samples"):
+        return None
+    data = bytes(av.packet.PacketSideData.from_packet(packet, "skip_samples"))
+    if len(data) < 8:
+        return None
+    return int.from_bytes(data[0:4], "little"), int.from_bytes(data[4:8], "little")
+
+
+# Stream tags a player shows or uses to pick a track; MP4/MOV demuxers report the track title as "name".
+_KEPT_TAGS = {"language": "language", "title": "title", "name": "title", "handler_name": "handler_name"}
+
+
+def _copy_properties(src, dst) -> None:
+    """Give output stream ``dst`` the language, title and disposition flags (default, forced, hearing
+    impaired…) of input stream ``src``."""
+    for key, value in (src.metadata or {}).items():
+        kept = _KEPT_TAGS.get(key.lower())
+        if kept and value and kept not in dst.metadata:
+            dst.metadata[kept] = value
+    dst.disposition = src.disposition

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from fpblur.core.files import InputError, Job, atomic_output
-from fpblur.media.images import DEFAULT_MAX_PIXELS, read_image, write_image
+from fpblur.media.images import DEFAULT_MAX_PIXELS, read_image, write_frames
 from fpblur.redact.anonymizer import Anonymizer
 
 
@@ -25,7 +25,8 @@ class BatchReport:
         counts: detections per label over all images.
         errors: one-line messages of the failures, in order.
         log: per input (its relative path, ``/``-separated), the detections as
-            :meth:`~fpblur.core.detections.Detections.to_records` records with their padded ``region``.
+            :meth:`~fpblur.core.detections.Detections.to_records` records with their padded ``region`` (for an
+            animation or multi-page TIFF, of every frame, each record with its 0-based ``frame``).
         seconds: wall-clock time.
     """
 
@@ -61,6 +62,10 @@ def run_images(
 ) -> BatchReport:
     """Detect (and with ``write``, anonymize and write) every job's image, one at a time.
 
+    Every frame of an animated GIF/WebP/APNG and every page of a multi-page TIFF is anonymized and written
+    back with its duration and the loop count (an output extension that holds one image only is refused for
+    those, naming the file); nothing is written for a file that fails.
+
     Args:
         jobs: input files and their outputs (``dst`` is required when ``write``).
         anonymizer: detectors, padding and mode; images go through :meth:`Anonymizer.detect_batch`, as video
@@ -81,13 +86,13 @@ def run_images(
     for job in tqdm(jobs, desc="images", unit="img", disable=not show, dynamic_ncols=True):
         try:
             img = read_image(job.src, max_pixels=max_pixels)
-            dets = anonymizer.detect_batch([img.pixels])[0]
-            regions = anonymizer.regions(dets, img.pixels.shape)
+            found = anonymizer.detect_batch(img.frames)  # every frame of an animation / page of a TIFF
+            regions = [anonymizer.regions(d, f.shape) for d, f in zip(found, img.frames)]
             if write:
                 assert job.dst is not None
-                out = anonymizer.apply(img.pixels, dets, regions)
+                outs = [anonymizer.apply(f, d, r) for f, d, r in zip(img.frames, found, regions)]
                 meta = {"exif": img.exif, "icc": img.icc_profile} if keep_metadata else {}
-                write_image(job.dst, out, **meta)
+                write_frames(job.dst, outs, durations=img.durations, loop=img.loop, **meta)
         except InputError as exc:
             report.failed += 1
             report.errors.append(str(exc))
@@ -103,8 +108,13 @@ def run_images(
             continue
         report.done += 1
         for label in report.counts:
-            report.counts[label] += dets.count(label)
-        report.log[job.rel.as_posix()] = dets.to_records(regions)
+            report.counts[label] += sum(d.count(label) for d in found)
+        if len(found) == 1:
+            report.log[job.rel.as_posix()] = found[0].to_records(regions[0])
+        else:  # animations / multi-page TIFF: each record names its frame (0-based)
+            report.log[job.rel.as_posix()] = [
+                {**rec, "frame": k} for k, (d, r) in enumerate(zip(found, regions)) for rec in d.to_records(r)
+            ]
     report.seconds = time.perf_counter() - start
     return report
 
