@@ -248,6 +248,28 @@ def test_vfr_h264_mp4_keeps_its_duration_exactly(tmp_path):
                 assert float(v.duration * v.time_base) == 2.1
 
 
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_a_video_stream_that_starts_late_keeps_its_end(tmp_path, ext):
+    """A video stream starting after 0 (B-frame delay, or remuxed after an AAC start offset): Matroska's per-stream
+    DURATION says where the stream ends counted from 0, MP4's duration counts from the stream's start; either
+    way the output's last frame ends where the input's does (it grew by the start offset, 23 ms, in Matroska)."""
+    pts = [23 + 40 * i for i in range(20)]  # tb 1/1000: the video starts at 23 ms, the last frame ends at 823 ms
+    src = write_specimen_video(
+        tmp_path / f"late.{ext}", size=(64, 48), pts=pts, end=823, time_base=Fraction(1, 1000), fps=25,
+        audio=(AudioTrack("aac"),),
+    )  # fmt: skip
+
+    def last_end(path: Path) -> float:
+        with av.open(str(path)) as c:
+            frames = list(c.decode(video=0))
+            return float((frames[-1].pts + frames[-1].duration) * frames[-1].time_base)
+
+    assert last_end(src) == pytest.approx(0.823)
+    dst = tmp_path / f"out.{ext}"
+    assert main(["video", str(src), "-o", str(dst), *FACE_ONLY]) == 0
+    assert last_end(dst) == pytest.approx(0.823)
+
+
 # -- 6. stream properties ------------------------------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -11,7 +10,6 @@ import sys
 from pathlib import Path
 
 import cv2
-import onnxruntime as ort
 import pytest
 
 from fpblur.cli import main
@@ -131,11 +129,10 @@ def test_stale_partial_outputs_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
 
 
-def test_thread_cap_restores_onnx_runtime_defaults():
-    base = ort.SessionOptions
-    with thread_cap(1.5) as n:
-        assert n == 1 and ort.SessionOptions().intra_op_num_threads == 1
-    assert ort.SessionOptions is base and ort.SessionOptions().intra_op_num_threads == 0
+def test_thread_cap_sets_every_detectors_onnx_runtime_threads():
+    capped = thread_cap(CONFIG, 1.5)
+    assert {t: s.threads for t, s in capped.detectors.items()} == {t: 1 for t in CONFIG.detectors}
+    assert all(s.threads is None for s in CONFIG.detectors.values())  # the caller's configuration is unchanged
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2, reason="Linux, 2+ CPUs")
@@ -144,8 +141,7 @@ def test_thread_cap_gives_onnx_runtime_fewer_threads():
 
     def threads_of_new_anonymizer(cap: bool) -> int:
         before = len(os.listdir("/proc/self/task"))
-        with thread_cap(1) if cap else contextlib.nullcontext():
-            alive.append(Anonymizer(CONFIG))
+        alive.append(Anonymizer(thread_cap(CONFIG, 1) if cap else CONFIG))
         return len(os.listdir("/proc/self/task")) - before
 
     assert threads_of_new_anonymizer(True) < threads_of_new_anonymizer(False)

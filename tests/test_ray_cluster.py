@@ -144,12 +144,25 @@ def _no_driver_left_behind():
             proc.communicate()
 
 
+ENCODER_NOISE = 20.0  # largest 8×8-block mean difference two encodes of the same frames may show (see below)
+
+
 def assert_same_video(a: Path, b: Path) -> None:
+    """Same frame count and timestamps, and the same anonymized regions on every frame.
+
+    Pixels are compared up to the encoder's own variation: libx264 codes the same frames differently with another
+    thread arrangement (at 144×192, crf 20, up to 9.6 grey levels of mean difference in an 8×8 block between
+    two thread settings), while a face left sharp where the other output blurred it differs by about 45 in its
+    blocks.  Together with the manifest's equal counts of faces, plates and tracks, this is the issue's "same
+    frame count, timestamps and detections" for videos."""
     pa, pb = probe(a, images=True), probe(b, images=True)
     assert pa.frames == pb.frames and pa.times == pb.times
     assert pa.images is not None and pb.images is not None
-    for fa, fb in zip(pa.images, pb.images):
-        assert np.array_equal(fa, fb)  # same detections, same regions, same pixels
+    for i, (fa, fb) in enumerate(zip(pa.images, pb.images)):
+        d = np.abs(fa.astype(np.int16) - fb.astype(np.int16)).mean(axis=2)
+        h, w = d.shape[0] // 8 * 8, d.shape[1] // 8 * 8
+        worst = d[:h, :w].reshape(h // 8, 8, w // 8, 8).mean(axis=(1, 3)).max()
+        assert worst < ENCODER_NOISE, (a.name, i, worst)  # same regions anonymized on this frame
 
 
 def assert_same_as_local(out: Path, local: Path, media: Path) -> None:

@@ -36,9 +36,10 @@ def test_an_unknown_angle_is_refused():
         resolve_config(detectors={"face": {"rotations": (30,)}})
 
 
-def test_cli_refuses_bad_rotations_in_one_line(capsys, tmp_path):
+@pytest.mark.parametrize("value", ["45", "", "0", "90,x"])
+def test_cli_refuses_bad_rotations(capsys, tmp_path, value):
     with pytest.raises(SystemExit) as exc:
-        main(["detect", str(photo_path("zidane.jpg")), "--json", str(tmp_path / "d.json"), "--face-rotations", "45"])
+        main(["detect", str(photo_path("zidane.jpg")), "--json", str(tmp_path / "d.json"), "--face-rotations", value])
     assert exc.value.code == 2
     assert "rotations must be 90, 180 and/or 270" in capsys.readouterr().err
 

@@ -31,7 +31,7 @@ def _targets(value: str) -> tuple[str, ...]:
 
 def _rotations(value: str) -> tuple[int, ...]:
     """``--face-rotations``: ``"90,270"`` -> ``(90, 270)``; ``"none"`` -> ``()``."""
-    if value.strip().lower() in ("none", "0", ""):
+    if value.strip().lower() == "none":
         return ()
     try:
         angles = tuple(int(v) for v in value.split(","))

@@ -231,6 +231,11 @@ class RunConfig:
         """
         return self.detectors[target]
 
+    def with_threads(self, threads: int | None) -> RunConfig:
+        """The same configuration with every detector's ONNX Runtime intra-op threads set to ``threads`` (None:
+        ONNX Runtime's choice).  Detections do not depend on it; a Ray worker gives its reserved CPUs."""
+        return replace(self, detectors={t: replace(s, threads=threads) for t, s in self.detectors.items()})
+
     def with_mode(self, mode: str) -> RunConfig:
         """The same configuration with another anonymization mode.
 

@@ -35,6 +35,8 @@ class DetectorSpec:
         rotations: CenterFace also searches copies turned by these angles (degrees clockwise: 90, 180, 270; ``()``
             none; None: the profile's :attr:`~fpblur.config.profiles.FaceSettings.rotations`).
         class_map: ``{class id or class name: label}`` for custom YOLO weights.
+        threads: ONNX Runtime intra-op threads of the ONNX backends (None: ONNX Runtime's choice, one per core);
+            a Ray worker sets the CPUs it reserved.
         profile: the profile that fills unset fields (:data:`~fpblur.config.profiles.PROFILES`).
 
     Raises:
@@ -52,6 +54,7 @@ class DetectorSpec:
     max_side: int | None = None
     rotations: tuple[int, ...] | None = None
     class_map: dict | None = field(default=None, hash=False)
+    threads: int | None = None
     profile: str = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:

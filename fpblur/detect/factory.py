@@ -54,6 +54,7 @@ def build_detector(spec: DetectorSpec) -> Detector:
             small_penalty=face.small_penalty,
             precision=face.precision,
             crowd_flip=face.crowd_flip,
+            threads=spec.threads,
         )
         rotations = face.rotations if spec.rotations is None else spec.rotations
         if not rotations:
@@ -81,6 +82,7 @@ def build_detector(spec: DetectorSpec) -> Detector:
             iou=spec.effective_iou,
             imgsz=sizes[0],
             class_map=spec.class_map,
+            threads=spec.threads,
         )
     else:
         first = YoloDetector(

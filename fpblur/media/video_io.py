@@ -178,12 +178,15 @@ def _stream_duration(stream, container, fallback: bool = True) -> float | None:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
-    if tag:  # Matroska writes "HH:MM:SS.nnnnnnnnn" per stream
+    if tag:  # Matroska writes "HH:MM:SS.nnnnnnnnn" per stream: where the stream ends, counted from 0, not its start
         try:
             hh, mm, ss = tag.split(":")
-            return int(hh) * 3600 + int(mm) * 60 + float(ss)
+            end = int(hh) * 3600 + int(mm) * 60 + float(ss)
         except ValueError:
             pass
+        else:
+            start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+            return max(0.0, end - start)
     if fallback and not container.streams.audio and container.duration:
         return container.duration / 1_000_000
     return None

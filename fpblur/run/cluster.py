@@ -23,14 +23,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from tqdm import tqdm
 
 from fpblur.config.settings import RunConfig, resolve_config
@@ -317,37 +316,19 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-@contextlib.contextmanager
-def thread_cap(cpus: float) -> Iterator[int]:
-    """Build ONNX Runtime sessions (and size OpenCV's pool) for ``cpus`` CPUs inside the ``with``.
-
-    fpblur's detectors leave ONNX Runtime's intra-op threads at its default (one per core of the machine,
-    whatever Ray reserved) and offer no setting for it, so while the ``with`` body runs (build the
-    :class:`~fpblur.redact.anonymizer.Anonymizer` there) ``onnxruntime.SessionOptions`` makes options with
-    ``intra_op_num_threads = cpus``; the class is restored afterwards (an explicit ``threads`` given to
-    :func:`~fpblur.detect.runtime.make_session` still wins).  OpenCV's pool is set to ``cpus`` threads.  Use it
-    only where nothing else builds sessions at the same time (a Ray actor's constructor, a task).
+def thread_cap(config: RunConfig, cpus: float) -> RunConfig:
+    """``config`` for a Ray actor or task that reserved ``cpus`` CPUs: every detector's ONNX Runtime intra-op
+    threads set to that many (:meth:`~fpblur.config.settings.RunConfig.with_threads`; ONNX Runtime would
+    otherwise start one per core of the machine, whatever Ray reserved), and OpenCV's pool of this worker
+    process sized to it.  Detections do not depend on the thread count.
 
     Args:
+        config: the resolved configuration.
         cpus: the CPUs Ray reserved (fractions round down, at least 1).
-
-    Yields:
-        The thread count.
     """
     n = max(1, int(cpus))
     cv2.setNumThreads(n)
-    base = ort.SessionOptions
-
-    class CappedOptions(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            super().__init__()
-            self.intra_op_num_threads = n
-
-    ort.SessionOptions = CappedOptions
-    try:
-        yield n
-    finally:
-        ort.SessionOptions = base
+    return config.with_threads(n)
 
 
 class ImageWorker:
@@ -369,8 +350,7 @@ class ImageWorker:
     models: dict = {}
 
     def __init__(self) -> None:
-        with thread_cap(self.cpus):
-            self.anonymizer = Anonymizer(self.config)
+        self.anonymizer = Anonymizer(thread_cap(self.config, self.cpus))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Anonymize a batch: ``{"item": WorkItem JSON}`` → ``{"row": ManifestRow JSON lines}``, same length.
@@ -408,8 +388,7 @@ def video_task(item: dict[str, str], config: RunConfig, cpus: float, models: dic
     key = repr(config)
     anonymizer = _ANONYMIZERS.get(key)
     if anonymizer is None:
-        with thread_cap(cpus):
-            anonymizer = _ANONYMIZERS[key] = Anonymizer(config)
+        anonymizer = _ANONYMIZERS[key] = Anonymizer(thread_cap(config, cpus))
     return process_video(WorkItem.from_dict(item), anonymizer, models=models).to_json()
 
 
