@@ -346,26 +346,16 @@ def motion_clips(args, pools: Pools, folder: Path, anonymizer) -> Iterator[Clip]
 
 
 # -- the photos suite -------------------------------------------------------------------------------------
-def box_areas(b: np.ndarray) -> np.ndarray:
-    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
-
-
 def frame_truth(gt: np.ndarray, ignore: np.ndarray | None, crop, width: int, height: int, label: str) -> Truth:
     """The photo's boxes as seen on one frame: mapped, clipped; boxes mostly outside or ignored dropped."""
     ids = np.flatnonzero(~ignore) if ignore is not None else np.arange(len(gt))
     boxes = crop.map_boxes(gt[ids])
     if not len(boxes):
         return Truth(np.zeros((0, 4)), np.zeros(0, "<U8"), np.zeros(0, int), np.zeros(0, bool))
-    clipped = np.stack(
-        [
-            boxes[:, 0].clip(0, width),
-            boxes[:, 1].clip(0, height),
-            boxes[:, 2].clip(0, width),
-            boxes[:, 3].clip(0, height),
-        ],
-        axis=1,
-    )
-    keep = box_areas(clipped) >= MIN_INSIDE * np.maximum(box_areas(boxes), 1e-9)
+    from fpblur.media.synth import clipped_share
+
+    clipped, inside = clipped_share(boxes, width, height)
+    keep = inside >= MIN_INSIDE
     n = int(keep.sum())
     return Truth(clipped[keep], np.array([label] * n, "<U8"), ids[keep], np.ones(n, bool))
 

@@ -461,7 +461,8 @@ class SceneFrame:
     ids: np.ndarray
 
 
-def _clipped_share(boxes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def clipped_share(boxes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """N×4 boxes clipped to a ``width`` × ``height`` frame, and the share of each box's area inside the frame."""
     clipped = np.stack(
         [
             boxes[:, 0].clip(0, width),
@@ -522,7 +523,7 @@ def motion_frames(
             boxes = np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1) if len(boxes) else boxes
         else:
             frame = scene
-        clipped, inside = _clipped_share(boxes, W, H) if len(boxes) else (boxes, np.zeros(0))
+        clipped, inside = clipped_share(boxes, W, H) if len(boxes) else (boxes, np.zeros(0))
         keep = visible & (inside >= 0.5)
         yield frame, SceneFrame(clipped[keep], labels[keep].astype(str), ids[keep])
 
