@@ -178,3 +178,36 @@ def test_cli_batch_writes_the_manifest_where_asked(folder, tmp_path):
         timeout=300,
     )
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+class _FlakyClientRay:
+    """Stands in for the ``ray`` module's ``init``/``shutdown`` only: the Ray Client server's per-client process
+    dies ``failures`` times (ray-project/ray#63202), then the connection succeeds."""
+
+    def __init__(self, failures: int, error: BaseException) -> None:
+        self.failures, self.error, self.calls, self.shutdowns = failures, error, 0, 0
+
+    def init(self, address: str, **_: object) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+def test_ray_client_connection_is_retried_when_the_server_process_dies(monkeypatch):
+    from fpblur.run import cluster
+
+    monkeypatch.setattr(cluster.time, "sleep", lambda s: None)
+    ray = _FlakyClientRay(2, ConnectionAbortedError("Initialization failure from server:\n"))
+    cluster._client_init(ray, "ray://127.0.0.1:10001", {})
+    assert (ray.calls, ray.shutdowns) == (3, 2)
+    ray = _FlakyClientRay(9, ConnectionAbortedError("Initialization failure from server:\n"))
+    with pytest.raises(ConnectionAbortedError):  # gives up after CLIENT_ATTEMPTS
+        cluster._client_init(ray, "ray://127.0.0.1:10001", {})
+    assert ray.calls == cluster.CLIENT_ATTEMPTS
+    ray = _FlakyClientRay(9, ConnectionRefusedError("no cluster there"))
+    with pytest.raises(ConnectionRefusedError):  # anything else: at once
+        cluster._client_init(ray, "ray://127.0.0.1:10001", {})
+    assert ray.calls == 1

@@ -128,7 +128,14 @@ BACKGROUND: list[subprocess.Popen] = []  # drivers started in the background, ki
 def batch(src: Path, out: Path, address: str, *extra: str, background: bool = False):
     cmd = [sys.executable, "-m", "fpblur", "batch", "--in", str(src), "--out", str(out), *OPTIONS, "--ray", address]
     if background:
-        proc = subprocess.Popen([*cmd, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Ctrl-C as in a terminal: a shell starts background jobs with SIGINT ignored, and a child inherits that
+        proc = subprocess.Popen(
+            [*cmd, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         BACKGROUND.append(proc)
         return proc
     return subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=300)

@@ -301,6 +301,8 @@ def connect(options: RayOptions) -> bool:
                 _system_config={"health_check_failure_threshold": 60},
                 **quiet,
             )
+        elif str(options.address).startswith("ray://"):
+            _client_init(ray, options.address, quiet)
         else:
             ray.init(address=options.address, **quiet)
     except ConnectionError as exc:
@@ -309,6 +311,30 @@ def connect(options: RayOptions) -> bool:
         where = options.address or "a local Ray instance"
         raise ConnectionError(f"cannot connect to {where}: {_first_line(exc)}") from None
     return True
+
+
+#: Ray Client connection attempts: the cluster's client proxy forks a server process per client, and that child
+#: sometimes dies at once (a gRPC fork race in Ray's proxier, ray-project/ray#63202, about 1 connection in 10 on a
+#: loaded machine); each new attempt gets a new server process.
+CLIENT_ATTEMPTS = 4
+
+
+def _client_init(ray: Any, address: str, quiet: dict, attempts: int = CLIENT_ATTEMPTS) -> None:
+    """``ray.init(address)`` for a ``ray://`` address, retried when the cluster's Ray Client server fails to start
+    the server process for this client (:data:`CLIENT_ATTEMPTS`; ``ConnectionAbortedError`` "Initialization
+    failure from server" or ``RuntimeError`` "Starting Ray client server failed").  Other errors are raised at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **quiet)
+            return
+        except (ConnectionAbortedError, RuntimeError) as exc:
+            text = str(exc).lower()
+            if attempt == attempts or not ("failure from server" in text or "client server failed" in text):
+                raise
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            time.sleep(0.5 * attempt)
 
 
 def _first_line(exc: BaseException) -> str:
