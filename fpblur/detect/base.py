@@ -23,7 +23,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
 
 
@@ -90,6 +90,15 @@ class Detector(ABC):
         Returns:
             A detector with the same labels and threshold; this base class returns ``self`` (detectors without a
             cheaper variant run in full on light frames).
+        """
+        return self
+
+    def video_full(self, full: FullFramePasses) -> Detector:
+        """The variant that full video frames run (:class:`~fpblur.config.profiles.FullFramePasses`: bounded
+        upscaling, no crowd flip), sharing this detector's loaded model.
+
+        Returns:
+            A detector with the same labels and threshold; this base class returns ``self`` (nothing to bound).
         """
         return self
 

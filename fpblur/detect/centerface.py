@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model
@@ -96,18 +96,25 @@ class ScalePass:
         if not self.scale > 0 or (self.side is not None and self.side < 32):
             raise ValueError(f"bad CenterFace pass: scale {self.scale}, side {self.side}")
 
-    def factor(self, height: int, width: int, max_side: int | None = None) -> float:
+    def factor(
+        self, height: int, width: int, max_side: int | None = None, upscale_max_side: int | None = None
+    ) -> float:
         """The resize factor this pass applies to a ``height × width`` pixel image.
 
         Args:
             height, width: the image size in pixels.
             max_side: a further cap on the resized long side in pixels (the detector's), besides this pass's own.
+            upscale_max_side: an upscaling pass enlarges the image to at most this long side, and is never
+                lowered below the image's own size by it (video full frames:
+                :class:`~fpblur.config.profiles.FullFramePasses`).
 
         Returns:
-            ``scale`` (or ``side / long side``, at most 1), lowered so that neither cap is exceeded.
+            ``scale`` (or ``side / long side``, at most 1), lowered so that no cap is exceeded.
         """
         long = max(height, width)
         f = min(1.0, self.side / long) if self.side else float(self.scale)
+        if upscale_max_side and f > 1.0:
+            f = min(f, max(1.0, upscale_max_side / long))
         for cap in (self.max_side, max_side):
             if cap:
                 f = min(f, cap / long)
@@ -274,6 +281,7 @@ class CenterFaceDetector(Detector):
         self.iou = float(iou)
         self.passes = parse_passes(scales)
         self.max_side = max_side
+        self.upscale_max_side: int | None = None  # video full frames (:meth:`video_full`)
         self.min_net = float(min_net)
         self.vote_iou = vote_iou
         self.small_penalty = tuple((float(b), float(v)) for b, v in small_penalty)
@@ -319,7 +327,8 @@ class CenterFaceDetector(Detector):
             decimals), highest first, with the box-height range in original pixels it contributes.
         """
         factors = sorted(
-            {round(p.factor(height, width, self.max_side), 4) for p in (passes or self.passes)}, reverse=True
+            {round(p.factor(height, width, self.max_side, self.upscale_max_side), 4) for p in (passes or self.passes)},
+            reverse=True,
         )
         return [(f, lo, hi) for f, (lo, hi) in zip(factors, pass_ranges(factors, self.min_net))]
 
@@ -383,7 +392,7 @@ class CenterFaceDetector(Detector):
         return other
 
     def light(self, passes: LightPasses) -> CenterFaceDetector:
-        """This detector running ``passes.face_passes`` (CenterFace once at ×0.75 by default), same session.
+        """This detector running ``passes.face_passes`` (CenterFace once at ×0.75, long side at most 1280 px, by default), same session.
 
         Raises:
             ValueError: a bad pass.
@@ -391,3 +400,12 @@ class CenterFaceDetector(Detector):
         light = self.with_passes(passes.face_passes)
         light.crowd_flip = None  # light frames cost what they did
         return light
+
+    def video_full(self, full: FullFramePasses) -> CenterFaceDetector:
+        """This detector as full video frames run it, same session: upscaling passes stop at
+        ``full.upscale_max_side`` (never below ×1), and the crowd flip only with ``full.crowd_flip``."""
+        other = copy.copy(self)
+        other.upscale_max_side = full.upscale_max_side
+        if not full.crowd_flip:
+            other.crowd_flip = None
+        return other

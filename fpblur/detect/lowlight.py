@@ -25,7 +25,7 @@ import copy
 import cv2
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.multipass import merge_per_label
@@ -149,6 +149,10 @@ class LowLightDetector(Detector):
     def light(self, passes: LightPasses) -> Detector:
         """The inner detector's light variant, without the extra pass (light video frames cost what they did)."""
         return self.inner.light(passes)
+
+    def video_full(self, full: FullFramePasses) -> LowLightDetector:
+        """The same low-light pass around the inner detector's full-video-frame variant."""
+        return self.with_inner(self.inner.video_full(full))
 
     def with_inner(self, inner: Detector) -> LowLightDetector:
         """The same settings around another detector."""

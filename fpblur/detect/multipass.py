@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.boxes import iou_matrix, nms
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
@@ -158,6 +158,12 @@ class MultiDetector(Detector):
         # images are validated once here, at the merge's boundary: members run their backend directly
         per_member = [m._predict(images, conf) for m in self.members]
         return [self._merge([p[i] for p in per_member]) for i in range(len(images))]
+
+    def video_full(self, full: FullFramePasses) -> MultiDetector:
+        """The members' full-video-frame variants, merged the same way."""
+        other = copy.copy(self)
+        other.members = [m.video_full(full) for m in self.members]
+        return other
 
     def light(self, passes: LightPasses) -> Detector:
         """The members at ``passes.plate_imgsz`` (else the smallest one), sharing the loaded model: that member

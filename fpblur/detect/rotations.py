@@ -13,12 +13,13 @@ the tracker carries what they find (and re-checks it on crops at its own orienta
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.multipass import merge_per_label
@@ -110,6 +111,12 @@ class RotatedPasses(Detector):
     def light(self, passes: LightPasses) -> Detector:
         """The upright detector's light variant: light video frames run no rotated passes."""
         return self.base.light(passes)
+
+    def video_full(self, full: FullFramePasses) -> RotatedPasses:
+        """The same rotated passes around the upright detector's full-video-frame variant."""
+        other = copy.copy(self)
+        other.base = self.base.video_full(full)
+        return other
 
 
 __all__ = ["ANGLES", "RotatedPasses", "unrotate_boxes"]

@@ -23,12 +23,13 @@ tracker re-checks carried boxes on crops at their own scale in between (:mod:`fp
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
 import numpy as np
 
-from fpblur.config.profiles import LightPasses
+from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.multipass import merge_per_label
@@ -207,6 +208,12 @@ class TiledDetector(Detector):
     def light(self, passes: LightPasses) -> Detector:
         """The base detector's light variant: light video frames search no tiles."""
         return self.base.light(passes)
+
+    def video_full(self, full: FullFramePasses) -> TiledDetector:
+        """The same tiles around the base detector's full-video-frame variant."""
+        other = copy.copy(self)
+        other.base = self.base.video_full(full)
+        return other
 
 
 __all__ = ["TiledDetector", "merge_tiled", "tile_windows"]

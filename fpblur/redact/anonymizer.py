@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fpblur.config.profiles import LightPasses, get_profile
+from fpblur.config.profiles import FullFramePasses, LightPasses, get_profile
 from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector, SingleSizeDetector, as_detector, check_image
@@ -150,6 +150,7 @@ class Anonymizer:
         images: Sequence[np.ndarray],
         *,
         light: LightPasses | None = None,
+        full: FullFramePasses | None = None,
         conf: Mapping[str, float] | None = None,
         timings: dict[str, float] | None = None,
         targets: Sequence[str] | None = None,
@@ -163,6 +164,9 @@ class Anonymizer:
                 carried boxes on crops); a single-size backend (YOLO) whose light variant does not run at
                 ``light.plate_imgsz`` is run at its first size.  None: the full detectors (what ``fpblur image``
                 runs).
+            full: with ``light`` None, run each detector's full-video-frame variant
+                (:meth:`~fpblur.detect.base.Detector.video_full`: bounded upscaling, no crowd flip); None: the
+                detectors as images run them.
             conf: score threshold per target for this call (video runs the keep-alive threshold); a target
                 missing here uses its detector's own threshold.
             timings: if given, ``"detect <target>"`` is increased by the seconds each target's detector took.
@@ -186,6 +190,8 @@ class Anonymizer:
                 sizes = tuple(light.plate_imgsz)
                 if isinstance(detector, SingleSizeDetector) and sizes and detector.imgsz not in sizes:
                     detector = detector.with_imgsz(sizes[0])
+            elif full is not None:
+                detector = detector.video_full(full)
             t0 = time.perf_counter()
             results = detector.predict(checked, None if conf is None else conf.get(target))
             if timings is not None:

@@ -341,7 +341,11 @@ class _Run:
             if not slots:
                 continue
             found = self.anonymizer.detect_batch(
-                [records[i].frame.image for i in slots], light=light, conf=self.keep_conf, timings=self.timings
+                [records[i].frame.image for i in slots],
+                light=light,
+                full=self.settings.full,
+                conf=self.keep_conf,
+                timings=self.timings,
             )
             for i, dets in zip(slots, found):
                 records[i].detections = dets

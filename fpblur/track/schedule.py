@@ -4,9 +4,11 @@ The recall-first image profile costs about 4× what ``deface`` spends per frame 
 the faces under 16 px).  Neighbouring frames of a video mostly show the same faces and plates, so
 ``fpblur video`` runs it on some frames only and lets the tracker carry boxes in between:
 
-* **full** frames (every ``full_every`` frames, default every 0.3 s): the detectors exactly as ``fpblur image``
-  runs them, so every face or plate the image path finds is found here at least this often;
-* **light** frames (every ``light_every`` frames in between): cheap passes — CenterFace once at ×0.75, the
+* **full** frames (every ``full_every`` frames, default every 0.3 s): the detectors as ``fpblur image`` runs
+  them, with the two extras whose cost grows with the frame bounded
+  (:class:`~fpblur.config.profiles.FullFramePasses`: upscaling stops at 2560 px, never below the frame's own
+  resolution; no crowd flip), so a frame up to 1280 px wide is searched exactly as an image;
+* **light** frames (every ``light_every`` frames in between): cheap passes — CenterFace once at ×0.75 (long side at most 1280 px), the
   plate model at 480 px — that keep fast-moving, larger faces and plates locked (each detector's
   :meth:`~fpblur.detect.base.Detector.light` variant, sharing its loaded model; detectors without one run in
   full);
