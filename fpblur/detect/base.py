@@ -147,6 +147,27 @@ class CallableDetector(Detector):
         return [self.fn(im) for im in images]
 
 
+_W = TypeVar("_W", bound="WrapsBase")
+
+
+class WrapsBase(Detector):
+    """A detector that adds passes around a ``base`` detector (tiles, rotated copies): light video frames run
+    only the base's light variant, full video frames the same extra passes around the base's
+    :meth:`~Detector.video_full` variant."""
+
+    base: Detector
+
+    def light(self, passes: LightPasses) -> Detector:
+        """The base detector's light variant (light video frames run none of the extra passes)."""
+        return self.base.light(passes)
+
+    def video_full(self: _W, full: FullFramePasses) -> _W:
+        """The same extra passes around the base detector's full-video-frame variant (sharing its model)."""
+        other = copy.copy(self)
+        other.base = self.base.video_full(full)
+        return other
+
+
 def as_detector(
     obj: Detector | Callable[[np.ndarray], Detections], label: str | None = None, conf: float = 0.0
 ) -> Detector:

@@ -13,15 +13,13 @@ the tracker carries what they find (and re-checks it on crops at its own orienta
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
-from fpblur.detect.base import Detector
+from fpblur.detect.base import Detector, WrapsBase
 from fpblur.detect.multipass import merge_per_label
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -55,7 +53,7 @@ def unrotate_boxes(boxes: np.ndarray, angle: int, width: int, height: int) -> np
     return out.astype(np.float32)
 
 
-class RotatedPasses(Detector):
+class RotatedPasses(WrapsBase):
     """``base`` on the image, ``rotated`` on copies turned by ``angles``; boxes mapped back and merged per label.
 
     Args:
@@ -107,16 +105,6 @@ class RotatedPasses(Detector):
                     parts.append(Detections(boxes=boxes, scores=found.scores, labels=found.labels))
             out.append(merge_per_label(parts, self.iou, self.vote_iou))
         return out
-
-    def light(self, passes: LightPasses) -> Detector:
-        """The upright detector's light variant: light video frames run no rotated passes."""
-        return self.base.light(passes)
-
-    def video_full(self, full: FullFramePasses) -> RotatedPasses:
-        """The same rotated passes around the upright detector's full-video-frame variant."""
-        other = copy.copy(self)
-        other.base = self.base.video_full(full)
-        return other
 
 
 __all__ = ["ANGLES", "RotatedPasses", "unrotate_boxes"]

@@ -23,15 +23,13 @@ tracker re-checks carried boxes on crops at their own scale in between (:mod:`fp
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 
 import numpy as np
 
-from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.detections import Detections
-from fpblur.detect.base import Detector
+from fpblur.detect.base import Detector, WrapsBase
 from fpblur.detect.multipass import merge_per_label
 
 SEAM_PX = 2.0  # a box this close to a tile edge that lies inside the image touches a seam
@@ -132,7 +130,7 @@ def merge_tiled(
     return merge_per_label(parts, iou, vote_iou)
 
 
-class TiledDetector(Detector):
+class TiledDetector(WrapsBase):
     """``base`` on the whole image, plus tiles at the image's own scale when it is large (module docstring).
 
     Args:
@@ -204,16 +202,6 @@ class TiledDetector(Detector):
                 found.append(((x0, y0, x1, y1), dets.shift(x0, y0)))
             out.append(merge_tiled(whole, found, w, h, self.iou, self.vote_iou))
         return out
-
-    def light(self, passes: LightPasses) -> Detector:
-        """The base detector's light variant: light video frames search no tiles."""
-        return self.base.light(passes)
-
-    def video_full(self, full: FullFramePasses) -> TiledDetector:
-        """The same tiles around the base detector's full-video-frame variant."""
-        other = copy.copy(self)
-        other.base = self.base.video_full(full)
-        return other
 
 
 __all__ = ["TiledDetector", "merge_tiled", "tile_windows"]
