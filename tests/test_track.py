@@ -247,7 +247,7 @@ def test_unconfirmed_track_is_not_kept_alive_by_weak_detections():
 
 
 def test_carried_box_grows_with_speed_acceleration_and_camera_drift():
-    tracker = Tracker(TrackerConfig(conf=0.5, hold=5))
+    tracker = Tracker(TrackerConfig(conf=0.5, hold=5, accel=0.15))  # the formula, with an explicit acceleration
     for i in range(4):
         tracker.update(moving(100 + 20 * i, size=40))
     t = tracker.tracks[0]
@@ -316,3 +316,29 @@ def test_plan_crops_merges_overlapping_windows_and_keeps_to_the_budget():
     assert within_budget(plans, 1)[0] == plans[:1]  # the most urgent crop is always searched
     found = Detections(np.array([[160, 130, 190, 162]], np.float32), [0.4], "face")
     assert already_found(near[0], found) and not already_found(far, found) and not already_found(plate, found)
+
+
+def test_a_piece_of_the_object_keeps_the_whole_object_covered():
+    """A detection of half a plate (or part of a face) matched to the track must not pull its box onto the piece:
+    the plate did not shrink or move (seen in the motion benchmark's shake clip, frame 48)."""
+    from fpblur.track.tracker import is_fragment
+
+    plate = (500.0, 250.0, 668.0, 306.0)
+    piece = (505.0, 255.0, 551.0, 305.0)  # the left quarter, scored above the threshold
+    assert is_fragment(np.array(piece), np.array(plate)) and not is_fragment(np.array(plate), np.array(piece))
+    seq = [det((plate, 0.9), label="plate")] * 4 + [det((piece, 0.6), label="plate")] * 3
+    out = track_sequence(seq, CFG)
+    assert all(len(o) == 1 and int(o.track_ids[0]) == 0 for o in out)
+    for o in out:
+        assert covered(o, plate, 0.95), o.boxes
+
+
+def test_a_narrow_box_in_the_search_window_is_not_the_tracked_plate():
+    """Clutter as tall as a plate but a third of its width, away from it, is not matched to the plate's track
+    (a wrong match moves the anonymized box off the plate: the shake clip's frame 39)."""
+    plate = (500.0, 250.0, 668.0, 306.0)
+    clutter = (430.0, 180.0, 490.0, 236.0)  # same height, width 60 of 168, outside the IoU / distance gates
+    cfg = TrackerConfig(conf={"face": 0.5, "plate": 0.5}, conf_low=0.1, hold=3)
+    seq = [det((plate, 0.9), label="plate")] * 3 + [det((clutter, 0.15), label="plate")]
+    out = track_sequence(seq, cfg)
+    assert covered(out[-1], plate, 0.95), out[-1].boxes

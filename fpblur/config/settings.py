@@ -79,7 +79,7 @@ class TrackerConfig:
     # Motion uncertainty of a carried box (velocity=True): the last detection moved by the velocity, grown per
     # side by speed_margin × speed × frames + accel × height × frames² / 2 + the camera-motion residual
     speed_margin: float = 0.25  # × the track's speed (pixels per frame) per frame carried: its estimate's error
-    accel: float = 0.15  # plausible acceleration, in box heights per frame² (a head turning back at speed)
+    accel: float = 0.25  # plausible acceleration, in box heights per frame² (a head turning back at speed)
     max_margin: float = 3.0  # the uncertainty grows to at most this many box heights per side
     # Search window (re-checks on crops, and the matching gate): the carried box grown per side by search box
     # heights + how far the object gets in the frames since at its speed, or jump box heights per frame if more

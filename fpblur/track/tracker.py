@@ -453,6 +453,10 @@ class Tracker:
             heights = np.array([t.height for t in tracks])
             ratio = (boxes[None, :, 3] - boxes[None, :, 1]) / heights[:, None]
             inside &= (ratio > 0.5) & (ratio < 2.0)
+            # ... of similar width too: a plate-high piece of clutter next to a plate is not the plate
+            widths = np.array([max(float(t.box[2] - t.box[0]), 1.0) for t in tracks])
+            wratio = (boxes[None, :, 2] - boxes[None, :, 0]) / widths[:, None]
+            inside &= (wratio > 0.5) & (wratio < 2.0)
             span = np.maximum(win[:, 2:] - win[:, :2], 1e-6).max(axis=1)
             dist = np.linalg.norm(((win[:, None, :2] + win[:, None, 2:]) / 2) - centres[None], axis=2) / span[:, None]
             gate = np.where(inside, 1e-7 * (1.0 - dist).clip(0) + 1e-9, 0.0)
@@ -471,21 +475,27 @@ class Tracker:
         # smaller box; the object did not shrink.  Limit how fast a track's box may shrink, and do not let
         # it shrink at all while its detection touches the picture's border.
         at_border = width is not None and height is not None and touches_border(box, width, height)
-        new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
-        assert t.det is not None  # set by Track.__post_init__
-        v = (box - t.det) / steps  # from the raw detections: smoothing would make it lag behind a turn
-        if at_border and width is not None and height is not None:
-            # a side clipped by the border does not move with its object: use the opposite side's motion
-            v = border_velocity(v, box, width, height)
-        # the centre moves as the raw detections do; the size changes as the (shrink-limited) box does, since a
-        # partly hidden object is detected smaller than it is
-        centre = (v[:2] + v[2:]) / 2
-        half = ((new_box[2:] - new_box[:2]) - (t.box[2:] - t.box[:2])) / (2 * steps)
-        v = np.concatenate([centre - half, centre + half])
-        a = 1.0 if t.hits == 1 else cfg.velocity_smooth  # the first estimate is taken as it is
-        t.velocity = a * v + (1.0 - a) * t.velocity
-        t.box = new_box
-        t.det = box.copy()
+        if not at_border and is_fragment(box, t.box):
+            # a piece of the object (half a plate, part of a face): it says the object is still there, not where
+            # its centre went; keep the predicted box, grown to include the piece, and the velocity as it was
+            t.box = _union(prediction, box)
+            t.det = t.box.copy()
+        else:
+            new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
+            assert t.det is not None  # set by Track.__post_init__
+            v = (box - t.det) / steps  # from the raw detections: smoothing would make it lag behind a turn
+            if at_border and width is not None and height is not None:
+                # a side clipped by the border does not move with its object: use the opposite side's motion
+                v = border_velocity(v, box, width, height)
+            # the centre moves as the raw detections do; the size changes as the (shrink-limited) box does, since
+            # a partly hidden object is detected smaller than it is
+            centre = (v[:2] + v[2:]) / 2
+            half = ((new_box[2:] - new_box[:2]) - (t.box[2:] - t.box[:2])) / (2 * steps)
+            v = np.concatenate([centre - half, centre + half])
+            a = 1.0 if t.hits == 1 else cfg.velocity_smooth  # the first estimate is taken as it is
+            t.velocity = a * v + (1.0 - a) * t.velocity
+            t.box = new_box
+            t.det = box.copy()
         t.score = score
         t.misses = 0
         t.drift = 0.0
@@ -496,6 +506,19 @@ class Tracker:
             t.strong += 1
         if t.strong >= cfg.confirm_hits or score >= cfg.confirm_threshold(t.label):
             t.confirmed = True
+
+
+#: A detection narrower or lower than this share of its track's box is a piece of the object (:func:`is_fragment`).
+FRAGMENT = 0.6
+
+
+def is_fragment(det: np.ndarray, track_box: np.ndarray, share: float = FRAGMENT) -> bool:
+    """Whether ``det`` (``[x1, y1, x2, y2]``) is a piece of the object tracked at ``track_box``: its width or
+    height is under ``share`` of the track's.  A detector that sees half a plate or the lower part of a face
+    reports such a box; an object does not shrink that much from one detection to the next."""
+    dw, dh = det[2] - det[0], det[3] - det[1]
+    tw, th = track_box[2] - track_box[0], track_box[3] - track_box[1]
+    return bool(dw < share * tw or dh < share * th)
 
 
 def touches_border(box: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
