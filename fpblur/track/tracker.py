@@ -347,7 +347,7 @@ class Tracker:
             idx = np.flatnonzero(dets.labels == label)
             boxes = dets.boxes[idx].astype(np.float64)
             scores = dets.scores[idx]
-            pairs = self._match(tracks, boxes)
+            pairs = self._match(tracks, boxes, width, height)
             used = set()
             for ti, di in pairs:
                 t = tracks[ti]
@@ -428,7 +428,9 @@ class Tracker:
         self.bridges = bridges
         return _detections(active_boxes, active_meta)
 
-    def _match(self, tracks: list[Track], boxes: np.ndarray) -> list[tuple[int, int]]:
+    def _match(
+        self, tracks: list[Track], boxes: np.ndarray, width: int | None = None, height: int | None = None
+    ) -> list[tuple[int, int]]:
         if not tracks or not len(boxes):
             return []
         cfg = self.config
@@ -453,10 +455,14 @@ class Tracker:
             heights = np.array([t.height for t in tracks])
             ratio = (boxes[None, :, 3] - boxes[None, :, 1]) / heights[:, None]
             inside &= (ratio > 0.5) & (ratio < 2.0)
-            # ... of similar width too: a plate-high piece of clutter next to a plate is not the plate
+            # ... of similar width too: a plate-high piece of clutter next to a plate is not the plate (unless the
+            # picture's border cuts the detection: then its width says nothing)
             widths = np.array([max(float(t.box[2] - t.box[0]), 1.0) for t in tracks])
             wratio = (boxes[None, :, 2] - boxes[None, :, 0]) / widths[:, None]
-            inside &= (wratio > 0.5) & (wratio < 2.0)
+            cut = np.zeros(len(boxes), bool)
+            if width is not None and height is not None:
+                cut = np.array([touches_border(b, width, height) for b in boxes], bool)
+            inside &= ((wratio > 0.5) & (wratio < 2.0)) | cut[None, :]
             span = np.maximum(win[:, 2:] - win[:, :2], 1e-6).max(axis=1)
             dist = np.linalg.norm(((win[:, None, :2] + win[:, None, 2:]) / 2) - centres[None], axis=2) / span[:, None]
             gate = np.where(inside, 1e-7 * (1.0 - dist).clip(0) + 1e-9, 0.0)
