@@ -470,16 +470,15 @@ def run_on_ray(
 
     try:
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        gpu_args = {"num_gpus": options.gpus_per_worker} if options.gpus_per_worker else {}
         if images:
             workers = options.workers or max(1, int(cpus // options.cpus_per_worker))
             workers = min(workers, max(1, -(-len(images) // options.batch_size)))  # no idle actors
             if _through_client(ray):
-                _run_images_from_client(ray, images, config, options, workers, gpu_args, models, emit)
+                _run_images_from_client(ray, images, _Job(config, options, models, workers), emit)
             else:
-                _run_images(ray, images, config, options, workers, gpu_args, models, emit)
+                _run_images(ray, images, _Job(config, options, models, workers), emit)
         if videos:
-            _run_videos(ray, videos, config, options, gpu_args, models, emit)
+            _run_videos(ray, videos, _Job(config, options, models), emit)
     finally:
         bar.close()
         if started:
@@ -487,16 +486,28 @@ def run_on_ray(
     return workers
 
 
-def _run_images(
-    ray: Any,
-    images: list[WorkItem],
-    config: RunConfig,
-    options: RayOptions,
-    workers: int,
-    gpu_args: dict,
-    models: dict,
-    emit: Callable[[ManifestRow], None],
-) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """What every Ray part of one run shares: the configuration, the Ray options, the rows' ``models`` field and
+    the number of image actors."""
+
+    config: RunConfig
+    options: RayOptions
+    models: dict
+    workers: int = 1
+
+    @property
+    def gpu_args(self) -> dict:
+        """``num_gpus`` for actors and tasks when GPUs were asked for."""
+        return {"num_gpus": self.options.gpus_per_worker} if self.options.gpus_per_worker else {}
+
+    def failed(self, item: WorkItem, reason: str) -> ManifestRow:
+        """A ``failed`` row for ``item``."""
+        return failed_row(item, f"{item.job.src}: {reason}", self.config, self.models)
+
+
+def _run_images(ray: Any, images: list[WorkItem], job: _Job, emit: Callable[[ManifestRow], None]) -> None:
+    config, options, models = job.config, job.options, job.models
     _quiet_data(ray)
     # one block per image (up to MAX_BLOCKS): Ray Data bundles blocks into batches of batch_size, so rows come
     # back, and land in the manifest, batch by batch, and an idle actor takes the next batch (with bigger blocks
@@ -509,9 +520,9 @@ def _run_images(
         image_worker_class(config, options.cpus_per_worker, models),
         batch_size=options.batch_size,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        compute=ray.data.ActorPoolStrategy(size=job.workers),
         num_cpus=options.cpus_per_worker,
-        **gpu_args,
+        **job.gpu_args,
     )
     reported: set[str] = set()
     try:
@@ -527,7 +538,7 @@ def _run_images(
         reason = f"ray data: {_first_line(exc)}"
         for item in images:
             if str(item.job.dst) not in reported:
-                emit(failed_row(item, f"{item.job.src}: {reason}", config, models))
+                emit(job.failed(item, reason))
 
 
 #: Through Ray Client, images per remote Ray Data run (each pays Ray Data's start-up once; its rows come back
@@ -542,59 +553,41 @@ def _through_client(ray: Any) -> bool:
     return False
 
 
-def _images_on_cluster(
-    items: list[dict[str, str]], config: RunConfig, options: RayOptions, workers: int, gpu_args: dict, models: dict
-) -> list[str]:
+def _images_on_cluster(items: list[dict[str, str]], job: _Job) -> list[str]:
     """A Ray task that runs :func:`_run_images` on the cluster (for a Ray Client driver); returns the rows' JSON."""
     ray = _import_ray()
     rows: list[str] = []
     work = [WorkItem.from_dict(i) for i in items]
-    _run_images(ray, work, config, options, workers, gpu_args, models, lambda row: rows.append(row.to_json()))
+    _run_images(ray, work, job, lambda row: rows.append(row.to_json()))
     return rows
 
 
-def _run_images_from_client(
-    ray: Any,
-    images: list[WorkItem],
-    config: RunConfig,
-    options: RayOptions,
-    workers: int,
-    gpu_args: dict,
-    models: dict,
-    emit: Callable[[ManifestRow], None],
-) -> None:
+def _run_images_from_client(ray: Any, images: list[WorkItem], job: _Job, emit: Callable[[ManifestRow], None]) -> None:
     """Ray Data does not run through Ray Client: run it inside a task on the cluster, :data:`CLIENT_CHUNK` images at
     a time, and record each chunk's rows when it returns."""
-    remote = ray.remote(num_cpus=0, max_retries=options.video_retries)(_images_on_cluster)
+    remote = ray.remote(num_cpus=0, max_retries=job.options.video_retries)(_images_on_cluster)
     for start in range(0, len(images), CLIENT_CHUNK):
         chunk = images[start : start + CLIENT_CHUNK]
         try:
-            texts = ray.get(remote.remote([i.to_dict() for i in chunk], config, options, workers, gpu_args, models))
+            texts = ray.get(remote.remote([i.to_dict() for i in chunk], job))
         except ray.exceptions.RayError as exc:
             for item in chunk:
-                emit(failed_row(item, f"{item.job.src}: ray: {_first_line(exc)}", config, models))
+                emit(job.failed(item, f"ray: {_first_line(exc)}"))
             continue
         for text in texts:
             emit(ManifestRow.from_dict(_json(text)))
 
 
-def _run_videos(
-    ray: Any,
-    videos: list[WorkItem],
-    config: RunConfig,
-    options: RayOptions,
-    gpu_args: dict,
-    models: dict,
-    emit: Callable[[ManifestRow], None],
-) -> None:
+def _run_videos(ray: Any, videos: list[WorkItem], job: _Job, emit: Callable[[ManifestRow], None]) -> None:
+    options = job.options
     task = ray.remote(
         num_cpus=options.cpus_per_worker,
         max_retries=options.video_retries,  # the worker died: run it again (the output is atomic)
         retry_exceptions=False,  # process_video turns a bad file into a failed row; nothing else is retried
-        **gpu_args,
+        **job.gpu_args,
     )(video_task)
-    config_ref = ray.put(config)
-    pending = {task.remote(item.to_dict(), config_ref, options.cpus_per_worker, models): item for item in videos}
+    config_ref = ray.put(job.config)
+    pending = {task.remote(item.to_dict(), config_ref, options.cpus_per_worker, job.models): item for item in videos}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -603,8 +596,7 @@ def _run_videos(
                 try:
                     row = ManifestRow.from_dict(_json(ray.get(ref)))
                 except ray.exceptions.RayError as exc:
-                    reason = f"{item.job.src}: ray: {_first_line(exc)}"
-                    row = failed_row(item, reason, config, models)
+                    row = job.failed(item, f"ray: {_first_line(exc)}")
                 emit(row)
     finally:
         for ref in pending:  # interrupted: do not leave tasks running for a driver that is gone

@@ -476,7 +476,6 @@ class Tracker:
         cfg = self.config
         steps = t.misses + 1
         prediction = t.predicted(steps, cfg.velocity)
-        new_box = cfg.smooth * box + (1.0 - cfg.smooth) * prediction
         # A detector sees only part of an object leaving the picture (or partly hidden) and reports a
         # smaller box; the object did not shrink.  Limit how fast a track's box may shrink, and do not let
         # it shrink at all while its detection touches the picture's border.
@@ -487,6 +486,7 @@ class Tracker:
             t.box = _union(prediction, box)
             t.det = t.box.copy()
         else:
+            new_box = cfg.smooth * box + (1.0 - cfg.smooth) * prediction
             new_box = limit_shrink(new_box, t.box, 0.0 if at_border else cfg.max_shrink)
             assert t.det is not None  # set by Track.__post_init__
             v = (box - t.det) / steps  # from the raw detections: smoothing would make it lag behind a turn
