@@ -63,6 +63,8 @@ def test_settings_take_the_plan_and_overrides():
     assert mine == FullFramePasses(None, True)
     with pytest.raises(ValueError, match="unknown video full-frame setting"):
         resolve_config(video={"full": {"upscale": 100}})
+    with pytest.raises(ValueError, match="video full-frame settings must be a mapping"):
+        resolve_config(video={"full": True})
 
 
 class _Spy(Detector):

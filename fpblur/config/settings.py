@@ -451,6 +451,10 @@ def resolve_config(
     if isinstance(video_set["full"], Mapping):  # JSON / YAML: a mapping of FullFramePasses fields
         _check_keys(FullFramePasses, dict(video_set["full"]), "video full-frame")
         video_set["full"] = FullFramePasses(**video_set["full"])
+    if not isinstance(video_set["full"], FullFramePasses):
+        raise ValueError(
+            f"video full-frame settings must be a mapping of FullFramePasses fields, got {video_set['full']!r}"
+        )
     if video_set.get("preset", DEFAULT_PRESET) not in X264_PRESETS:
         raise ValueError(f"unknown x264 preset {video_set['preset']!r}; expected one of {', '.join(X264_PRESETS)}")
     if int(video_set.get("batch", 1)) < 1:
