@@ -163,7 +163,16 @@ def anonymizers_for(variants: list[str], targets: str, video: dict | None = None
     for v in variants:
         config = config_for(v, targets)
         if video:
-            config = replace(config, video=replace(config.video, **video))
+            from fpblur.config.profiles import FullFramePasses, LightPasses
+
+            nested = {"light": LightPasses, "full": FullFramePasses}  # JSON mappings of these dataclasses
+            changes = {
+                k: nested[k](**{f: tuple(x) if isinstance(x, list) else x for f, x in v.items()})
+                if k in nested and isinstance(v, dict)
+                else v
+                for k, v in video.items()
+            }
+            config = replace(config, video=replace(config.video, **changes))
         same = next((a for a in out.values() if a.config.detectors == config.detectors), None)
         out[v] = Anonymizer(config, detectors=same.detectors if same else None)
     return out

@@ -100,6 +100,12 @@ CASES = {
         {"video": {"hold": "10", "full_every": "1"}},
         None,  # the widget and the app have no video options
     ),
+    "video deep passes on every full frame": (
+        ["video", "in.mp4", "-o", "out.mp4", "--deep-every", "1"],
+        {"video": {"full": {"deep_every": 1}}},
+        {"video": {"full": {"deep_every": 1}}},
+        None,
+    ),
 }
 
 

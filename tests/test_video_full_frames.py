@@ -1,5 +1,6 @@
 """Full video frames: the image profile with its frame-size-dependent extras bounded
-(:class:`~fpblur.config.profiles.FullFramePasses`): upscaling stops at 2560 px (never below ×1), no crowd flip."""
+(:class:`~fpblur.config.profiles.FullFramePasses`): upscaling stops at 2560 px (never below ×1), no crowd flip,
+and the deep passes (upscaled, rotated) on every other full frame."""
 
 from __future__ import annotations
 
@@ -56,9 +57,35 @@ def test_default_detectors_pass_the_variant_through_their_wrappers():
     assert type(plate) is type(anon.detectors["plate"]) and plate.inner.tile == anon.detectors["plate"].inner.tile
 
 
+def test_plain_full_frames_run_neither_upscaling_nor_rotated_passes():
+    plain = FullFramePasses().plain()
+    assert plain == FullFramePasses(upscale_max_side=1, rotations=False)
+    face = CenterFaceDetector(scales=("2@4096", "640px"))
+    assert [round(f, 4) for f, _, _ in face.video_full(plain).plan(540, 960)] == [1.0, 0.6667]
+    assert [round(f, 4) for f, _, _ in face.video_full(FullFramePasses()).plan(540, 960)] == [2.0, 0.6667]
+    anon = Anonymizer(resolve_config(targets="face"))
+    default = anon.detectors["face"]
+    assert len(default.angles) == 2  # the default profile's 90 and 270 degree passes
+    between = default.video_full(plain)
+    assert between.angles == () and between.base.upscale_max_side == 1 and len(default.angles) == 2
+    assert default.video_full(FullFramePasses()).angles == default.angles
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_deep_every_must_be_a_positive_whole_number(bad):
+    with pytest.raises(ValueError, match="deep_every must be"):
+        FullFramePasses(deep_every=bad)
+
+
 def test_settings_take_the_plan_and_overrides():
-    assert resolve_config().video.full == FullFramePasses(upscale_max_side=2560, crowd_flip=False)
+    assert resolve_config().video.full == FullFramePasses(upscale_max_side=2560, crowd_flip=False, deep_every=2)
     assert resolve_config().video.light == LightPasses(face_passes=("0.75@1280",), plate_imgsz=(480,))
+    light = resolve_config(video={"light": {"face_passes": ["0.5"], "plate_imgsz": [320]}}).video.light
+    assert light == LightPasses(face_passes=("0.5",), plate_imgsz=(320,))  # JSON lists become tuples
+    with pytest.raises(ValueError, match="unknown video light-frame setting"):
+        resolve_config(video={"light": {"faces": ["0.5"]}})
+    with pytest.raises(ValueError, match="video light-frame settings must be a mapping"):
+        resolve_config(video={"light": "0.5"})
     mine = resolve_config(video={"full": {"upscale_max_side": None, "crowd_flip": True}}).video.full
     assert mine == FullFramePasses(None, True)
     with pytest.raises(ValueError, match="unknown video full-frame setting"):
@@ -76,15 +103,16 @@ class _Spy(Detector):
         self.log, self.kind, self.conf = log, kind, 0.5
 
     def _predict(self, images, conf):
-        self.log.extend(self.kind for _ in images)
+        # which frame: the test's frames are flat grey, 40 + 8 × index
+        self.log.extend(f"{self.kind} {round((float(im.mean()) - 40) / 8)}" for im in images)
         return [Detections() for _ in images]
 
     def light(self, passes: LightPasses) -> Detector:
         return _Spy(self.log, "light")
 
     def video_full(self, full: FullFramePasses) -> Detector:
-        assert full == FullFramePasses()
-        return _Spy(self.log, "full")
+        assert full in (FullFramePasses(), FullFramePasses().plain())
+        return _Spy(self.log, "deep" if full == FullFramePasses() else "plain")
 
 
 def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
@@ -93,10 +121,17 @@ def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
 
     log: list[str] = []
     anon = Anonymizer(resolve_config(targets="face"), detectors={"face": _Spy(log)})
-    frames = [np.full((64, 96, 3), 40 + 8 * i, np.uint8) for i in range(10)]
+    frames = [np.full((64, 96, 3), 40 + 8 * i, np.uint8) for i in range(26)]
     clip = write_video(tmp_path / "in.mp4", frames, fps=25)
-    anonymize_video(clip, tmp_path / "out.mp4", anon, anon.config.video)
-    assert "full" in log and "image" not in log
+    records: list[dict] = []
+    anonymize_video(clip, tmp_path / "out.mp4", anon, anon.config.video, on_frame=records.append)
+    assert not any(k.startswith("image") for k in log)
+    full = [r["frame"] for r in records if r["pass"] == "full"]
+    assert full == [0, 8, 16, 24, 25]  # every 8th frame at 25 fps, and the last one
+    # full frames alternate deep and plain (full.deep_every = 2); the last frame is always deep
+    assert sorted(k for k in log if not k.startswith("light")) == sorted(
+        ["deep 0", "plain 8", "deep 16", "plain 24", "deep 25"]
+    )
     log.clear()
     anon.detect(frames[0])
-    assert log == ["image"]
+    assert log == ["image 0"]

@@ -223,7 +223,8 @@ def config_from_args(
         detectors=detectors,
         mode=mode if mode is not None else opt("mode"),
         pad=opt("pad"),
-        video={name: opt(name) for name in _VIDEO_OPTIONS},
+        video={name: opt(name) for name in _VIDEO_OPTIONS}
+        | ({"full": {"deep_every": opt("deep_every")}} if opt("deep_every") is not None else {}),
         image={name: opt(name) for name in _IMAGE_OPTIONS},
     )
 

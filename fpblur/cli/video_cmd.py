@@ -78,6 +78,14 @@ def add_video_options(p: argparse.ArgumentParser, with_log: bool = True) -> None
         f"{video.full_every})",
     )
     g.add_argument(
+        "--deep-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the deep passes of the full detectors (upscaled and rotated faces) on every N-th full frame, "
+        f"the full frames between at x1 and upright; 1 = every full frame (default {video.full.deep_every})",
+    )
+    g.add_argument(
         "--light-every",
         type=_span,
         default=None,

@@ -127,10 +127,30 @@ class FullFramePasses:
             below the frame's own resolution (a 2560 px frame runs ×1, a 1280 px one ×2; the ×2 pass of a
             2560×1440 frame costs 2.6 times its ×1 pass).  None: the profile's passes as they are.
         crowd_flip: also run the profile's crowd flip (the mirrored ×2 pass on crowds of small faces).
+        rotations: run the profile's rotated face passes (``--face-rotations``).
+        deep_every: the *deep* passes - the upscaling passes and the rotated ones, which cost the most and find
+            what the others cannot (faces under about 16 px, faces on their side) - run on every
+            ``deep_every``-th full frame (the first, and the last frame of a video); the full frames between are
+            :meth:`plain`.  What only the deep passes find is kept between by the crop re-checks (a small face's
+            crop is enlarged up to ×2.5; a face on its side still scores above the keep-alive threshold upright),
+            and hold and look-ahead cover ``full_every * deep_every`` frames.
+
+    Raises:
+        ValueError: ``deep_every`` under 1.
     """
 
     upscale_max_side: int | None = 2560
     crowd_flip: bool = False
+    rotations: bool = True
+    deep_every: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.deep_every, bool) or int(self.deep_every) < 1:
+            raise ValueError(f"deep_every must be a whole number of full frames, at least 1, got {self.deep_every!r}")
+
+    def plain(self) -> FullFramePasses:
+        """These settings for a full frame between deep ones: upscaling passes at ×1, no rotated passes."""
+        return replace(self, upscale_max_side=1, rotations=False)
 
 
 @dataclass(frozen=True)

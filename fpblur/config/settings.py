@@ -446,15 +446,17 @@ def resolve_config(
     plan = prof.video
     video_set.setdefault("full_every", plan.full_every)
     video_set.setdefault("light_every", plan.light_every)
-    video_set.setdefault("light", plan.light)
-    video_set.setdefault("full", plan.full)
-    if isinstance(video_set["full"], Mapping):  # JSON / YAML: a mapping of FullFramePasses fields
-        _check_keys(FullFramePasses, dict(video_set["full"]), "video full-frame")
-        video_set["full"] = FullFramePasses(**video_set["full"])
-    if not isinstance(video_set["full"], FullFramePasses):
-        raise ValueError(
-            f"video full-frame settings must be a mapping of FullFramePasses fields, got {video_set['full']!r}"
-        )
+    for key, kind, what, base in (
+        ("full", FullFramePasses, "full-frame", plan.full),
+        ("light", LightPasses, "light-frame", plan.light),
+    ):
+        value = video_set.setdefault(key, base)
+        if isinstance(value, Mapping):  # JSON / YAML / CLI: changes to the profile's plan, by field
+            _check_keys(kind, dict(value), f"video {what}")
+            changes: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            value = video_set[key] = replace(base, **changes)
+        if not isinstance(value, kind):
+            raise ValueError(f"video {what} settings must be a mapping of {kind.__name__} fields, got {value!r}")
     if video_set.get("preset", DEFAULT_PRESET) not in X264_PRESETS:
         raise ValueError(f"unknown x264 preset {video_set['preset']!r}; expected one of {', '.join(X264_PRESETS)}")
     if int(video_set.get("batch", 1)) < 1:

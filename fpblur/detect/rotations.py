@@ -14,10 +14,12 @@ the tracker carries what they find (and re-checks it on crops at its own orienta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
+from fpblur.config.profiles import FullFramePasses
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector, WrapsBase
 from fpblur.detect.multipass import merge_per_label
@@ -51,6 +53,9 @@ def unrotate_boxes(boxes: np.ndarray, angle: int, width: int, height: int) -> np
     else:
         raise ValueError(f"rotation must be one of {ANGLES}, got {angle}")
     return out.astype(np.float32)
+
+
+_R = TypeVar("_R", bound="RotatedPasses")
 
 
 class RotatedPasses(WrapsBase):
@@ -92,6 +97,14 @@ class RotatedPasses(WrapsBase):
     def input_sizes(self) -> tuple[int, ...]:
         """The upright pass's input sizes."""
         return self.base.input_sizes
+
+    def video_full(self: _R, full: FullFramePasses) -> _R:
+        """The rotated passes around the base's full-video-frame variant; none when ``full.rotations`` is off
+        (the full frames between deep ones, :meth:`~fpblur.config.profiles.FullFramePasses.plain`)."""
+        other = super().video_full(full)
+        if not full.rotations:
+            other.angles = ()
+        return other
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         out = []

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from fpblur.config.profiles import FullFramePasses
 from fpblur.config.settings import TrackerConfig, VideoSettings
 from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
@@ -252,8 +253,9 @@ class _Run:
         self.conf = {t: float(anonymizer.detectors[t].conf) for t in anonymizer.targets}
         self.schedule, self.light = video_schedule(settings, fps)
         self.fast_until = -1  # frames up to this index run no-detector frames as light (fast motion)
-        # A track found on a full frame must survive, and be back-filled, until the next full frame.
-        reach = self.schedule.full_every
+        # A track found on a full frame must survive, and be back-filled, until the next full frame that runs
+        # the passes which found it (the deep passes run on every ``full.deep_every``-th full frame).
+        reach = self.schedule.full_every * (settings.full.deep_every if self.schedule.full_every > 1 else 1)
         cfg = TrackerConfig(
             conf=dict(self.conf),
             conf_low=settings.conf_low,
@@ -336,14 +338,23 @@ class _Run:
         # (unless light passes are switched off: --light-every 0).
         if self.fast_until >= records[0].frame.index and self.schedule.light_every > 0:
             kinds = ["light" if k == "none" else k for k in kinds]
-        for kind, light in (("full", None), ("light", self.light)):
-            slots = [i for i, k in enumerate(kinds) if k == kind]
+        full = self.settings.full
+        deep = [
+            k == "full" and self._deep(r, last and i == len(records) - 1)
+            for i, (r, k) in enumerate(zip(records, kinds))
+        ]
+        groups: list[tuple[list[int], LightPasses | None, FullFramePasses]] = [
+            ([i for i, up in enumerate(deep) if up], None, full),
+            ([i for i, k in enumerate(kinds) if k == "full" and not deep[i]], None, full.plain()),
+            ([i for i, k in enumerate(kinds) if k == "light"], self.light, full),
+        ]
+        for slots, light, passes in groups:
             if not slots:
                 continue
             found = self.anonymizer.detect_batch(
                 [records[i].frame.image for i in slots],
                 light=light,
-                full=self.settings.full,
+                full=passes,
                 conf=self.keep_conf,
                 timings=self.timings,
             )
@@ -352,6 +363,13 @@ class _Run:
         for record, kind in zip(records, kinds):
             record.kind = kind
             self._put(self.q_detected, StreamItem(frame=record))
+
+    def _deep(self, record: FrameRecord, last: bool) -> bool:
+        """Whether full frame ``record`` runs the deep passes (every ``full.deep_every``-th full frame, and the
+        last frame of the video; :class:`~fpblur.config.profiles.FullFramePasses`)."""
+        if last or self.schedule.full_every == 1:
+            return True
+        return (record.frame.index // self.schedule.full_every) % self.settings.full.deep_every == 0
 
     def _detect(self) -> None:
         batch: list[FrameRecord] = []
