@@ -1,6 +1,6 @@
 """Full video frames: the image profile with its frame-size-dependent extras bounded
 (:class:`~fpblur.config.profiles.FullFramePasses`): upscaling stops at 2560 px (never below ×1), no crowd flip,
-and the deep passes (upscaled, rotated) on every other full frame."""
+and (``deep_every``) the deep passes (upscaled, rotated) on only every N-th full frame."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_deep_every_must_be_a_positive_whole_number(bad):
 
 
 def test_settings_take_the_plan_and_overrides():
-    assert resolve_config().video.full == FullFramePasses(upscale_max_side=2560, crowd_flip=False, deep_every=2)
+    assert resolve_config().video.full == FullFramePasses(upscale_max_side=2560, crowd_flip=False, deep_every=1)
     assert resolve_config().video.light == LightPasses(face_passes=("0.75@1280",), plate_imgsz=(480,))
     light = resolve_config(video={"light": {"face_passes": ["0.5"], "plate_imgsz": [320]}}).video.light
     assert light == LightPasses(face_passes=("0.5",), plate_imgsz=(320,))  # JSON lists become tuples
@@ -99,8 +99,9 @@ class _Spy(Detector):
 
     labels = ("face",)
 
-    def __init__(self, log: list[str], kind: str = "image") -> None:
+    def __init__(self, log: list[str], kind: str = "image", expect: FullFramePasses | None = None) -> None:
         self.log, self.kind, self.conf = log, kind, 0.5
+        self.expect = expect if expect is not None else FullFramePasses()
 
     def _predict(self, images, conf):
         # which frame: the test's frames are flat grey, 40 + 8 × index
@@ -108,11 +109,11 @@ class _Spy(Detector):
         return [Detections() for _ in images]
 
     def light(self, passes: LightPasses) -> Detector:
-        return _Spy(self.log, "light")
+        return _Spy(self.log, "light", self.expect)
 
     def video_full(self, full: FullFramePasses) -> Detector:
-        assert full in (FullFramePasses(), FullFramePasses().plain())
-        return _Spy(self.log, "deep" if full == FullFramePasses() else "plain")
+        assert full in (self.expect, self.expect.plain())
+        return _Spy(self.log, "deep" if full == self.expect else "plain", self.expect)
 
 
 def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
@@ -120,7 +121,9 @@ def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
     from fpblur.run.video import anonymize_video
 
     log: list[str] = []
-    anon = Anonymizer(resolve_config(targets="face"), detectors={"face": _Spy(log)})
+    every_other = FullFramePasses(deep_every=2)
+    config = resolve_config(targets="face", video={"full": {"deep_every": 2}})
+    anon = Anonymizer(config, detectors={"face": _Spy(log, expect=every_other)})
     frames = [np.full((64, 96, 3), 40 + 8 * i, np.uint8) for i in range(26)]
     clip = write_video(tmp_path / "in.mp4", frames, fps=25)
     records: list[dict] = []
@@ -128,10 +131,14 @@ def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
     assert not any(k.startswith("image") for k in log)
     full = [r["frame"] for r in records if r["pass"] == "full"]
     assert full == [0, 8, 16, 24, 25]  # every 8th frame at 25 fps, and the last one
-    # full frames alternate deep and plain (full.deep_every = 2); the last frame is always deep
+    # full frames alternate deep and plain (deep_every = 2); the last frame is always deep
     assert sorted(k for k in log if not k.startswith("light")) == sorted(
         ["deep 0", "plain 8", "deep 16", "plain 24", "deep 25"]
     )
+    log.clear()
+    default = Anonymizer(resolve_config(targets="face"), detectors={"face": _Spy(log)})
+    anonymize_video(clip, tmp_path / "out2.mp4", default, default.config.video)
+    assert not any(k.startswith(("plain", "image")) for k in log) and "deep 8" in log  # default: every full frame deep
     log.clear()
     anon.detect(frames[0])
     assert log == ["image 0"]
