@@ -163,15 +163,11 @@ def anonymizers_for(variants: list[str], targets: str, video: dict | None = None
     for v in variants:
         config = config_for(v, targets)
         if video:
-            from fpblur.config.profiles import FullFramePasses, LightPasses
+            from fpblur.config.settings import frame_passes
 
-            nested = {"light": LightPasses, "full": FullFramePasses}  # JSON mappings of these dataclasses
-            changes = {
-                k: nested[k](**{f: tuple(x) if isinstance(x, list) else x for f, x in v.items()})
-                if k in nested and isinstance(v, dict)
-                else v
-                for k, v in video.items()
-            }
+            changes = dict(video)  # "light" / "full" as JSON mappings change the variant's own passes
+            for key in ("light", "full") & changes.keys():
+                changes[key] = frame_passes(changes[key], getattr(config.video, key))
             config = replace(config, video=replace(config.video, **changes))
         same = next((a for a in out.values() if a.config.detectors == config.detectors), None)
         out[v] = Anonymizer(config, detectors=same.detectors if same else None)

@@ -142,3 +142,21 @@ def test_video_full_frames_run_the_variant_and_images_do_not(tmp_path):
     log.clear()
     anon.detect(frames[0])
     assert log == ["image 0"]
+
+
+def test_frame_passes_change_the_profile_plan_by_field():
+    from fpblur.config.settings import frame_passes
+
+    base = FullFramePasses(upscale_max_side=1920)
+    assert frame_passes(None, base) is base
+    assert frame_passes({"deep_every": 3}, base) == FullFramePasses(upscale_max_side=1920, deep_every=3)
+    assert frame_passes({"plate_imgsz": [320]}, LightPasses()) == LightPasses(plate_imgsz=(320,))
+    with pytest.raises(ValueError, match="unknown video full-frame setting"):
+        frame_passes({"deep": 2}, base)
+
+
+def test_onnx_sessions_do_not_spin_between_operators():
+    """Video runs two sessions at once beside decoding and encoding; spinning threads take their cores."""
+    face = CenterFaceDetector()
+    options = face.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

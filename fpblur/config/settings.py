@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -260,6 +260,30 @@ class RunConfig:
 Overrides = Mapping[str, Any] | None
 
 
+_Passes = TypeVar("_Passes", FullFramePasses, LightPasses)
+
+
+def frame_passes(value: Any, base: _Passes) -> _Passes:
+    """What full or light video frames run (``VideoSettings.full`` / ``.light``): ``value`` itself when it is of
+    ``base``'s type, ``base`` when it is None, else ``value`` is a mapping (JSON, YAML, the CLI) of fields that
+    replace ``base``'s (lists become tuples).
+
+    Raises:
+        ValueError: an unknown field, or ``value`` neither a mapping nor of ``base``'s type (one line).
+    """
+    kind = type(base)
+    what = "full-frame" if kind is FullFramePasses else "light-frame"
+    if value is None:
+        return base
+    if isinstance(value, Mapping):
+        _check_keys(kind, dict(value), f"video {what}")
+        changes: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+        return replace(base, **changes)
+    if not isinstance(value, kind):
+        raise ValueError(f"video {what} settings must be a mapping of {kind.__name__} fields, got {value!r}")
+    return value
+
+
 def _set(values: Overrides) -> dict[str, Any]:
     """The overrides a user actually set (``None`` values dropped)."""
     return {k: v for k, v in (values or {}).items() if v is not None}
@@ -446,17 +470,8 @@ def resolve_config(
     plan = prof.video
     video_set.setdefault("full_every", plan.full_every)
     video_set.setdefault("light_every", plan.light_every)
-    for key, kind, what, base in (
-        ("full", FullFramePasses, "full-frame", plan.full),
-        ("light", LightPasses, "light-frame", plan.light),
-    ):
-        value = video_set.setdefault(key, base)
-        if isinstance(value, Mapping):  # JSON / YAML / CLI: changes to the profile's plan, by field
-            _check_keys(kind, dict(value), f"video {what}")
-            changes: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-            value = video_set[key] = replace(base, **changes)
-        if not isinstance(value, kind):
-            raise ValueError(f"video {what} settings must be a mapping of {kind.__name__} fields, got {value!r}")
+    video_set["full"] = frame_passes(video_set.get("full"), plan.full)
+    video_set["light"] = frame_passes(video_set.get("light"), plan.light)
     if video_set.get("preset", DEFAULT_PRESET) not in X264_PRESETS:
         raise ValueError(f"unknown x264 preset {video_set['preset']!r}; expected one of {', '.join(X264_PRESETS)}")
     if int(video_set.get("batch", 1)) < 1:
@@ -494,6 +509,7 @@ __all__ = [
     "RunConfig",
     "check_mode",
     "default_config",
+    "frame_passes",
     "resolve_config",
     "resolve_detector",
     "resolve_pad",

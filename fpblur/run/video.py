@@ -252,6 +252,7 @@ class _Run:
         # run at the lower keep-alive threshold so that weaker detections can extend tracks.
         self.conf = {t: float(anonymizer.detectors[t].conf) for t in anonymizer.targets}
         self.schedule, self.light = video_schedule(settings, fps)
+        self.plain = settings.full.plain()  # full frames between deep ones
         self.fast_until = -1  # frames up to this index run no-detector frames as light (fast motion)
         # A track found on a full frame must survive, and be back-filled, until the next full frame that runs
         # the passes which found it (the deep passes run on every ``full.deep_every``-th full frame).
@@ -338,15 +339,14 @@ class _Run:
         # (unless light passes are switched off: --light-every 0).
         if self.fast_until >= records[0].frame.index and self.schedule.light_every > 0:
             kinds = ["light" if k == "none" else k for k in kinds]
-        full = self.settings.full
         deep = [
             k == "full" and self._deep(r, last and i == len(records) - 1)
             for i, (r, k) in enumerate(zip(records, kinds))
         ]
-        groups: list[tuple[list[int], LightPasses | None, FullFramePasses]] = [
-            ([i for i, up in enumerate(deep) if up], None, full),
-            ([i for i, k in enumerate(kinds) if k == "full" and not deep[i]], None, full.plain()),
-            ([i for i, k in enumerate(kinds) if k == "light"], self.light, full),
+        groups: list[tuple[list[int], LightPasses | None, FullFramePasses | None]] = [
+            ([i for i, up in enumerate(deep) if up], None, self.settings.full),
+            ([i for i, k in enumerate(kinds) if k == "full" and not deep[i]], None, self.plain),
+            ([i for i, k in enumerate(kinds) if k == "light"], self.light, None),
         ]
         for slots, light, passes in groups:
             if not slots:
