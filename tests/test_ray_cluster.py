@@ -215,9 +215,16 @@ def _process_writing(part: Path) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the worker through /proc (Linux)")
-def test_a_worker_killed_in_the_middle_of_a_video_loses_nothing(cluster, media, local, tmp_path):
+def test_a_worker_killed_in_the_middle_of_a_video_loses_nothing(cluster, media, tmp_path):
     src = tmp_path / "videos"
     shutil.copytree(media / "clips", src / "clips")
+    # a clip long enough (about 2-3 s of work) that the loop below sees it being written: the fixture's clips
+    # take a fraction of a second, and the scan of /proc for the writer can miss all of that
+    zidane = cv2.imread(str(photo_path("zidane.jpg")))
+    pan_clip(src / "clips" / "long.mp4", zidane, size=(256, 144), seconds=12.0)
+    local = tmp_path / "local"
+    result = run_batch([src], local, resolve_config("fast"), progress=False)
+    assert (result.done, result.failed) == (3, 0), result.summary()
     out = tmp_path / "out"
     proc = batch(src, out, cluster, background=True)
     killed = None
