@@ -470,6 +470,8 @@ class BlurDemo:
             src = self.input_file()
             kind = media_kind(src)
             self.clear_result("working…")  # a new run: nothing of the previous result stays on screen
+            if kind == "video":  # the bar shows with the status, not after the models load and the input is probed
+                self._show_progress()
             self.show_status("loading models…" if not self.cache.builds else "working…")
             try:
                 anonymizer = self.cache.get(settings)
@@ -498,6 +500,12 @@ class BlurDemo:
         _set_image(self.after, self.after_note, preview_jpeg(result.output, PREVIEW_SIDE))
         return result
 
+    def _show_progress(self) -> None:
+        """Show the video progress bar, empty."""
+        self.progress.value, self.progress.max = 0, 1
+        self.progress.bar_style = ""
+        self.progress.layout.visibility = "visible"
+
     def _run_video(self, anonymizer, settings: Settings, src: Path) -> VideoResult:
         if self._probe is not None and self._probe[0] == src:  # shown when chosen: no second probe
             first, expected_frames = self._probe[1], self._probe[2]
@@ -505,9 +513,7 @@ class BlurDemo:
             first, expected_frames = probe_video(src)
             self._probe = (src, first, expected_frames)
         _set_image(self.before, self.before_note, preview_jpeg(first, PREVIEW_SIDE))
-        self.progress.value, self.progress.max = 0, 1
-        self.progress.bar_style = ""
-        self.progress.layout.visibility = "visible"
+        self._show_progress()
 
         def on_progress(done: int, total: int | None) -> None:
             self.progress.max = max(total or 0, done, 1)
