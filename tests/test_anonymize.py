@@ -124,6 +124,36 @@ def test_padding_and_clipping():
     assert out[0:59, 0:118].max() == 0
 
 
+def test_plate_regions_reach_a_share_of_the_plate_width_above_and_below():
+    """The plate model's box hugs the characters; the default profile's plate regions also reach 0.1 of the
+    plate's width above and below (a square plate's 0.82-covered box left part of it sharp).  Faces: unchanged."""
+    from fpblur import Anonymizer
+    from fpblur.cli.common import pad_text
+    from fpblur.config.settings import resolve_config
+
+    dets = Detections(np.array([[100, 100, 200, 200], [100, 300, 300, 340]], np.float32), [1, 1], ["face", "plate"])
+    reg = regions_for(dets, None, 1000, 1000)  # the default profile: faces 0.22, plates 0.25 + 0.1 of the width
+    np.testing.assert_allclose(reg.boxes[0], [78, 78, 222, 222], rtol=1e-5)
+    np.testing.assert_allclose(reg.boxes[1], [50, 300 - 10 - 20, 350, 340 + 10 + 20], rtol=1e-5)
+    assert np.array_equal(Anonymizer(resolve_config()).regions(dets, (1000, 1000, 3)).boxes, reg.boxes)
+    # one explicit number pads by it alone; pad_by_width adds the share to any padding
+    np.testing.assert_allclose(regions_for(dets, 0.0, 1000, 1000).boxes[1], [100, 300, 300, 340])
+    np.testing.assert_allclose(regions_for(dets, 0.0, 1000, 1000, {"plate": 0.2}).boxes[1], [100, 260, 300, 380])
+    np.testing.assert_allclose(Detections.coerce(np.array([[0, 0, 10, 4]])).pad(0.0, 0.5).boxes, [[0, -5, 10, 9]])
+    # --pad / pad= keeps the profile's share; redact={"pad_by_width": ...} changes it (0: none)
+    cfg = resolve_config(pad=0.3)
+    assert cfg.redact.pad["plate"] == 0.3 and cfg.redact.pad_by_width_for("plate") == 0.1
+    assert cfg.redact.pad_by_width_for("face") == 0.0
+    off = resolve_config(redact={"pad_by_width": 0})
+    np.testing.assert_allclose(Anonymizer(off).regions(dets, (1000, 1000)).boxes[1], [50, 290, 350, 350])
+    assert resolve_config(redact={"pad_by_width": {"face": 0.05}}).redact.pad_by_width == {"face": 0.05, "plate": 0.1}
+    assert resolve_config("fast").redact.pad_by_width_for("plate") == 0.1
+    for bad, message in ((-0.1, "pad_by_width must be 0 or more"), ("wide", "pad_by_width must be a number")):
+        with pytest.raises(ValueError, match=message):
+            resolve_config(redact={"pad_by_width": bad})
+    assert "plate 0.25 + 0.1 of its width above and below" in pad_text(resolve_config())
+
+
 def test_empty_and_out_of_image_regions():
     img = textured()
     assert np.array_equal(anonymize(img, Detections.empty(), "blur"), img)

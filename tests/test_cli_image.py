@@ -111,7 +111,7 @@ def test_log_has_regions_and_plate(folder_run):
     assert [d["label"] for d in data["car.png"]] == ["plate"]
     _, plate_box = synthetic_car()
     assert iou_matrix(np.array([plate_box]), np.array([data["car.png"][0]["box"]]))[0, 0] > 0.7, data["car.png"]
-    pads = get_profile("default").pad
+    pads, by_width = get_profile("default").pad, get_profile("default").pad_by_width
     sizes = {
         "car.png": (640, 480),
         **{name: (1280, 720) for name in ("deep16.png", "gray.png", "rgba.png", "sub/zidane.jpg")},
@@ -122,9 +122,10 @@ def test_log_has_regions_and_plate(folder_run):
             assert len(faces) == 2, (name, records)
             assert (iou_matrix(ZIDANE_FACES, faces).max(axis=1) > 0.5).all(), (name, faces)
         w, h = sizes[name]
-        for d in records:  # the region is the box grown by the profile's pad on each side, clipped to the image
-            bx = np.array(d["box"])
+        for d in records:  # the region is the box grown by the profile's pad on each side (and a share of the
+            bx = np.array(d["box"])  # width above and below: plates), clipped to the image
             grow = np.array([-1, -1, 1, 1]) * np.tile(bx[2:] - bx[:2], 2) * pads[d["label"]]
+            grow += np.array([0, -1, 0, 1]) * (bx[2] - bx[0]) * by_width.get(d["label"], 0.0)
             expected = np.clip(bx + grow, 0, [w, h, w, h])
             assert np.allclose(d["region"], expected, atol=0.02), (name, d)
 

@@ -377,12 +377,18 @@ def test_first_run_build_message_says_what_happens_and_reports_the_measured_time
         Path(dst).write_bytes(b"onnx")
         return Path(dst)
 
+    import onnx
+
+    custom = tmp_path / "custom-centerface.onnx"  # another CenterFace file: the default one's int8 model is shipped
+    model = onnx.load(str(model_path("centerface")))
+    model.producer_name = "custom"
+    onnx.save(model, str(custom))
     monkeypatch.setattr(centerface_int8, "quantize_model", fake_quantize)
-    path = centerface_int8.int8_model_path(model_path("centerface"))
+    path = centerface_int8.int8_model_path(custom)
     assert path.is_file() and path.parent.parent == tmp_path
     err = capsys.readouterr().err
     assert "about" not in err, err
     assert f"cached at {path}" in err
     assert re.search(r"built the int8 CenterFace model in \d+\.\d s", err), err
-    centerface_int8.int8_model_path(model_path("centerface"))  # cached: nothing is said again
+    centerface_int8.int8_model_path(custom)  # cached: nothing is said again
     assert capsys.readouterr().err == ""

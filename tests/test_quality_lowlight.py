@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fpblur.config.profiles import LightPasses, get_profile
+from fpblur.config.profiles import FullFramePasses, LightPasses, get_profile
 from fpblur.config.spec import DetectorSpec
 from fpblur.core.boxes import iou_matrix
 from fpblur.core.detections import Detections
@@ -92,3 +92,45 @@ def test_enhancements_keep_shape_and_raise_contrast():
 def test_unknown_enhancement_is_refused():
     with pytest.raises(ValueError, match="unknown low-light enhancement"):
         LowLightDetector(LowLightDetector.__new__(LowLightDetector), enhance=("hdr",))
+
+
+def test_dark_frames_also_run_the_extra_size_on_the_frame_its_mirror_and_both_copies(plates):
+    """``PlateSettings.dark_imgsz``: the plate model at 320 px on a dark frame, on its mirror image (boxes mapped
+    back) and on both brightened copies; bright frames and light video frames never run it."""
+    seen = []
+
+    class Extra(Detector):  # finds one box on the left of every image it is given, and records what it saw
+        labels = ("plate",)
+        conf = 0.3
+
+        def _predict(self, images, conf):
+            seen.extend(images)
+            return [Detections(np.array([[2, 10, 12, 20]], np.float32), [0.9], ["plate"]) for _ in images]
+
+    class Nothing(Detector):
+        labels = ("plate",)
+        conf = 0.3
+
+        def _predict(self, images, conf):
+            return [Detections.empty() for _ in images]
+
+    det = LowLightDetector(Nothing(), max_luma=70, extra=Extra())
+    dark = np.full((40, 64, 3), 20, np.uint8)
+    dark[:, :8] = 5  # not symmetric, so the mirror image differs
+    found = det.predict([dark])[0]
+    assert len(seen) == 4 and np.array_equal(seen[0], dark) and np.array_equal(seen[1], dark[:, ::-1])
+    assert seen[2].mean() > dark.mean() and seen[3].mean() > dark.mean()  # CLAHE, gamma
+    np.testing.assert_allclose(sorted(found.boxes[:, 0].tolist()), [2, 52])  # x 2-12 and, mirrored back, 52-62
+    det.predict([np.full((40, 64, 3), 150, np.uint8)])
+    assert len(seen) == 4  # bright: no extra pass
+    assert plates.extra is not None and plates.extra.input_sizes == (320,)  # the default profile's
+    assert plates.video_full(FullFramePasses()).extra is plates.extra
+    assert not isinstance(plates.light(LightPasses()), LowLightDetector)
+
+
+def test_mirrored_detections_map_back_onto_the_original():
+    dets = Detections(np.array([[2, 10, 12, 20], [50, 0, 64, 5]], np.float32), [0.9, 0.5], ["plate", "face"])
+    back = dets.mirrored(64)
+    np.testing.assert_allclose(back.boxes, [[52, 10, 62, 20], [0, 0, 14, 5]])
+    assert back.labels.tolist() == ["plate", "face"] and back.scores.tolist() == dets.scores.tolist()
+    np.testing.assert_allclose(back.mirrored(64).boxes, dets.boxes)

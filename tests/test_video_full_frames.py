@@ -47,6 +47,61 @@ def test_centerface_full_frame_variant_shares_the_session_and_leaves_the_origina
     assert kept.crowd_flip == face.crowd_flip and [f for f, _, _ in kept.plan(1440, 2560)] == [1.6, 0.25]
 
 
+def test_full_frames_run_the_upscaling_pass_on_the_shipped_int8_graph_and_the_rest_on_fp32(monkeypatch):
+    """Video full frames: the ×2 pass (half of all ONNX time at 960×540) on int8, every other pass on fp32; the
+    int8 session is built once and shared by every copy; images and light passes never use it."""
+    face = CenterFaceDetector(scales=("2@4096", "640px"), providers=["CPUExecutionProvider"])
+    video = face.video_full(FullFramePasses())
+    assert video.upscale_precision == "int8" and video.session is face.session
+    int8 = video.upscale_session()
+    assert int8 is not face.session and int8 is face.video_full(FullFramePasses()).upscale_session()
+    assert face.upscale_session() is face.session  # images: the detector's own graph
+    assert face.light(LightPasses()).upscale_session() is face.session
+    assert face.video_full(FullFramePasses(upscale_precision="fp32")).upscale_session() is face.session
+    seen: list[str] = []
+    real_pass = CenterFaceDetector._pass
+
+    def spy(self, rgb, scale, conf):  # which graph each pass runs on
+        seen.append("int8" if scale > 1 and self.upscale_session() is int8 else "fp32")
+        return real_pass(self, rgb, scale, conf)
+
+    import cv2
+
+    from fpblur.models.samples import photo_path
+
+    small = cv2.resize(cv2.imread(str(photo_path("zidane.jpg"))), (480, 270), interpolation=cv2.INTER_AREA)
+    monkeypatch.setattr(CenterFaceDetector, "_pass", spy)
+    found = video(small)
+    assert seen == ["int8", "fp32"]  # ×2 on int8, 640 px on fp32
+    assert len(found) >= 2  # both faces of the frame (about 30 px tall), found by the int8 ×2 pass
+    with pytest.raises(ValueError, match="upscale_precision"):
+        FullFramePasses(upscale_precision="fp16")
+
+
+def test_another_centerface_file_is_not_quantised_behind_a_video(tmp_path, monkeypatch):
+    """A CenterFace file whose int8 graph is not shipped or cached runs its ×2 video pass on its own graph: the
+    int8 build needs ~7 GB of memory and is only done when ``precision="int8"`` asks for it."""
+    import onnx
+
+    from fpblur.detect import centerface_int8
+    from fpblur.models.registry import model_path
+
+    monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path / "cache"))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a video must not quantise a model")
+
+    monkeypatch.setattr(centerface_int8, "quantize_model", no_build)
+    custom = tmp_path / "custom.onnx"
+    model = onnx.load(str(model_path("centerface")))
+    model.producer_name = "custom"
+    onnx.save(model, str(custom))
+    face = CenterFaceDetector(custom, scales=("2@4096", "640px"), providers=["CPUExecutionProvider"])
+    video = face.video_full(FullFramePasses())
+    assert video.upscale_precision is None and video.upscale_session() is face.session
+    assert not (tmp_path / "cache").exists()
+
+
 def test_default_detectors_pass_the_variant_through_their_wrappers():
     """Rotated passes (faces), tiles and the low-light pass (plates) wrap the variant of what they wrap."""
     anon = Anonymizer(resolve_config())

@@ -135,6 +135,53 @@ def anonymizer():
     return Anonymizer()
 
 
+def _passes(src: Path, dst: Path, anonymizer, **changes) -> list[str]:
+    """The pass of every output frame of ``fpblur video`` with these :class:`VideoSettings` changes."""
+    from fpblur.run.video import anonymize_video
+
+    records: list[dict] = []
+    settings = replace(anonymizer.config.video, progress=False, **changes)
+    anonymize_video(src, dst, anonymizer, settings, on_frame=records.append)
+    return [r["pass"] for r in records]
+
+
+def test_fast_motion_option_runs_light_passes_where_the_schedule_has_none(sine_clip, anonymizer, tmp_path):
+    """``VideoSettings.fast_motion`` (off by default): while a track moves faster than that many box heights
+    per frame, frames the schedule leaves without a detector run the light passes."""
+    src, truth = sine_clip
+    plain = _passes(src, tmp_path / "plain.mp4", anonymizer, recheck=False)
+    fast = _passes(src, tmp_path / "fast.mp4", anonymizer, recheck=False, fast_motion=0.05)
+    assert plain.count("none") > 0 and fast.count("none") < plain.count("none") // 2, (plain, fast)
+    assert all(f == "light" for p, f in zip(plain, fast) if p == "none" and f != "none")
+    assert [p for p in plain if p == "full"] == [f for f in fast if f == "full"]
+
+
+def test_the_passes_do_not_depend_on_how_the_threads_are_timed(sine_clip, anonymizer, tmp_path, monkeypatch):
+    """The same clip and settings give the same pass on every frame whether the detect stage or the track stage
+    is the slow one (fast motion on: it is decided in the track stage from frames already tracked; crop
+    re-checks off, so that only fast motion turns a frame without a detector into a light one)."""
+    import threading
+    import time
+
+    src, _ = sine_clip
+    real = type(anonymizer).detect_batch
+
+    def slowed(stage: str):
+        def detect_batch(self, *args, **kwargs):
+            name = threading.current_thread().name  # the track stage runs in the calling thread
+            if (name == "fpblur-detect") == (stage == "detect"):
+                time.sleep(0.05)
+            return real(self, *args, **kwargs)
+
+        return detect_batch
+
+    runs = []
+    for stage in ("detect", "track"):
+        monkeypatch.setattr(type(anonymizer), "detect_batch", slowed(stage))
+        runs.append(_passes(src, tmp_path / f"{stage}.mp4", anonymizer, fast_motion=0.05, recheck=False))
+    assert runs[0] == runs[1]
+
+
 def _motion_clip(kind: str, folder: Path, face_box: np.ndarray) -> tuple[Path, np.ndarray]:
     from fpblur.media.synth import Sprite, camera_path, fit_background, motion_clip, motion_path
 

@@ -155,9 +155,16 @@ def pad_text(config: RunConfig, plural: str = "") -> str:
         plural: appended to each label (``"s"`` gives ``faces 0.22, plates 0.25``).
 
     Returns:
-        The text; each value is a fraction of the box's size added on every side.
+        The text; each value is a fraction of the box's size added on every side, and a label with a
+        ``pad_by_width`` says so (``plate 0.25 + 0.1 of its width above and below``; ``--pad`` keeps that share).
     """
-    return ", ".join(f"{label}{plural} {value:g}" for label, value in config.redact.pad.items())
+    redact = config.redact
+
+    def one(label: str, value: float) -> str:
+        extra = redact.pad_by_width_for(label)
+        return f"{label}{plural} {value:g}" + (f" + {extra:g} of its width above and below" if extra else "")
+
+    return ", ".join(one(label, value) for label, value in redact.pad.items())
 
 
 def profile_name(args: argparse.Namespace) -> str:

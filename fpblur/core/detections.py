@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from fpblur.core.boxes import mirror_boxes
+
 LABELS = ("face", "plate")  # every label fpblur knows, in its order of targets
 
 
@@ -194,17 +196,28 @@ class Detections:
         b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
         return self._with_boxes(b)
 
-    def pad(self, fraction: float | Sequence[float] | np.ndarray) -> Detections:
-        """Grow each box by ``fraction`` of its width/height on every side (0.18 → 1.36× wide); not clipped.
+    def pad(
+        self, fraction: float | Sequence[float] | np.ndarray, by_width: float | Sequence[float] | np.ndarray = 0.0
+    ) -> Detections:
+        """Grow each box by ``fraction`` of its width/height on every side (0.18 → 1.36× wide), and by ``by_width``
+        of its width more above and below; not clipped.
 
         Args:
             fraction: one fraction for every box, or N fractions (one per box).
+            by_width: one fraction for every box, or N (0: none).
         """
         frac = np.broadcast_to(np.asarray(fraction, dtype=np.float32), (len(self),))
+        extra = np.broadcast_to(np.asarray(by_width, dtype=np.float32), (len(self),))
         b = self.boxes
-        w = (b[:, 2] - b[:, 0]) * frac
-        h = (b[:, 3] - b[:, 1]) * frac
+        bw = b[:, 2] - b[:, 0]
+        w = bw * frac
+        h = (b[:, 3] - b[:, 1]) * frac + bw * extra
         return self._with_boxes(np.stack([b[:, 0] - w, b[:, 1] - h, b[:, 2] + w, b[:, 3] + h], axis=1))
+
+    def mirrored(self, width: int) -> Detections:
+        """These boxes, found on a horizontally mirrored image ``width`` pixels wide, mapped back onto the
+        original (:func:`~fpblur.core.boxes.mirror_boxes`); scores, labels and track ids unchanged."""
+        return self._with_boxes(mirror_boxes(self.boxes, width))
 
     def drop_degenerate(self, min_size: float = 1.0) -> Detections:
         """The boxes at least ``min_size`` pixels wide and high."""

@@ -26,12 +26,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 
 from fpblur.config.profiles import FullFramePasses, LightPasses
+from fpblur.core.boxes import mirror_boxes
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
 from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model
-from fpblur.detect.centerface_int8 import int8_model_path
+from fpblur.detect.centerface_int8 import int8_model_path, int8_model_ready
 from fpblur.detect.multipass import fuse_views, merge_boxes
 from fpblur.detect.runtime import make_session
 from fpblur.models.registry import model_path as registry_model_path
@@ -243,7 +245,7 @@ class CenterFaceDetector(Detector):
         vote_iou: box voting IoU when merging passes (None: plain NMS).
         small_penalty: score penalties of tiny boxes (:func:`apply_small_penalty`).
         precision: ``"fp32"``, or ``"int8"`` for the statically quantised graph
-            (:mod:`fpblur.detect.centerface_int8`; built and cached on first use).
+            (:mod:`fpblur.detect.centerface_int8`: shipped for the default file, else built and cached on first use).
         crowd_flip: ``(count, height px, score)``: when the highest-resolution pass finds at least ``count``
             boxes under ``height`` pixels scoring at least ``score`` (a crowd of small faces), that pass also runs
             on the mirror image and both views are fused by :func:`~fpblur.detect.multipass.fuse_views` (boxes
@@ -291,11 +293,31 @@ class CenterFaceDetector(Detector):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown CenterFace precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.precision = precision
-        if precision == "int8":
-            model_bytes = int8_model_path(self.model_path).read_bytes()
-        else:
-            model_bytes = prepare_model(self.model_path)
-        self.session = make_session(model_bytes, threads=threads, providers=providers)
+        self.upscale_precision: str | None = None  # video full frames (:meth:`video_full`); None: ``precision``
+        self._threads, self._providers = threads, providers
+        # one session per precision, built when first needed and shared by every copy (light, video_full...)
+        self._sessions: dict[str, ort.InferenceSession] = {}
+        self.session = self._session(precision)
+
+    def _session(self, precision: str) -> ort.InferenceSession:
+        """The ONNX Runtime session of this model at ``precision`` (built once, shared with this detector's
+        copies)."""
+        if precision not in self._sessions:
+            if precision == "int8":
+                model_bytes = int8_model_path(self.model_path).read_bytes()
+            else:
+                model_bytes = prepare_model(self.model_path)
+            self._sessions[precision] = make_session(model_bytes, threads=self._threads, providers=self._providers)
+        return self._sessions[precision]
+
+    def upscale_session(self) -> ort.InferenceSession:
+        """The session the upscaling passes (factor > 1) run on: the ``upscale_precision`` graph on the CPU
+        (:meth:`video_full`), else the detector's own: also whenever its session runs on CUDA (where the int8 QDQ
+        graph is no faster)."""
+        want = self.upscale_precision
+        if not want or want == self.precision or "CUDAExecutionProvider" in self.session.get_providers():
+            return self.session
+        return self._session(want)
 
     @property
     def scales(self) -> tuple[float, ...]:
@@ -303,12 +325,14 @@ class CenterFaceDetector(Detector):
         return tuple(1.0 if p.side else p.scale for p in self.passes)
 
     def _pass(self, rgb: np.ndarray, scale: float, conf: float) -> tuple[np.ndarray, np.ndarray]:
-        """Run the network once at resize factor ``scale``; boxes in original pixels, raw scores >= conf."""
+        """Run the network once at resize factor ``scale`` (an upscaling one on :meth:`upscale_session`); boxes in
+        original pixels, raw scores >= conf."""
         h, w = rgb.shape[:2]
         nw = max(32, int(np.ceil(w * scale / 32) * 32))
         nh = max(32, int(np.ceil(h * scale / 32) * 32))
         blob = cv2.dnn.blobFromImage(rgb, 1.0, (nw, nh), (0, 0, 0), swapRB=False, crop=False)
-        heatmap, scl, off, _lms = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: blob})
+        session = self.upscale_session() if scale > 1.0 else self.session
+        heatmap, scl, off, _lms = session.run(list(OUTPUT_NAMES), {INPUT_NAME: blob})
         boxes, scores = decode(heatmap, scl, off, conf, (nh, nw))
         boxes /= np.array([nw / w, nh / h, nw / w, nh / h], dtype=np.float32)
         return boxes, scores
@@ -370,8 +394,7 @@ class CenterFaceDetector(Detector):
             return boxes[keep], scores[keep]
         width = rgb.shape[1]
         fb, fs = self._pass(np.ascontiguousarray(rgb[:, ::-1]), factor, min(conf, FLIP_FLOOR))
-        fb = fb[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) + np.array([width, 0, width, 0], np.float32)
-        return fuse_views([(boxes, scores), (fb, fs)], seed_conf=conf)
+        return fuse_views([(boxes, scores), (mirror_boxes(fb, width), fs)], seed_conf=conf)
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
         # One network run per image and pass: on CPU, stacking frames into one ONNX batch is not faster, and
@@ -402,10 +425,18 @@ class CenterFaceDetector(Detector):
         return light
 
     def video_full(self, full: FullFramePasses) -> CenterFaceDetector:
-        """This detector as full video frames run it, same session: upscaling passes stop at
-        ``full.upscale_max_side`` (never below ×1), and the crowd flip only with ``full.crowd_flip``."""
+        """This detector as full video frames run it, same sessions: upscaling passes stop at
+        ``full.upscale_max_side`` (never below ×1) and run on the ``full.upscale_precision`` graph (on the CPU;
+        int8 only where that graph needs no build: the shipped one, or one already cached), and the crowd flip
+        only with ``full.crowd_flip``."""
         other = copy.copy(self)
         other.upscale_max_side = full.upscale_max_side
+        other.upscale_precision = full.upscale_precision
+        if other.upscale_precision == "int8" != self.precision and not int8_model_ready(self.model_path):
+            # another CenterFace file whose int8 graph would first have to be built (~7 GB of memory:
+            # fpblur.detect.centerface_int8): its own graph; precision="int8" asks for the build
+            other.upscale_precision = None
+        other.upscale_session()  # built now, not on the first full frame
         if not full.crowd_flip:
             other.crowd_flip = None
         return other

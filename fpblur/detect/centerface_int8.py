@@ -7,9 +7,14 @@ on WIDER FACE (see the README's "Quality and speed" section).  Older CPUs gain l
 Calibration uses three photos shipped with fpblur (``fpblur/models/assets``: ``zidane.jpg`` and ``bus.jpg`` from the
 ultralytics wheel, matplotlib's ``grace_hopper.jpg``; byte-identical copies, so the int8 model is the same as when
 they were read from those packages), each at three scales on a fixed 960×640 canvas, with percentile (99.99)
-activation ranges; weights are per-channel int8.  No evaluation data is involved.  The result is written
-atomically to ``<fpblur cache>/centerface/centerface-int8-<version>-<sha256 prefix of the fp32 file>.onnx``
-(about 25 s the first time).
+activation ranges; weights are per-channel int8.  No evaluation data is involved.
+
+The int8 model of the default CenterFace file is shipped with fpblur (``fpblur/models/weights/centerface-int8.onnx``,
+:data:`SHIPPED_INT8_SHA256`; ``scripts/build_centerface_int8.py`` rebuilds it and checks that the bytes are the
+same): building it needs about 7 GB of memory for the percentile calibration and 30-40 s on two cores, too much
+to do behind a user's first video (or in every Ray worker).  Another CenterFace file is quantised on first use
+with the same recipe and written atomically to
+``<fpblur cache>/centerface/centerface-int8-<version>-<sha256 prefix of the fp32 file>.onnx``.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -39,13 +46,21 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from fpblur.core.digest import sha256_file
 from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model
-from fpblur.models.registry import cache_dir
+from fpblur.models.registry import cache_dir, get_info
 from fpblur.models.samples import photo_path
 
 QUANT_VERSION = "v1"  # bump when the recipe changes: a new cache file is built
 CANVAS = (640, 960)  # h, w of every calibration input (percentile calibration needs one shape)
 CALIB_SCALES = (0.5, 1.0, 2.0)
 CALIB_PHOTOS = ("zidane.jpg", "bus.jpg", "grace_hopper.jpg")  # in this order (the calibration is order-sensitive)
+SHIPPED_INT8 = "centerface-int8.onnx"  # in fpblur/models/weights: the int8 model of the registry's ``centerface``
+SHIPPED_INT8_SHA256 = "7fa37099e21ead64b348fc80e275d56882dde730d92aa22637b7af5906ce044c"
+
+
+def shipped_int8_path() -> Path:
+    """The int8 model shipped with fpblur (of the registry's ``centerface`` file; may be missing from a broken
+    install: check ``is_file()``)."""
+    return Path(str(resources.files("fpblur.models").joinpath("weights").joinpath(SHIPPED_INT8)))
 
 
 def calibration_images() -> list[np.ndarray]:
@@ -127,6 +142,7 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantisation tool warns through the root logger and prints to stdout
+    ort.set_default_logger_severity(3)  # and ONNX Runtime's "Removing initializer" warnings, one per BN layer
     try:
         with (
             contextlib.redirect_stdout(io.StringIO()),
@@ -155,8 +171,22 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
     return dst
 
 
+def int8_model_ready(source: str | os.PathLike) -> bool:
+    """Whether the int8 model of the CenterFace file ``source`` is on this machine without a build: shipped (the
+    registry's ``centerface``) or already in the cache (:func:`int8_model_path`)."""
+    digest = sha256_file(source)
+    if digest == get_info("centerface").sha256 and shipped_int8_path().is_file():
+        return True
+    return _cache_path(digest).is_file()
+
+
+def _cache_path(digest: str) -> Path:
+    return cache_dir() / "centerface" / f"centerface-int8-{QUANT_VERSION}-{digest[:12]}.onnx"
+
+
 def int8_model_path(source: str | os.PathLike) -> Path:
-    """Path of the cached int8 model for the CenterFace file ``source``, building it on first use.
+    """Path of the int8 model of the CenterFace file ``source``: the shipped one (:func:`shipped_int8_path`) when
+    ``source`` is the registry's ``centerface`` file (same sha256), else a cache file built on first use.
 
     The cache file is ``<fpblur cache>/centerface/centerface-int8-<QUANT_VERSION>-<sha256 of source, 12 hex
     digits>.onnx``; building it (:func:`quantize_model`) says so on stderr before it starts and reports the
@@ -172,8 +202,11 @@ def int8_model_path(source: str | os.PathLike) -> Path:
         FileNotFoundError: ``source`` does not exist.
         RuntimeError: a calibration photo cannot be read.
     """
-    digest = sha256_file(source)[:12]
-    dst = cache_dir() / "centerface" / f"centerface-int8-{QUANT_VERSION}-{digest}.onnx"
+    full_digest = sha256_file(source)
+    shipped = shipped_int8_path()
+    if full_digest == get_info("centerface").sha256 and shipped.is_file():
+        return shipped
+    dst = _cache_path(full_digest)
     if not dst.is_file():
         print(f"fpblur: building the int8 CenterFace model (once per machine; cached at {dst})", file=sys.stderr)
         start = time.perf_counter()

@@ -113,5 +113,11 @@ def build_detector(spec: DetectorSpec) -> Detector:
         )
     if spec.target == "plate" and spec.weights is None and profile.plate.dark_luma:
         # dark frames: an extra contrast-equalised pass, merged (light video passes are left as they are)
-        detector = LowLightDetector(detector, max_luma=profile.plate.dark_luma, iou=spec.effective_iou)
+        extra: Detector | None = None
+        if profile.plate.dark_imgsz:  # and the model at a small size on the frame, its mirror and both copies
+            at = [first.with_imgsz(size) for size in profile.plate.dark_imgsz]
+            extra = (
+                at[0] if len(at) == 1 else MultiDetector(at, iou=spec.effective_iou, vote_iou=profile.plate.vote_iou)
+            )
+        detector = LowLightDetector(detector, max_luma=profile.plate.dark_luma, iou=spec.effective_iou, extra=extra)
     return detector

@@ -10,8 +10,11 @@ pass per label by NMS (+ optional box voting, :func:`~fpblur.detect.multipass.me
 * ``"gamma"`` (:func:`brighten`): one global gamma curve that maps the frame's mean to 0.45 of full scale:
   best on small, uniformly dark photos, where CLAHE's tiles amplify noise more than plates.
 
-Each finds plates the other misses (``benchmarks/quality.py``'s dark plate sets; README).  Bright frames run the
-inner detector alone, at its usual cost.
+Each finds plates the other misses (``benchmarks/quality.py``'s dark plate sets; README).  An optional ``extra``
+detector (the default profile: the plate model at 320 px, ``PlateSettings.dark_imgsz``) also runs on a dark frame,
+on its mirror image and on both brightened copies: at night a plate's few readable pixels score higher at a small
+input size, and the mirror image gives the model a second look.  Bright frames run the inner detector alone, at
+its usual cost.
 
 Video: :meth:`LowLightDetector.light` returns the inner detector's light variant as it is, so light frames
 between full frames cost what they did; the full frames (every 0.3 s by default) run the dark pass and the
@@ -81,6 +84,8 @@ class LowLightDetector(Detector):
         clip, tiles: :func:`equalize`'s CLAHE settings.
         iou: NMS IoU of the merge.
         vote_iou: box-voting IoU of the merge (None: plain NMS).
+        extra: another detector with the same labels run on a dark frame, its mirror image and the brightened
+            copies (None: none).
 
     Raises:
         ValueError: an unknown name in ``enhance``.
@@ -95,6 +100,7 @@ class LowLightDetector(Detector):
         tiles: int = 8,
         iou: float = 0.45,
         vote_iou: float | None = None,
+        extra: Detector | None = None,
     ) -> None:
         bad = [e for e in enhance if e not in ENHANCERS]
         if bad:
@@ -108,6 +114,7 @@ class LowLightDetector(Detector):
         self.tiles = int(tiles)
         self.iou = float(iou)
         self.vote_iou = vote_iou
+        self.extra = extra
 
     @property
     def conf(self) -> float:
@@ -139,12 +146,24 @@ class LowLightDetector(Detector):
         dark = [i for i, im in enumerate(images) if self.is_dark(im)]
         if not dark:
             return plain
+        copies = {i: self.enhanced(images[i]) for i in dark}
         n = len(self.enhance)
-        extra = self.inner._predict([im for i in dark for im in self.enhanced(images[i])], conf)
+        enhanced = self.inner._predict([im for i in dark for im in copies[i]], conf)
         out = list(plain)
         for k, i in enumerate(dark):
-            out[i] = self._merge([plain[i], *extra[k * n : (k + 1) * n]])
+            parts = [plain[i], *enhanced[k * n : (k + 1) * n]]
+            if self.extra is not None:
+                parts += self._extra_passes(images[i], copies[i], conf)
+            out[i] = self._merge(parts)
         return out
+
+    def _extra_passes(self, image: np.ndarray, copies: list[np.ndarray], conf: float) -> list[Detections]:
+        """:attr:`extra` on ``image``, its mirror image (boxes mapped back) and its brightened ``copies``."""
+        assert self.extra is not None
+        mirror = np.ascontiguousarray(image[:, ::-1])
+        found = self.extra._predict([image, mirror, *copies], conf)
+        found[1] = found[1].mirrored(image.shape[1])
+        return found
 
     def light(self, passes: LightPasses) -> Detector:
         """The inner detector's light variant, without the extra pass (light video frames cost what they did)."""

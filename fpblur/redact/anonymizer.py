@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fpblur.config.profiles import FullFramePasses, LightPasses, get_profile
-from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad
+from fpblur.config.settings import DEFAULT_PAD, RunConfig, resolve_config, resolve_pad, resolve_pad_by_width
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector, SingleSizeDetector, as_detector, check_image
 from fpblur.detect.factory import build_detector
@@ -26,9 +26,14 @@ MODE_OPTIONS = ("blur_strength", "pixel_blocks", "color")  # Anonymizer keywords
 
 
 def regions_for(
-    dets: Detections | npt.ArrayLike, pad: float | Mapping[str, float] | None, width: int, height: int
+    dets: Detections | npt.ArrayLike,
+    pad: float | Mapping[str, float] | None,
+    width: int,
+    height: int,
+    pad_by_width: float | Mapping[str, float] | None = None,
 ) -> Detections:
-    """The areas the anonymizer covers: each box grown by ``pad``, clipped.
+    """The areas the anonymizer covers: each box grown by ``pad`` on every side and by ``pad_by_width`` of its
+    width above and below (:meth:`~fpblur.core.detections.Detections.pad`), clipped.
 
     Args:
         dets: the detections (or an N×4 array of ``[x1, y1, x2, y2]`` boxes, padded as unlabelled regions),
@@ -38,12 +43,15 @@ def regions_for(
             or None (the default profile's padding).  An :class:`Anonymizer` passes its resolved
             configuration's padding, so its own profile's is used.
         width, height: the image size in pixels (boxes are clipped to it).
+        pad_by_width: fraction of each box's width added above and below: one for every label, per label (a
+            mapping, e.g. a resolved ``config.redact.pad_by_width``; labels it omits: 0), or None: the default
+            profile's (plates 0.1) when ``pad`` is None or a mapping, none when ``pad`` is one number.
 
     Returns:
         The padded boxes, same order, scores, labels and track ids as ``dets``.
 
     Raises:
-        ValueError: a negative padding in ``pad``'s mapping, or boxes that are not N×4.
+        ValueError: a negative padding in ``pad``'s or ``pad_by_width``'s mapping, or boxes that are not N×4.
         TypeError: boxes that are neither Detections nor numeric.
     """
     dets = Detections.coerce(dets)
@@ -51,9 +59,15 @@ def regions_for(
     if pad is None or isinstance(pad, Mapping):
         pads = resolve_pad(get_profile(), pad)
         fracs = np.array([pads.get(str(lab), DEFAULT_PAD) for lab in dets.labels], dtype=np.float32)
+        if pad_by_width is None:  # the profile's share, like its padding
+            pad_by_width = {}
     else:
         fracs = float(pad)
-    return dets.pad(fracs).clip(width, height)
+    extra: float | np.ndarray = 0.0
+    if pad_by_width is not None:
+        by_width = resolve_pad_by_width(get_profile(), pad_by_width)
+        extra = np.array([by_width.get(str(lab), 0.0) for lab in dets.labels], dtype=np.float32)
+    return dets.pad(fracs, extra).clip(width, height)
 
 
 def anonymizer_config(*, specs: Mapping[str, Any] | None = None, **choices: Any) -> RunConfig:
@@ -206,9 +220,11 @@ class Anonymizer:
         return self.detect_batch([image_bgr])[0]
 
     def regions(self, dets: Detections, shape: tuple[int, ...]) -> Detections:
-        """The areas to anonymize: each box of ``dets`` grown by this anonymizer's padding for its label,
-        clipped to an image of ``shape`` (``(height, width, ...)``); same order and fields as ``dets``."""
-        return regions_for(dets, self.config.redact.pad, shape[1], shape[0])
+        """The areas to anonymize: each box of ``dets`` grown by this anonymizer's padding for its label (and its
+        ``pad_by_width``), clipped to an image of ``shape`` (``(height, width, ...)``); same order and fields as
+        ``dets``."""
+        redact = self.config.redact
+        return regions_for(dets, redact.pad, shape[1], shape[0], redact.pad_by_width)
 
     def apply(
         self, image: np.ndarray, dets: Detections | npt.ArrayLike, regions: Detections | None = None

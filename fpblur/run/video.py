@@ -253,7 +253,7 @@ class _Run:
         self.conf = {t: float(anonymizer.detectors[t].conf) for t in anonymizer.targets}
         self.schedule, self.light = video_schedule(settings, fps)
         self.plain = settings.full.plain()  # full frames between deep ones
-        self.fast_until = -1  # frames up to this index run no-detector frames as light (fast motion)
+        self.fast_until = -1  # track stage: frames up to this index run no-detector frames as light (fast motion)
         # A track found on a full frame must survive, and be back-filled, until the next full frame that runs
         # the passes which found it (the deep passes run on every ``full.deep_every``-th full frame).
         reach = self.schedule.full_every * (settings.full.deep_every if self.schedule.full_every > 1 else 1)
@@ -335,10 +335,6 @@ class _Run:
             ("full" if last and i == len(records) - 1 else self.schedule.kind(r.frame.index))
             for i, r in enumerate(records)
         ]
-        # Motion-adaptive: while tracks move fast (set by the track stage), no frame goes without a detector
-        # (unless light passes are switched off: --light-every 0).
-        if self.fast_until >= records[0].frame.index and self.schedule.light_every > 0:
-            kinds = ["light" if k == "none" else k for k in kinds]
         deep = [
             k == "full" and self._deep(r, last and i == len(records) - 1)
             for i, (r, k) in enumerate(zip(records, kinds))
@@ -394,6 +390,25 @@ class _Run:
                     self._detect_batch(batch, last=True)
                 self._put(self.q_detected, END)
                 return
+
+    def _fast_motion_pass(self, record: FrameRecord) -> float:
+        """Motion-adaptive (``VideoSettings.fast_motion``): while tracks move fast, a frame that ran no detector
+        runs the light passes here (unless light passes are off: ``--light-every 0``).  Decided in the track
+        stage from the frames it has already tracked, so what runs does not depend on how far ahead the detect
+        thread is.
+
+        Returns:
+            The seconds spent detecting (booked under ``detect <label>``).
+        """
+        if record.kind != "none" or self.fast_until < record.frame.index or self.schedule.light_every <= 0:
+            return 0.0
+        t0 = time.perf_counter()
+        found = self.anonymizer.detect_batch(
+            [record.frame.image], light=self.light, conf=self.keep_conf, timings=self.timings
+        )[0]
+        record.detections = self.tracker_config.keep(Detections.concat([record.detections, found]))
+        record.kind = "light"
+        return time.perf_counter() - t0
 
     def _recheck(self, record: FrameRecord, tracker: Tracker, motion: np.ndarray | None) -> float:
         """Search crops around the carried boxes of ``record``'s frame (one without the full detectors) and add
@@ -488,14 +503,15 @@ class _Run:
             motion = camera.step(record.frame.image, estimate=bool(tracker.tracks)) if camera is not None else None
             drift = camera.residual if camera is not None else 0.0
             record.detections = self.tracker_config.keep(record.detections)
-            spent = (
+            spent = self._fast_motion_pass(record)
+            spent += (
                 self._recheck(record, tracker, motion) if self.recheck is not None and record.kind != "full" else 0.0
             )
             self.frame_kinds[record.kind] = self.frame_kinds.get(record.kind, 0) + 1
             full = record.kind == "full" or self.schedule.full_every == 1
             active = tracker.update(record.detections, self.width, self.height, motion, drift, evidence=full)
             if self.settings.fast_motion and tracker.max_relative_speed() > self.settings.fast_motion:
-                # read by the detect stage (a plain int: one writer, one reader); stays on two full intervals
+                # stays on two full intervals (read by _fast_motion_pass on the next frames, in this thread)
                 self.fast_until = record.frame.index + 2 * self.schedule.full_every
             for label in map(str, tracker.confirmed.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1

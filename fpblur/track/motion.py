@@ -83,8 +83,9 @@ class CameraMotion:
         p0 = cv2.goodFeaturesToTrack(previous, maxCorners=s.max_corners, qualityLevel=0.01, minDistance=6)
         if p0 is None or len(p0) < s.min_inliers:
             return None
-        # OpenCV's stubs type nextPts as required, but None (no initial guess) is what its Python API documents
-        p1, status, _ = cv2.calcOpticalFlowPyrLK(previous, gray, p0, None, winSize=(21, 21), maxLevel=3)  # type: ignore[call-overload]
+        # OpenCV 4.x stubs type nextPts as required (5.x accepts None), but None (no initial guess) is what its
+        # Python API documents
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(previous, gray, p0, None, winSize=(21, 21), maxLevel=3)  # type: ignore[call-overload, unused-ignore]
         ok = status.reshape(-1) == 1
         m, inliers = (None, None)
         if ok.sum() >= s.min_inliers:

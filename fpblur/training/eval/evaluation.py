@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -375,13 +375,17 @@ def ultralytics_metrics(
 
 
 def regions_at(
-    dets: Sequence[Detections], shapes: Sequence[tuple[int, int]], conf: float, pad: float | dict[str, float] | None
+    dets: Sequence[Detections],
+    shapes: Sequence[tuple[int, int]],
+    conf: float,
+    pad: float | dict[str, float] | None,
+    pad_by_width: float | Mapping[str, float] | None = None,
 ) -> list[Detections]:
     """The areas the anonymizer would blur: detections at ``conf``, padded by ``pad`` (one fraction of the box
-    size per side, one per label, or None for the default profile's), clipped to each image (``shapes``: height,
-    width in pixels).
+    size per side, one per label, or None for the default profile's) and ``pad_by_width``
+    (:func:`~fpblur.redact.anonymizer.regions_for`), clipped to each image (``shapes``: height, width in pixels).
     """
-    return [regions_for(d.filter(min_score=conf), pad, w, h) for d, (h, w) in zip(dets, shapes)]
+    return [regions_for(d.filter(min_score=conf), pad, w, h, pad_by_width) for d, (h, w) in zip(dets, shapes)]
 
 
 # -- the whole evaluation --------------------------------------------------------------------------------
@@ -488,7 +492,7 @@ def evaluate_model(
     dets, shapes = predict(detector, dataset.images, sweep_conf, progress)
     dets = [d.filter(label=target) for d in dets]  # a two-class YOLO model labels the other target's classes
     ignore = dataset.ignore_masks()
-    regions = regions_at(dets, shapes, conf, config.redact.pad)
+    regions = regions_at(dets, shapes, conf, config.redact.pad, config.redact.pad_by_width)
     result = privacy_evaluate(dets, dataset.gts, ignore=ignore, regions=regions, threshold=conf)
     wider = wider_ap(dets, dataset.gts, dataset.flags) if dataset.has_wider_flags else None
     ignores = ignore if ignore is not None else [None] * len(dets)
