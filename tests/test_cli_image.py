@@ -406,3 +406,16 @@ def test_atomic_outputs_get_normal_file_permissions(tmp_path):
     with atomic_output(old) as tmp:
         tmp.write_text("after")
     assert stat.S_IMODE(old.stat().st_mode) == 0o640 and old.read_text() == "after"
+
+
+def test_no_log_is_left_when_no_image_could_be_read(tmp_path, capsys):
+    """``fpblur detect --json`` / ``fpblur image --log`` on inputs that all fail: exit 2 and no log file (an empty
+    ``{}`` would read as "nothing found")."""
+    from fpblur.cli import main
+
+    bad = tmp_path / "notimg.jpg"
+    bad.write_text("not an image")
+    assert main(["detect", str(bad), "--json", str(tmp_path / "d.json")]) == 2
+    assert main(["image", str(bad), "-o", str(tmp_path / "out"), "--log", str(tmp_path / "i.json")]) == 2
+    assert not (tmp_path / "d.json").exists() and not (tmp_path / "i.json").exists()
+    assert "notimg.jpg" in capsys.readouterr().err

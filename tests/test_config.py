@@ -401,3 +401,29 @@ def test_video_settings_of_the_config_work_with_the_video_runner_settings():
     from fpblur.run import video as run_video
 
     assert run_video.VideoSettings is VideoSettings  # one definition: the runner takes the resolved settings
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"redact": {"pad_by_width": [0.1]}}, "pad_by_width must be a number"),
+        ({"redact": {"pad_by_width": True}}, "pad_by_width must be a number"),
+        ({"redact": {"pad_by_width": float("inf")}}, "pad_by_width must be 0 or more and finite"),
+        ({"pad": float("inf")}, "pad must be 0 or more and finite"),
+        ({"pad": float("nan")}, "pad must be 0 or more"),
+        ({"redact": 5}, "redact must be a mapping"),
+        ({"redact": ["pad_by_width"]}, "redact must be a mapping"),
+        ({"video": 5}, "video must be a mapping"),
+        ({"video": {"fast_motion": "x"}}, "fast_motion must be a number"),
+        ({"video": {"fast_motion": -1}}, "fast_motion must be 0 or more"),
+        ({"video": {"full": {"deep_every": 1.5}}}, "deep_every must be a whole number"),
+        ({"video": {"full": {"upscale_max_side": -1}}}, "upscale_max_side must be a whole number"),
+        ({"video": {"full": {"upscale_precision": "fp16"}}}, "upscale_precision must be fp32 or int8"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_naming_the_setting(changes, message):
+    from fpblur.config.settings import resolve_config
+
+    with pytest.raises(ValueError, match=message) as info:
+        resolve_config(**changes)
+    assert "\n" not in str(info.value)

@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
         args: the parsed ``fpblur detect`` command line.
 
     Returns:
-        0 when every image was read, 1 when some failed, 2 when none could be (or the log path would replace an
-        input).
+        0 when every image was read, 1 when some failed, 2 when none could be (no log is written then) or the log
+        path would replace an input.
 
     Raises:
         ValueError: contradicting or out-of-range options (before any work); :func:`fpblur.cli.main` prints it
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     anonymizer = build_anonymizer(config)
     report = run_images(jobs, anonymizer, write=False, max_pixels=config.image.max_pixels, on_error=error)
     report.failed += n_errors
-    write_json_log(args.json, report.log)
+    if report.done:  # nothing read: no log file (an empty one would look like "no detections")
+        write_json_log(args.json, report.log)
     print(report.summary(), file=sys.stderr)
     return exit_code(report.done, report.failed)

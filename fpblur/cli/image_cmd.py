@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         jobs, anonymizer, keep_metadata=config.image.keep_metadata, max_pixels=config.image.max_pixels, on_error=error
     )
     report.failed += n_errors
-    if args.log:
+    if args.log and report.done:  # nothing anonymized: no log file (an empty one would look like "no detections")
         write_json_log(args.log, report.log)
     print(report.summary(), file=sys.stderr)
     return exit_code(report.done, report.failed)

@@ -21,6 +21,7 @@ Overrides use ``None`` for "not set": only values a user actually chose win over
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
@@ -291,8 +292,14 @@ def frame_passes(value: Any, base: _Passes) -> _Passes:
     return value
 
 
-def _set(values: Overrides) -> dict[str, Any]:
-    """The overrides a user actually set (``None`` values dropped)."""
+def _set(values: Overrides, what: str = "settings") -> dict[str, Any]:
+    """The overrides a user actually set (``None`` values dropped).
+
+    Raises:
+        ValueError: ``values`` is neither None nor a mapping (one line naming ``what``).
+    """
+    if values is not None and not isinstance(values, Mapping):
+        raise ValueError(f"{what} must be a mapping of setting names to values, got {values!r}")
     return {k: v for k, v in (values or {}).items() if v is not None}
 
 
@@ -438,12 +445,15 @@ def _per_label(base: dict[str, float], value: float | Mapping[str, float] | None
 
 
 def _check_pad(value: Any, what: str) -> float:
+    """``value`` as a finite fraction >= 0 (a number, or text of one); a one-line ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, np.floating, np.integer)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
     try:
         number = float(value)
     except ValueError:
         raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not number >= 0:
-        raise ValueError(f"{what} must be 0 or more (got {number:g})")
+    if not number >= 0 or not math.isfinite(number):
+        raise ValueError(f"{what} must be 0 or more and finite (got {number:g})")
     return number
 
 
@@ -488,7 +498,7 @@ def resolve_config(
         raise ValueError(f"unknown detector target(s): {', '.join(unknown)}; expected face or plate")
     specs = {t: resolve_detector(t, prof, per_target.get(t)) for t in chosen}
 
-    redact_set = _set(redact)
+    redact_set = _set(redact, "redact")
     _check_keys(RedactSettings, redact_set, "redaction")
     redact_pad = redact_set.pop("pad", None)
     pad = redact_pad if pad is None else pad
@@ -499,7 +509,7 @@ def resolve_config(
     by_width = resolve_pad_by_width(prof, redact_set.pop("pad_by_width", None))
     redaction = RedactSettings(mode=chosen_mode, pad=resolve_pad(prof, pad), pad_by_width=by_width, **redact_set)
 
-    video_set = _set(video)
+    video_set = _set(video, "video")
     _check_keys(VideoSettings, video_set, "video")
     for name in SPANS:  # 15 and "15" are the same span
         if isinstance(video_set.get(name), int) and not isinstance(video_set[name], bool):
@@ -515,9 +525,11 @@ def resolve_config(
         raise ValueError(f"batch must be at least 1 frame (got {video_set['batch']})")
     if not 0.0 <= float(video_set.get("conf_low", 0.0)) <= 1.0:
         raise ValueError(f"conf_low must be between 0 and 1 (got {video_set['conf_low']:g})")
+    if "fast_motion" in video_set:
+        video_set["fast_motion"] = _check_pad(video_set["fast_motion"], "fast_motion")
     video_settings = VideoSettings(**video_set)
 
-    image_set = _set(image)
+    image_set = _set(image, "image")
     _check_keys(ImageSettings, image_set, "image")
     if int(image_set.get("max_pixels", 1)) < 1:
         raise ValueError(f"max_pixels must be positive (got {image_set['max_pixels']})")

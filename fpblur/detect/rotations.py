@@ -99,11 +99,21 @@ class RotatedPasses(WrapsBase):
         return self.base.input_sizes
 
     def video_full(self: _R, full: FullFramePasses) -> _R:
-        """The rotated passes around the base's full-video-frame variant; none when ``full.rotations`` is off
-        (the full frames between deep ones, :meth:`~fpblur.config.profiles.FullFramePasses.plain`)."""
+        """The rotated passes around the base's full-video-frame variant, running ``full.rotation_pass`` when it is
+        set; none when ``full.rotations`` is off (the full frames between deep ones,
+        :meth:`~fpblur.config.profiles.FullFramePasses.plain`).
+
+        Raises:
+            ValueError: a bad ``full.rotation_pass``.
+        """
         other = super().video_full(full)
         if not full.rotations:
             other.angles = ()
+        elif full.rotation_pass is not None:
+            with_passes = getattr(self.rotated, "with_passes", None)
+            if with_passes is None:
+                raise ValueError(f"rotation_pass {full.rotation_pass!r}: the rotated detector takes no passes")
+            other.rotated = with_passes(full.rotation_pass)
         return other
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
