@@ -419,3 +419,21 @@ def test_no_log_is_left_when_no_image_could_be_read(tmp_path, capsys):
     assert main(["image", str(bad), "-o", str(tmp_path / "out"), "--log", str(tmp_path / "i.json")]) == 2
     assert not (tmp_path / "d.json").exists() and not (tmp_path / "i.json").exists()
     assert "notimg.jpg" in capsys.readouterr().err
+
+
+def test_an_onnx_file_that_is_not_a_yolo_export_is_a_one_line_error(tmp_path, capsys):
+    """``--faces`` takes YOLO weights: a CenterFace ONNX file (or any non-YOLO graph) is refused before Ultralytics
+    loads it (which used to print hundreds of ONNX Runtime warnings and fail on the first image)."""
+    import shutil
+
+    from fpblur.cli import main
+    from fpblur.models.registry import model_path
+
+    weights = tmp_path / "faces.onnx"
+    shutil.copy(model_path("centerface"), weights)
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((64, 64, 3), np.uint8))
+    assert main(["image", str(img), "-o", str(tmp_path / "out"), "--faces", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert "faces.onnx: not a YOLO detection export" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()

@@ -57,6 +57,8 @@ class YoloDetector(SingleSizeDetector):
             raise FileNotFoundError(f"{weights}: weights file not found")
         if weights.suffix.lower() not in (".pt", ".onnx"):
             raise ValueError(f"{weights}: expected a .pt or .onnx weights file")
+        if weights.suffix.lower() == ".onnx":
+            check_yolo_onnx(weights)
         ultralytics = import_ultralytics()
         self.weights = weights
         self.label = label
@@ -94,3 +96,31 @@ class YoloDetector(SingleSizeDetector):
             h, w = res.orig_shape
             out.append(det.clip(w, h))
         return out
+
+
+def check_yolo_onnx(path: Path) -> None:
+    """Refuse an ONNX file that is not a YOLO detection export before Ultralytics loads it (it would log hundreds
+    of ONNX Runtime warnings and fail on the first image with an opaque shape error).
+
+    A YOLOv8 detection export has one input (``batch×3×height×width``) and one output
+    (``batch×(4 + classes)×anchors``), as :mod:`fpblur.detect.yolo_onnx` reads it.
+
+    Raises:
+        ValueError: ``path`` is not an ONNX model, or its inputs/outputs are not those of a YOLO detection export
+            (one line naming the file and what was found).
+    """
+    import onnx  # core dependency; imported here so that .pt weights never need it
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError and friends: a damaged or non-ONNX file
+        raise ValueError(f"{path}: not an ONNX model ({type(exc).__name__})") from None
+    init = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init]
+    outputs = list(model.graph.output)
+    rank = [len(o.type.tensor_type.shape.dim) for o in outputs]
+    if len(inputs) != 1 or len(outputs) != 1 or rank != [3]:
+        raise ValueError(
+            f"{path}: not a YOLO detection export (expected 1 input and 1 output of rank 3, found "
+            f"{len(inputs)} input(s) and {len(outputs)} output(s) of rank {rank}); --faces/--plates take YOLO weights"
+        )
