@@ -297,6 +297,7 @@ class CenterFaceDetector(Detector):
         self._threads, self._providers = threads, providers
         # one session per precision, built when first needed and shared by every copy (light, video_full...)
         self._sessions: dict[str, ort.InferenceSession] = {}
+        self._ready: dict[str, bool] = {}  # whether a precision's graph needs no build (shared like the sessions)
         self.session = self._session(precision)
 
     def _session(self, precision: str) -> ort.InferenceSession:
@@ -309,6 +310,13 @@ class CenterFaceDetector(Detector):
                 model_bytes = prepare_model(self.model_path)
             self._sessions[precision] = make_session(model_bytes, threads=self._threads, providers=self._providers)
         return self._sessions[precision]
+
+    def _int8_ready(self) -> bool:
+        """Whether the int8 graph of this model needs no build (:func:`int8_model_ready`: it hashes the model
+        file, so the answer is kept, shared by the copies like the sessions: video_full runs on every full frame)."""
+        if "int8" not in self._sessions and "int8?" not in self._ready:
+            self._ready["int8?"] = int8_model_ready(self.model_path)
+        return "int8" in self._sessions or self._ready["int8?"]
 
     def upscale_session(self) -> ort.InferenceSession:
         """The session the upscaling passes (factor > 1) run on: the ``upscale_precision`` graph on the CPU
@@ -432,7 +440,7 @@ class CenterFaceDetector(Detector):
         other = copy.copy(self)
         other.upscale_max_side = full.upscale_max_side
         other.upscale_precision = full.upscale_precision
-        if other.upscale_precision == "int8" != self.precision and not int8_model_ready(self.model_path):
+        if other.upscale_precision == "int8" != self.precision and not self._int8_ready():
             # another CenterFace file whose int8 graph would first have to be built (~7 GB of memory:
             # fpblur.detect.centerface_int8): its own graph; precision="int8" asks for the build
             other.upscale_precision = None
