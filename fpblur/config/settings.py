@@ -407,8 +407,7 @@ def resolve_pad(profile: Profile, pad: float | Mapping[str, float] | None) -> di
         mapping names).
 
     Raises:
-        ValueError: a negative or NaN padding, or text that is not a number.
-        TypeError: a padding that is neither a number nor text.
+        ValueError: a negative, NaN or infinite padding, or a value that is not a number (text of one is read).
     """
     return _per_label({label: float(profile.pad.get(label, DEFAULT_PAD)) for label in LABELS}, pad, "pad")
 
@@ -426,8 +425,7 @@ def resolve_pad_by_width(profile: Profile, pad_by_width: float | Mapping[str, fl
         mapping names).
 
     Raises:
-        ValueError: a negative or NaN fraction, or text that is not a number.
-        TypeError: a value that is neither a number nor text.
+        ValueError: a negative, NaN or infinite fraction, or a value that is not a number (text of one is read).
     """
     base = {label: float(profile.pad_by_width.get(label, 0.0)) for label in LABELS}
     return _per_label(base, pad_by_width, "pad_by_width")
