@@ -314,9 +314,9 @@ class CenterFaceDetector(Detector):
     def _int8_ready(self) -> bool:
         """Whether the int8 graph of this model needs no build (:func:`int8_model_ready`: it hashes the model
         file, so the answer is kept, shared by the copies like the sessions: video_full runs on every full frame)."""
-        if "int8" not in self._sessions and "int8?" not in self._ready:
-            self._ready["int8?"] = int8_model_ready(self.model_path)
-        return "int8" in self._sessions or self._ready["int8?"]
+        if "int8" not in self._ready:
+            self._ready["int8"] = "int8" in self._sessions or int8_model_ready(self.model_path)
+        return self._ready["int8"]
 
     def upscale_session(self) -> ort.InferenceSession:
         """The session the upscaling passes (factor > 1) run on: the ``upscale_precision`` graph on the CPU

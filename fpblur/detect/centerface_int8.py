@@ -174,13 +174,15 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
 def int8_model_ready(source: str | os.PathLike) -> bool:
     """Whether the int8 model of the CenterFace file ``source`` is on this machine without a build: shipped (the
     registry's ``centerface``) or already in the cache (:func:`int8_model_path`)."""
-    digest = sha256_file(source)
-    if digest == get_info("centerface").sha256 and shipped_int8_path().is_file():
-        return True
-    return _cache_path(digest).is_file()
+    return _int8_location(sha256_file(source)).is_file()
 
 
-def _cache_path(digest: str) -> Path:
+def _int8_location(digest: str) -> Path:
+    """Where the int8 model of the CenterFace file with sha256 ``digest`` is: the shipped file for the registry's
+    ``centerface`` (when installed), else its cache path (which may not exist yet)."""
+    shipped = shipped_int8_path()
+    if digest == get_info("centerface").sha256 and shipped.is_file():
+        return shipped
     return cache_dir() / "centerface" / f"centerface-int8-{QUANT_VERSION}-{digest[:12]}.onnx"
 
 
@@ -202,11 +204,7 @@ def int8_model_path(source: str | os.PathLike) -> Path:
         FileNotFoundError: ``source`` does not exist.
         RuntimeError: a calibration photo cannot be read.
     """
-    full_digest = sha256_file(source)
-    shipped = shipped_int8_path()
-    if full_digest == get_info("centerface").sha256 and shipped.is_file():
-        return shipped
-    dst = _cache_path(full_digest)
+    dst = _int8_location(sha256_file(source))
     if not dst.is_file():
         print(f"fpblur: building the int8 CenterFace model (once per machine; cached at {dst})", file=sys.stderr)
         start = time.perf_counter()
