@@ -233,3 +233,24 @@ def test_onnx_sessions_do_not_spin_between_operators():
     face = CenterFaceDetector()
     options = face.session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_full_frames_run_the_plate_model_at_640_only_and_light_frames_at_480():
+    """``FullFramePasses.plate_imgsz`` (default 640): the profile's 480 px plate pass is what light frames run two
+    frames later, so full frames skip it; photos run both sizes, None restores them on full frames, and a
+    detector with none of the listed sizes (``--imgsz 1280,960``) keeps all of its own."""
+    plate = Anonymizer(resolve_config(targets="plate")).detectors["plate"]
+    assert plate.input_sizes == (640, 480)  # photos
+    assert plate.video_full(FullFramePasses()).input_sizes == (640,)
+    assert plate.video_full(FullFramePasses(plate_imgsz=None)).input_sizes == (640, 480)
+    assert plate.light(LightPasses()).input_sizes == (480,)
+    own = Anonymizer(resolve_config(targets="plate", detectors={"plate": {"imgsz": (1280, 960)}})).detectors["plate"]
+    assert own.video_full(FullFramePasses()).input_sizes == (1280, 960)
+    assert resolve_config(video={"full": {"plate_imgsz": [640, 480]}}).video.full.plate_imgsz == (640, 480)
+    assert FullFramePasses(plate_imgsz=[480]).plate_imgsz == (480,)
+
+
+@pytest.mark.parametrize("bad", ["640", 640, [], [True], [16], [640.5]])
+def test_full_frame_plate_sizes_are_checked(bad):
+    with pytest.raises(ValueError, match="plate_imgsz must be"):
+        FullFramePasses(plate_imgsz=bad)

@@ -32,7 +32,7 @@ from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.boxes import mirror_boxes
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
-from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model
+from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model, to_blob
 from fpblur.detect.centerface_int8 import int8_model_path, int8_model_ready
 from fpblur.detect.multipass import fuse_views, merge_boxes
 from fpblur.detect.runtime import make_session
@@ -338,7 +338,7 @@ class CenterFaceDetector(Detector):
         h, w = rgb.shape[:2]
         nw = max(32, int(np.ceil(w * scale / 32) * 32))
         nh = max(32, int(np.ceil(h * scale / 32) * 32))
-        blob = cv2.dnn.blobFromImage(rgb, 1.0, (nw, nh), (0, 0, 0), swapRB=False, crop=False)
+        blob = to_blob(rgb, nw, nh)
         session = self.upscale_session() if scale > 1.0 else self.session
         heatmap, scl, off, _lms = session.run(list(OUTPUT_NAMES), {INPUT_NAME: blob})
         boxes, scores = decode(heatmap, scl, off, conf, (nh, nw))

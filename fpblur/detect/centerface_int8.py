@@ -45,7 +45,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from fpblur.core.digest import sha256_file
-from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model
+from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model, to_blob
 from fpblur.models.registry import cache_dir, get_info
 from fpblur.models.samples import photo_path
 
@@ -102,7 +102,7 @@ def calibration_inputs(images: list[np.ndarray]) -> list[np.ndarray]:
             canvas = np.zeros((h, w, 3), np.uint8)
             ch, cw = min(h, scaled.shape[0]), min(w, scaled.shape[1])
             canvas[:ch, :cw] = scaled[:ch, :cw]
-            out.append(cv2.dnn.blobFromImage(canvas, 1.0, (w, h), (0, 0, 0), swapRB=False, crop=False))
+            out.append(to_blob(canvas, w, h))
     return out
 
 

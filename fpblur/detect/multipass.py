@@ -160,9 +160,14 @@ class MultiDetector(Detector):
         return [self._merge([p[i] for p in per_member]) for i in range(len(images))]
 
     def video_full(self, full: FullFramePasses) -> MultiDetector:
-        """The members' full-video-frame variants, merged the same way."""
+        """The members' full-video-frame variants, merged the same way: only the members at
+        ``full.plate_imgsz`` sizes when that names any of theirs (the plate model's sizes), else all of them."""
         other = copy.copy(self)
-        other.members = [m.video_full(full) for m in self.members]
+        members = [m.video_full(full) for m in self.members]
+        if full.plate_imgsz is not None:
+            wanted = set(full.plate_imgsz)
+            members = [m for m in members if m.input_sizes and set(m.input_sizes) <= wanted] or members
+        other.members = members
         return other
 
     def light(self, passes: LightPasses) -> Detector:
