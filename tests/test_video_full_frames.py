@@ -254,3 +254,23 @@ def test_full_frames_run_the_plate_model_at_640_only_and_light_frames_at_480():
 def test_full_frame_plate_sizes_are_checked(bad):
     with pytest.raises(ValueError, match="plate_imgsz must be"):
         FullFramePasses(plate_imgsz=bad)
+
+
+def test_full_frame_plate_sizes_leave_other_labels_alone():
+    """``plate_imgsz`` names the plate model's sizes: a multi-size detector of faces keeps all of its sizes."""
+    from fpblur.detect.base import CallableDetector
+    from fpblur.detect.multipass import MultiDetector
+
+    class Sized(CallableDetector):
+        def __init__(self, label: str, size: int) -> None:
+            super().__init__(lambda image: Detections(), (label,))
+            self.size = size
+
+        @property
+        def input_sizes(self) -> tuple[int, ...]:
+            return (self.size,)
+
+    faces = MultiDetector([Sized("face", 640), Sized("face", 480)], iou=0.5)
+    plates = MultiDetector([Sized("plate", 640), Sized("plate", 480)], iou=0.5)
+    assert faces.video_full(FullFramePasses()).input_sizes == (640, 480)
+    assert plates.video_full(FullFramePasses()).input_sizes == (640,)

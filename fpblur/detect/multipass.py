@@ -160,11 +160,11 @@ class MultiDetector(Detector):
         return [self._merge([p[i] for p in per_member]) for i in range(len(images))]
 
     def video_full(self, full: FullFramePasses) -> MultiDetector:
-        """The members' full-video-frame variants, merged the same way: only the members at
-        ``full.plate_imgsz`` sizes when that names any of theirs (the plate model's sizes), else all of them."""
+        """The members' full-video-frame variants, merged the same way; a plate detector keeps only the members
+        at ``full.plate_imgsz`` sizes when that names any of theirs, else all of them."""
         other = copy.copy(self)
         members = [m.video_full(full) for m in self.members]
-        if full.plate_imgsz is not None:
+        if full.plate_imgsz is not None and "plate" in self.labels:
             wanted = set(full.plate_imgsz)
             members = [m for m in members if m.input_sizes and set(m.input_sizes) <= wanted] or members
         other.members = members
