@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,8 +40,7 @@ class RecheckSettings:
             are not searched on this frame (a still face is re-checked every other frame).
         budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
             pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
-            light pass, and crops only search what that missed.  (0.9 for faces, where a crop pixel costs about a
-            light-pass pixel, was 2 % cheaper but left more frames of a face on its side sharp: README.)
+            light pass, and crops only search what that missed.
     """
 
     target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
@@ -70,18 +69,6 @@ class CropPlan:
         w = max(32, math.ceil((x1 - x0) * self.scale / 32) * 32)
         h = max(32, math.ceil((y1 - y0) * self.scale / 32) * 32)
         return w * h
-
-    def fitted(self, pixels: float) -> CropPlan:
-        """This crop at the largest scale whose :attr:`cost` is about ``pixels`` or less (itself when it already
-        fits): the object is shown smaller than the target height, but the crop costs no more than a budget.
-
-        Sides are rounded up to multiples of 32, so the cost can end a little above ``pixels``; never below
-        one 32 × 32 input."""
-        if self.cost <= pixels:
-            return self
-        x0, y0, x1, y1 = self.box
-        scale = self.scale * math.sqrt(max(pixels, 1.0) / ((x1 - x0) * self.scale * (y1 - y0) * self.scale))
-        return replace(self, scale=float(scale))
 
     def input_side(self) -> int:
         """The crop's long side on the network input, rounded up to a multiple of 32 (a single-size backend's
@@ -179,21 +166,14 @@ def plan_crops(
 
 
 def within_budget(plans: Sequence[CropPlan], pixels: float) -> tuple[list[CropPlan], list[CropPlan]]:
-    """Split ``plans`` (most urgent first) into those that fit in ``pixels`` network pixels and the rest.
-
-    The most urgent crop is always searched; when it alone costs more than ``pixels`` (the window of a small
-    object that has not been re-found for several frames, enlarged to the target height, can cost several
-    light passes), it is searched at the scale that fits (:meth:`CropPlan.fitted`) and nothing else is."""
+    """Split ``plans`` (most urgent first) into those that fit in ``pixels`` network pixels and the rest."""
     taken: list[CropPlan] = []
     left: list[CropPlan] = []
     spent = 0
     for p in plans:
-        if spent + p.cost <= pixels:
+        if spent + p.cost <= pixels or not taken and not spent:
             taken.append(p)
             spent += p.cost
-        elif not taken:
-            taken.append(p.fitted(pixels))
-            spent = int(pixels) + 1
         else:
             left.append(p)
     return taken, left
