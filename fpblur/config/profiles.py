@@ -184,11 +184,10 @@ class FullFramePasses:
         if self.upscale_precision not in ("fp32", "int8"):
             raise ValueError(f"upscale_precision must be fp32 or int8, got {self.upscale_precision!r}")
         sizes = self.plate_imgsz
-        if isinstance(sizes, list):
+        if isinstance(sizes, list):  # JSON/YAML lists; the dataclass stays hashable
             object.__setattr__(self, "plate_imgsz", sizes := tuple(sizes))
         if sizes is not None and (
-            isinstance(sizes, (str, bytes))
-            or not isinstance(sizes, (tuple, list))
+            not isinstance(sizes, tuple)
             or not sizes
             or any(isinstance(v, bool) or not isinstance(v, int) or v < 32 for v in sizes)
         ):

@@ -436,14 +436,15 @@ def _per_label(base: dict[str, float], value: float | Mapping[str, float] | None
     if value is None:
         return base
     if isinstance(value, Mapping):
-        given = {str(k): _check_pad(v, f"{k} {what}") for k, v in value.items() if v is not None}
+        given = {str(k): _non_negative(v, f"{k} {what}") for k, v in value.items() if v is not None}
         return {**base, **given}
-    number = _check_pad(value, what)
+    number = _non_negative(value, what)
     return {label: number for label in base}
 
 
-def _check_pad(value: Any, what: str) -> float:
-    """``value`` as a finite fraction >= 0 (a number, or text of one); a one-line ValueError naming ``what``."""
+def _non_negative(value: Any, what: str) -> float:
+    """``value`` as a finite number >= 0 (a number, or text of one: paddings, ``fast_motion``); a one-line
+    ValueError naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, np.floating, np.integer)):
         raise ValueError(f"{what} must be a number, got {value!r}")
     try:
@@ -524,7 +525,7 @@ def resolve_config(
     if not 0.0 <= float(video_set.get("conf_low", 0.0)) <= 1.0:
         raise ValueError(f"conf_low must be between 0 and 1 (got {video_set['conf_low']:g})")
     if "fast_motion" in video_set:
-        video_set["fast_motion"] = _check_pad(video_set["fast_motion"], "fast_motion")
+        video_set["fast_motion"] = _non_negative(video_set["fast_motion"], "fast_motion")
     video_settings = VideoSettings(**video_set)
 
     image_set = _set(image, "image")

@@ -120,6 +120,12 @@ def merge_per_label(parts: Sequence[Detections], iou: float, vote_iou: float | N
     return Detections.concat(merged)
 
 
+def _at_sizes(members: Sequence[Detector], sizes: Sequence[int]) -> list[Detector]:
+    """The ``members`` that run only at input sizes (pixels) among ``sizes`` (members without sizes: none)."""
+    wanted = set(sizes)
+    return [m for m in members if m.input_sizes and set(m.input_sizes) <= wanted]
+
+
 class MultiDetector(Detector):
     """Run several detectors on each image and merge their boxes by NMS (+ voting), label by label.
 
@@ -165,15 +171,14 @@ class MultiDetector(Detector):
         other = copy.copy(self)
         members = [m.video_full(full) for m in self.members]
         if full.plate_imgsz is not None and "plate" in self.labels:
-            wanted = set(full.plate_imgsz)
-            members = [m for m in members if m.input_sizes and set(m.input_sizes) <= wanted] or members
+            members = _at_sizes(members, full.plate_imgsz) or members
         other.members = members
         return other
 
     def light(self, passes: LightPasses) -> Detector:
         """The members at ``passes.plate_imgsz`` (else the smallest one), sharing the loaded model: that member
         itself when only one is left, else a merge of them."""
-        members = [m for m in self.members if m.input_sizes and set(m.input_sizes) <= set(passes.plate_imgsz)]
+        members = _at_sizes(self.members, passes.plate_imgsz)
         if not members:
             members = [min(self.members, key=lambda m: min(m.input_sizes, default=0))]
         if len(members) == 1:
