@@ -103,6 +103,15 @@ shipped=$(run python -c "from fpblur.detect.centerface_int8 import shipped_int8_
 echo "core install: shipped int8 CenterFace used, sha256 $(sha256sum "$shipped" | cut -d' ' -f1)"
 run python -c "import json, sys; assert len(json.load(open(sys.argv[1]))['zidane.jpg']) >= 2" "$work/fast.json" \
   || fail "fpblur image --fast did not find both faces"
+# Light video frames run the int8 plate graph shipped in the wheel (fpblur.detect.plate_int8).
+run python -c "
+import hashlib
+from fpblur.detect.plate_int8 import SHIPPED_INT8_SHA256, int8_weights_for
+from fpblur.models.registry import model_path
+p = int8_weights_for(model_path('plate-yolov8n'))
+assert p is not None and hashlib.sha256(p.read_bytes()).hexdigest() == SHIPPED_INT8_SHA256, p
+" || fail "the int8 plate model is missing from the wheel or differs"
+echo "core install: shipped int8 plate model present"
 
 # A short clip with an audio track, generated in the venv with PyAV and numpy (fpblur.media.synth).
 run python - "$work/clip.mp4" <<'EOF' || fail "could not generate the test clip"

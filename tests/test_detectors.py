@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,31 @@ def test_prepared_model_has_no_weight_inputs():
     assert inputs == ["input.1"]
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["B", 3, "H", "W"]
+
+
+def test_the_prepared_graph_is_cached_so_later_starts_skip_the_onnx_import(tmp_path, monkeypatch, capsys):
+    """Preparing the graph needs the ``onnx`` package (about 0.6 s to import): the first start caches the prepared
+    graph, later starts load it and never import ``onnx``; an unwritable cache only costs the preparation."""
+    import subprocess
+    import sys
+
+    from fpblur.detect.centerface_graph import prepared_model
+
+    probe = (
+        "import sys; from fpblur import Anonymizer; from fpblur.run.video import anonymize_video; "
+        "Anonymizer(targets='face,plate'); print('onnx' in sys.modules)"
+    )
+    env = {**os.environ, "FPBLUR_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    assert [r.stdout.strip() for r in runs] == ["True", "False"]
+    cached = list((tmp_path / "cache" / "centerface").glob("centerface-prepared-*.onnx"))
+    assert len(cached) == 1 and cached[0].read_bytes() == prepare_model(model_path("centerface"))
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("FPBLUR_CACHE", str(blocked / "cache"))
+    assert prepared_model(model_path("centerface")) == cached[0].read_bytes()
+    assert "cannot cache the prepared CenterFace graph" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("size", [(1920, 1088), (736, 416), (640, 384), (960, 544), (64, 32)])

@@ -112,11 +112,29 @@ class PlateSettings:
 
 @dataclass(frozen=True)
 class LightPasses:
-    """What a light video frame runs (:mod:`fpblur.track.schedule`): CenterFace ``face_passes`` and the plate
-    model's ``plate_imgsz`` sizes."""
+    """What a light video frame and a crop re-check run (:mod:`fpblur.track.schedule`,
+    :mod:`fpblur.track.recheck`).
+
+    Attributes:
+        face_passes: CenterFace passes (:class:`~fpblur.detect.centerface.ScalePass` text forms).
+        plate_imgsz: the plate model's input sizes in pixels.
+        plate_precision: the plate graph they run on the CPU: ``"int8"`` (the shipped int8 graph of the default
+            plate model, :mod:`fpblur.detect.plate_int8`: a 480 px pass 11.6 instead of 18.7 ms; another plate
+            model has none and runs fp32) or ``"fp32"``.  Full frames and photos always run fp32 (the int8 graph
+            lost plates on the photo sets; on video, where full frames carry every plate, it anonymized the
+            motion clips and the parking-lot clip exactly as fp32: README).
+
+    Raises:
+        ValueError: an unknown ``plate_precision``.
+    """
 
     face_passes: tuple[str, ...] = ("0.75@1280",)
     plate_imgsz: tuple[int, ...] = (480,)
+    plate_precision: str = "int8"
+
+    def __post_init__(self) -> None:
+        if self.plate_precision not in ("fp32", "int8"):
+            raise ValueError(f"plate_precision must be fp32 or int8, got {self.plate_precision!r}")
 
 
 @dataclass(frozen=True)

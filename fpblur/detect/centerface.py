@@ -32,7 +32,7 @@ from fpblur.config.profiles import FullFramePasses, LightPasses
 from fpblur.core.boxes import mirror_boxes
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector
-from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepare_model, to_blob
+from fpblur.detect.centerface_graph import INPUT_NAME, OUTPUT_NAMES, prepared_model, to_blob
 from fpblur.detect.centerface_int8 import int8_model_path, int8_model_ready
 from fpblur.detect.multipass import fuse_views, merge_boxes
 from fpblur.detect.runtime import make_session
@@ -307,7 +307,7 @@ class CenterFaceDetector(Detector):
             if precision == "int8":
                 model_bytes = int8_model_path(self.model_path).read_bytes()
             else:
-                model_bytes = prepare_model(self.model_path)
+                model_bytes = prepared_model(self.model_path)
             self._sessions[precision] = make_session(model_bytes, threads=self._threads, providers=self._providers)
         return self._sessions[precision]
 

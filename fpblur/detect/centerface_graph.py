@@ -9,12 +9,17 @@ removes those inputs and makes the spatial dimensions dynamic.  Shared by the fp
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
-from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
+from fpblur.core.digest import sha256_file
+from fpblur.core.files import atomic_output
+from fpblur.models.registry import cache_dir
+
+PREPARE_VERSION = "v1"  # bump when prepare_model changes: the cached prepared graphs are made again
 INPUT_NAME = "input.1"
 OUTPUT_NAMES = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 
@@ -53,6 +58,10 @@ def prepare_model(path: str | os.PathLike) -> bytes:
         FileNotFoundError: ``path`` does not exist.
         google.protobuf.message.DecodeError: ``path`` is not an ONNX model.
     """
+    # optional: onnx, deferred (0.6 s to import, its ml_dtypes) to the runs that prepare a graph
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims  # optional: onnx, as above
+
     model = onnx.load(str(path))
     init_names = {t.name for t in model.graph.initializer}
     real_inputs = [i for i in model.graph.input if i.name not in init_names]
@@ -67,3 +76,36 @@ def prepare_model(path: str | os.PathLike) -> bytes:
     }
     model = update_inputs_outputs_dims(model, dims_in, dims_out)
     return model.SerializeToString()
+
+
+def prepared_model(path: str | os.PathLike) -> bytes:
+    """:func:`prepare_model`'s bytes for ``path``, kept in fpblur's cache so that later starts skip the ``onnx``
+    import and the rewrite: ``<fpblur cache>/centerface/centerface-prepared-<PREPARE_VERSION>-<sha256 prefix of
+    the file>.onnx``, written atomically.  When the cache cannot be written the graph is prepared in memory
+    (one line on stderr says why).
+
+    Args:
+        path: the CenterFace ONNX file.
+
+    Returns:
+        The serialized prepared model (see :func:`prepare_model`).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        google.protobuf.message.DecodeError: ``path`` is not an ONNX model.
+    """
+    cached = cache_dir() / "centerface" / f"centerface-prepared-{PREPARE_VERSION}-{sha256_file(path)[:12]}.onnx"
+    try:
+        return cached.read_bytes()
+    except OSError:
+        pass
+    model = prepare_model(path)
+    try:
+        with atomic_output(cached) as tmp:
+            Path(tmp).write_bytes(model)
+    except OSError as err:
+        print(
+            f"fpblur: cannot cache the prepared CenterFace graph at {cached} ({err}); preparing it each run",
+            file=sys.stderr,
+        )
+    return model

@@ -10,7 +10,7 @@ they were read from those packages), each at three scales on a fixed 960×640 ca
 activation ranges; weights are per-channel int8.  No evaluation data is involved.
 
 The int8 model of the default CenterFace file is shipped with fpblur (``fpblur/models/weights/centerface-int8.onnx``,
-:data:`SHIPPED_INT8_SHA256`; ``scripts/build_centerface_int8.py`` rebuilds it and checks that the bytes are the
+:data:`SHIPPED_INT8_SHA256`; ``scripts/build_int8.py centerface`` rebuilds it and checks that the bytes are the
 same): building it needs about 7 GB of memory for the percentile calibration and 30-40 s on two cores, too much
 to do behind a user's first video (or in every Ray worker).  Another CenterFace file is quantised on first use
 with the same recipe and written atomically to
@@ -19,33 +19,18 @@ with the same recipe and written atomically to
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import version_converter
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
-from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from fpblur.core.digest import sha256_file
 from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model, to_blob
+from fpblur.detect.quantize import quantize_qdq
 from fpblur.models.registry import cache_dir, get_info
 from fpblur.models.samples import photo_path
 
@@ -106,24 +91,13 @@ def calibration_inputs(images: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-class _CalibrationReader(CalibrationDataReader):
-    """Feeds the calibration inputs to ONNX Runtime's quantiser, one per call, in order."""
-
-    def __init__(self, inputs: list[np.ndarray]) -> None:
-        self._it: Iterator[np.ndarray] = iter(inputs)
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        blob = next(self._it, None)
-        return None if blob is None else {INPUT_NAME: blob}
-
-
 def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
     """Quantise a prepared CenterFace graph to int8 QDQ (static, calibrated) and write it to ``dst`` atomically.
 
     The recipe (module docstring): ONNX Runtime's ``quant_pre_process`` (BN folding, no symbolic shape
     inference), conversion to opset 13, then ``quantize_static`` with QDQ nodes, per-channel int8 weights,
-    uint8 activations and percentile (99.99) calibration on :func:`calibration_inputs`.  ONNX Runtime's
-    quantisation tool is silenced meanwhile (root logger at ERROR, stdout captured).
+    uint8 activations and percentile (99.99) calibration on :func:`calibration_inputs`
+    (:func:`fpblur.detect.quantize.quantize_qdq`).
 
     Args:
         prepared: the dynamic-shape graph from :func:`~fpblur.detect.centerface_graph.prepare_model`.
@@ -136,39 +110,8 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
         RuntimeError: a calibration photo cannot be read (:func:`calibration_images`).
         OSError: ``dst``'s folder cannot be created or written.
     """
-    inputs = calibration_inputs(calibration_images())
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantisation tool warns through the root logger and prints to stdout
-    ort.set_default_logger_severity(3)  # and ONNX Runtime's "Removing initializer" warnings, one per BN layer
-    try:
-        with (
-            contextlib.redirect_stdout(io.StringIO()),
-            tempfile.TemporaryDirectory(prefix="fpblur-q-", dir=dst.parent) as tmp,
-        ):
-            raw, pre, fp32 = (Path(tmp) / n for n in ("raw.onnx", "pre.onnx", "fp32.onnx"))
-            raw.write_bytes(prepared)
-            quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)  # folds BN, cleans the graph
-            model = version_converter.convert_version(onnx.load(str(pre)), 13)  # per-channel QDQ needs opset 13
-            onnx.save(model, str(fp32))
-            out = Path(tmp) / dst.name
-            quantize_static(
-                str(fp32),
-                str(out),
-                _CalibrationReader(inputs),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.Percentile,
-                extra_options={"CalibPercentile": 99.99},
-            )
-            os.replace(out, dst)
-    finally:
-        root.setLevel(level)
-    return dst
+    feeds = ({INPUT_NAME: blob} for blob in calibration_inputs(calibration_images()))
+    return quantize_qdq(prepared, dst, feeds, method="percentile", percentile=99.99, opset=13)
 
 
 def int8_model_ready(source: str | os.PathLike) -> bool:

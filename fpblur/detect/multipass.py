@@ -176,11 +176,12 @@ class MultiDetector(Detector):
         return other
 
     def light(self, passes: LightPasses) -> Detector:
-        """The members at ``passes.plate_imgsz`` (else the smallest one), sharing the loaded model: that member
-        itself when only one is left, else a merge of them."""
+        """The light variants of the members at ``passes.plate_imgsz`` (else of the smallest one), sharing the
+        loaded model: that member's when only one is left, else a merge of them."""
         members = _at_sizes(self.members, passes.plate_imgsz)
         if not members:
             members = [min(self.members, key=lambda m: min(m.input_sizes, default=0))]
+        members = [m.light(passes) for m in members]
         if len(members) == 1:
             return members[0]
         light = copy.copy(self)

@@ -12,49 +12,24 @@ OpenCV's (:func:`fpblur.core.boxes.nms`).
 from __future__ import annotations
 
 import ast
+import copy
 import os
+import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
+import onnxruntime as ort
 
+from fpblur.config.profiles import LightPasses
 from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
 from fpblur.core.labels import class_label_map, emitted_labels, labelled
 from fpblur.detect.base import SingleSizeDetector
+from fpblur.detect.letterbox import letterbox
+from fpblur.detect.plate_int8 import int8_weights_for
 from fpblur.detect.runtime import make_session
 
-PAD_VALUE = 114
 MAX_DET = 300
-
-
-def letterbox(
-    image: np.ndarray, imgsz: int, stride: int = 32
-) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
-    """Letterbox as Ultralytics YOLOv8 does for a dynamic-shape model (``LetterBox(auto=True)``): resize keeping
-    the aspect ratio so the long side is ``imgsz``, then pad each dimension with grey (114) by
-    ``(imgsz - size) mod stride`` pixels, split between both sides (so a multiple of ``stride`` when ``imgsz`` is).
-
-    Args:
-        image: H×W×3 uint8 BGR image.
-        imgsz: the long side after resizing, in pixels (images are enlarged or shrunk to it).
-        stride: the network's stride.
-
-    Returns:
-        ``(padded, (gain_x, gain_y), (pad_left, pad_top))``: the padded image, the resize factors
-        (new size / original size) and the padding added on the left and top, in pixels.  A box in the padded
-        image maps back as ``(x - pad_left) / gain_x``, ``(y - pad_top) / gain_y``.
-    """
-    h, w = image.shape[:2]
-    r = min(imgsz / h, imgsz / w)
-    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = (imgsz - new_w) % stride / 2, (imgsz - new_h) % stride / 2
-    if (w, h) != (new_w, new_h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    top, bottom = round(dh - 0.1), round(dh + 0.1)
-    left, right = round(dw - 0.1), round(dw + 0.1)
-    image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    return image, (new_w / w, new_h / h), (left, top)
 
 
 def model_names(session) -> dict[int, str]:
@@ -109,7 +84,12 @@ class OnnxYoloDetector(SingleSizeDetector):
         self.weights = Path(weights)
         if not self.weights.is_file():
             raise FileNotFoundError(f"{self.weights}: weights file not found")
-        self.session = make_session(self.weights.read_bytes(), threads=threads, providers=["CPUExecutionProvider"])
+        self._threads = threads
+        self.session = self._make(self.weights)
+        # the int8 graph light passes run (None: this model has none), built when first needed and shared by every
+        # copy (with_imgsz, light); light frames (detect thread) and crop re-checks (track thread) both ask for it
+        self._int8: dict[str, ort.InferenceSession | None] = {}
+        self._lock = threading.Lock()
         self.input_name = self.session.get_inputs()[0].name
         self.label = label
         self.conf = float(conf)
@@ -118,6 +98,27 @@ class OnnxYoloDetector(SingleSizeDetector):
         self.names = model_names(self.session)
         self.class_labels = class_label_map(self.names or {0: label}, label, class_map)
         self.labels = emitted_labels(self.class_labels, label)
+
+    def _make(self, path: Path) -> ort.InferenceSession:
+        return make_session(path.read_bytes(), threads=self._threads, providers=["CPUExecutionProvider"])
+
+    def int8_session(self) -> ort.InferenceSession | None:
+        """The session of this model's int8 graph (:mod:`fpblur.detect.plate_int8`: only the default plate model
+        has one), built on first use and shared with this detector's copies; None when there is none."""
+        with self._lock:
+            if "int8" not in self._int8:
+                int8 = int8_weights_for(self.weights)
+                self._int8["int8"] = None if int8 is None else self._make(int8)
+            return self._int8["int8"]
+
+    def light(self, passes: LightPasses) -> OnnxYoloDetector:
+        """This detector on the graph ``passes.plate_precision`` names: a copy on the int8 session for ``"int8"``
+        when this model has an int8 graph, else this detector itself (its input size is set by the caller)."""
+        if passes.plate_precision != "int8" or (int8 := self.int8_session()) is None:
+            return self
+        other = copy.copy(self)
+        other.session = int8
+        return other
 
     def _detect_one(self, image: np.ndarray, conf: float) -> Detections:
         h, w = image.shape[:2]

@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -455,7 +455,7 @@ class _Run:
 
     def _search(self, image: np.ndarray, plan: CropPlan) -> Detections:
         x0, y0, x1, y1 = plan.box
-        passes = LightPasses(face_passes=(f"{plan.scale:.4g}",), plate_imgsz=(plan.input_side(),))
+        passes = replace(self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=(plan.input_side(),))
         dets = self.anonymizer.detect_batch(
             [image[y0:y1, x0:x1]], light=passes, conf=self.keep_conf, timings=self.timings, targets=(plan.label,)
         )[0]

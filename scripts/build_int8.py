@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Rebuild one of the int8 models shipped in ``fpblur/models/weights`` and compare it with the shipped file.
+
+Core install only (ONNX Runtime's quantisation tool)::
+
+    python scripts/build_int8.py centerface   # writes ./centerface-int8.onnx (about 7 GB of memory, 30-40 s)
+    python scripts/build_int8.py plate        # writes ./plate-yolov8n-int8.onnx (a few seconds)
+
+Each runs fpblur's own recipe on the shipped fp32 file: :func:`fpblur.detect.centerface_int8.quantize_model`
+(percentile calibration on the photos shipped with fpblur) or :func:`fpblur.detect.plate_int8.quantize_plate_model`
+(min-max calibration on those photos and fpblur's drawn car; the head's decoding and stride-32 branches stay
+fp32).  With onnxruntime 1.32.0 and onnx 1.23 the results are byte-identical to the shipped files; the exit status
+is 1 when they are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fpblur.core.digest import sha256_file
+    from fpblur.detect import centerface_int8, plate_int8
+    from fpblur.detect.centerface_graph import prepare_model
+    from fpblur.models.registry import model_path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=("centerface", "plate"), help="which shipped int8 model to rebuild")
+    parser.add_argument("-o", "--output", help="where to write it (default: the shipped file's name, here)")
+    args = parser.parse_args(argv)
+    if args.model == "centerface":
+        out = Path(args.output or centerface_int8.SHIPPED_INT8)
+        centerface_int8.quantize_model(prepare_model(model_path("centerface")), out)
+        shipped, digest = centerface_int8.shipped_int8_path(), centerface_int8.SHIPPED_INT8_SHA256
+    else:
+        out = Path(args.output or plate_int8.SHIPPED_INT8)
+        plate_int8.quantize_plate_model(model_path("plate-yolov8n"), out)
+        shipped, digest = plate_int8.shipped_int8_path(), plate_int8.SHIPPED_INT8_SHA256
+    built = sha256_file(out)
+    print(f"built   {out}  sha256 {built}")
+    print(f"shipped {shipped}  sha256 {digest}")
+    same = built == digest
+    print("identical" if same else "DIFFERENT (another onnxruntime/onnx version?)")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
