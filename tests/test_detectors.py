@@ -61,7 +61,12 @@ def test_the_prepared_graph_is_cached_so_later_starts_skip_the_onnx_import(tmp_p
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
     assert [r.stdout.strip() for r in runs] == ["True", "False"]
     cached = list((tmp_path / "cache" / "centerface").glob("centerface-prepared-*.onnx"))
-    assert len(cached) == 1 and cached[0].read_bytes() == prepare_model(model_path("centerface"))
+    prepared = prepare_model(model_path("centerface"))
+    assert len(cached) == 1 and cached[0].read_bytes() == prepared
+    cached[0].write_bytes(prepared[: len(prepared) // 3])  # damaged: the next start prepares it again
+    again = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "unreadable" in again.stderr and "prepared it again" in again.stderr
+    assert cached[0].read_bytes() == prepared
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("FPBLUR_CACHE", str(blocked / "cache"))

@@ -278,3 +278,8 @@ def test_the_int8_rebuild_script_rebuilds_the_plate_graph_byte_for_byte(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plate-yolov8n-int8.onnx"]
     proc = subprocess.run([sys.executable, str(script), "faces"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    (tmp_path / "file").write_text("")
+    for out, says in ((tmp_path, "is a folder"), (tmp_path / "file" / "x.onnx", "is a file, not a folder")):
+        proc = subprocess.run([sys.executable, str(script), "plate", "-o", str(out)], capture_output=True, text=True)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "plate-yolov8n-int8.onnx"]

@@ -13,6 +13,7 @@ from fpblur import Anonymizer
 from fpblur.config.profiles import LightPasses
 from fpblur.core.boxes import iou_matrix
 from fpblur.detect import plate_int8
+from fpblur.detect.base import Detector
 from fpblur.detect.yolo_onnx import OnnxYoloDetector
 from fpblur.models.registry import model_path
 from fpblur.models.samples import synthetic_car
@@ -66,13 +67,14 @@ def test_light_passes_run_the_int8_graph_and_full_frames_and_photos_fp32(plates)
     assert fp32.light(LightPasses(plate_precision="fp32")) is fp32  # the copies left the original alone
     from fpblur.config.profiles import FullFramePasses
 
-    def sessions(d) -> set:
+    def sessions(d) -> set:  # the sessions of every ONNX plate pass of a detector tree
         found, stack = set(), [d]
         while stack:
             x = stack.pop()
             if isinstance(x, OnnxYoloDetector):
                 found.add(id(x.session))
-            stack += [getattr(x, a) for a in ("base", "inner") if hasattr(x, a)] + list(getattr(x, "members", []))
+            for value in vars(x).values():  # wrapped detectors: base, inner, extra (low-light pass), members
+                stack += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, Detector)]
         return found
 
     assert sessions(detector) == sessions(detector.video_full(FullFramePasses())) == {id(fp32.session)}

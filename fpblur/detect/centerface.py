@@ -20,6 +20,7 @@ import copy
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,9 +307,19 @@ class CenterFaceDetector(Detector):
         if precision not in self._sessions:
             if precision == "int8":
                 model_bytes = int8_model_path(self.model_path).read_bytes()
+                session = make_session(model_bytes, threads=self._threads, providers=self._providers)
             else:
                 model_bytes = prepared_model(self.model_path)
-            self._sessions[precision] = make_session(model_bytes, threads=self._threads, providers=self._providers)
+                try:
+                    session = make_session(model_bytes, self._threads, self._providers)
+                except Exception as err:  # a damaged cached graph (ONNX Runtime's own error types): prepare it again
+                    print(
+                        f"fpblur: the cached prepared graph of {self.model_path} was unreadable "
+                        f"({type(err).__name__}); prepared it again",
+                        file=sys.stderr,
+                    )
+                    session = make_session(prepared_model(self.model_path, fresh=True), self._threads, self._providers)
+            self._sessions[precision] = session
         return self._sessions[precision]
 
     def _int8_ready(self) -> bool:

@@ -78,7 +78,7 @@ def prepare_model(path: str | os.PathLike) -> bytes:
     return model.SerializeToString()
 
 
-def prepared_model(path: str | os.PathLike) -> bytes:
+def prepared_model(path: str | os.PathLike, fresh: bool = False) -> bytes:
     """:func:`prepare_model`'s bytes for ``path``, kept in fpblur's cache so that later starts skip the ``onnx``
     import and the rewrite: ``<fpblur cache>/centerface/centerface-prepared-<PREPARE_VERSION>-<sha256 prefix of
     the file>.onnx``, written atomically.  When the cache cannot be written the graph is prepared in memory
@@ -86,6 +86,7 @@ def prepared_model(path: str | os.PathLike) -> bytes:
 
     Args:
         path: the CenterFace ONNX file.
+        fresh: prepare it again and replace the cached file (a damaged one: ONNX Runtime could not load it).
 
     Returns:
         The serialized prepared model (see :func:`prepare_model`).
@@ -95,10 +96,11 @@ def prepared_model(path: str | os.PathLike) -> bytes:
         google.protobuf.message.DecodeError: ``path`` is not an ONNX model.
     """
     cached = cache_dir() / "centerface" / f"centerface-prepared-{PREPARE_VERSION}-{sha256_file(path)[:12]}.onnx"
-    try:
-        return cached.read_bytes()
-    except OSError:
-        pass
+    if not fresh:
+        try:
+            return cached.read_bytes()
+        except OSError:
+            pass
     model = prepare_model(path)
     try:
         with atomic_output(cached) as tmp:

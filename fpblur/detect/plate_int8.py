@@ -3,7 +3,7 @@ re-checks.
 
 On the 2-core development machine (AVX-512 VNNI) the int8 graph runs a 480 px light pass in about 11.6 ms
 instead of 18.7 ms and a 640×384 pass in 18 instead of 32 ms.  It is not used for photos or full video frames:
-on the photo sets it lost plates the fp32 graph finds (``plates_kaggle416`` coverage 1.000 -> 0.966, README),
+on the photo sets it lost plates the fp32 graph finds (``plates_kaggle416`` coverage 1.000 -> 0.954, README),
 while on video, where the full frames keep fp32 and carry every plate, the 30 motion clips, the ``large``
 clips and the parking-lot clip were anonymized exactly as with fp32 (README, issue 12).
 
