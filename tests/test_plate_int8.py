@@ -28,12 +28,10 @@ def plates():
     return detector, member
 
 
-def test_the_shipped_int8_plate_graph_has_its_sha256_and_the_recipe_rebuilds_it_byte_for_byte(tmp_path):
+def test_the_shipped_int8_plate_graph_has_its_sha256():
+    """(``tests/test_models.py`` rebuilds it byte for byte with ``scripts/build_int8.py plate``.)"""
     ref = resources.files("fpblur.models").joinpath("weights").joinpath(plate_int8.SHIPPED_INT8)
     assert hashlib.sha256(ref.read_bytes()).hexdigest() == plate_int8.SHIPPED_INT8_SHA256
-    built = plate_int8.quantize_plate_model(model_path("plate-yolov8n"), tmp_path / "int8.onnx")
-    assert hashlib.sha256(built.read_bytes()).hexdigest() == plate_int8.SHIPPED_INT8_SHA256
-    assert [p.name for p in tmp_path.iterdir()] == ["int8.onnx"]  # no temporary files left beside it
 
 
 def test_only_the_default_plate_file_has_an_int8_graph(tmp_path):
