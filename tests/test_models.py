@@ -283,3 +283,24 @@ def test_the_int8_rebuild_script_rebuilds_the_plate_graph_byte_for_byte(tmp_path
         proc = subprocess.run([sys.executable, str(script), "plate", "-o", str(out)], capture_output=True, text=True)
         assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "plate-yolov8n-int8.onnx"]
+
+
+def test_a_model_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
+    """Starting a detector asks for its model file's sha256 several times (prepared graph, int8 graph): it is read
+    once, and again only when the file changes."""
+    import os
+
+    from fpblur.core import digest
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"one")
+    reads: list[str] = []
+    real = digest.sha256_file
+    monkeypatch.setattr(digest, "sha256_file", lambda p: reads.append(str(p)) or real(p))
+    first = digest.model_digest(path)
+    assert digest.model_digest(str(path)) == first == hashlib.sha256(b"one").hexdigest() and len(reads) == 1
+    path.write_bytes(b"two!")
+    os.utime(path, ns=(1, 1))
+    assert digest.model_digest(path) == hashlib.sha256(b"two!").hexdigest() and len(reads) == 2
+    with pytest.raises(FileNotFoundError):
+        digest.model_digest(tmp_path / "missing.onnx")

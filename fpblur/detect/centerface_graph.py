@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fpblur.core.digest import sha256_file
+from fpblur.core.digest import model_digest
 from fpblur.core.files import atomic_output
 from fpblur.models.registry import cache_dir
 
@@ -95,7 +95,7 @@ def prepared_model(path: str | os.PathLike, fresh: bool = False) -> bytes:
         FileNotFoundError: ``path`` does not exist.
         google.protobuf.message.DecodeError: ``path`` is not an ONNX model.
     """
-    cached = cache_dir() / "centerface" / f"centerface-prepared-{PREPARE_VERSION}-{sha256_file(path)[:12]}.onnx"
+    cached = cache_dir() / "centerface" / f"centerface-prepared-{PREPARE_VERSION}-{model_digest(path)[:12]}.onnx"
     if not fresh:
         try:
             return cached.read_bytes()

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fpblur.core.digest import sha256_file
+from fpblur.core.digest import model_digest
 from fpblur.detect.centerface_graph import INPUT_NAME, prepare_model, to_blob
 from fpblur.detect.quantize import quantize_qdq
 from fpblur.models.registry import cache_dir, get_info
@@ -117,7 +117,7 @@ def quantize_model(prepared: bytes, dst: str | os.PathLike) -> Path:
 def int8_model_ready(source: str | os.PathLike) -> bool:
     """Whether the int8 model of the CenterFace file ``source`` is on this machine without a build: shipped (the
     registry's ``centerface``) or already in the cache (:func:`int8_model_path`)."""
-    return _int8_location(sha256_file(source)).is_file()
+    return _int8_location(model_digest(source)).is_file()
 
 
 def _int8_location(digest: str) -> Path:
@@ -147,7 +147,7 @@ def int8_model_path(source: str | os.PathLike) -> Path:
         FileNotFoundError: ``source`` does not exist.
         RuntimeError: a calibration photo cannot be read.
     """
-    dst = _int8_location(sha256_file(source))
+    dst = _int8_location(model_digest(source))
     if not dst.is_file():
         print(f"fpblur: building the int8 CenterFace model (once per machine; cached at {dst})", file=sys.stderr)
         start = time.perf_counter()

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from fpblur.core.digest import sha256_file
+from fpblur.core.digest import model_digest
 from fpblur.detect.letterbox import PAD_VALUE, letterbox
 from fpblur.detect.quantize import quantize_qdq
 from fpblur.models.registry import get_info
@@ -60,7 +60,7 @@ def int8_weights_for(weights: str | os.PathLike) -> Path | None:
         FileNotFoundError: ``weights`` does not exist.
     """
     shipped = shipped_int8_path()
-    if sha256_file(weights) == get_info("plate-yolov8n").sha256 and shipped.is_file():
+    if model_digest(weights) == get_info("plate-yolov8n").sha256 and shipped.is_file():
         return shipped
     return None
 
