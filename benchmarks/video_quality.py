@@ -344,7 +344,7 @@ def mark_seen(clip: Clip, anonymizer) -> None:
 def motion_clips(args, pools: Pools, folder: Path, anonymizer) -> Iterator[Clip]:
     width, height = (int(v) for v in args.size.lower().split("x"))
     for kind in args.kinds.split(","):
-        for index in range(args.clips):
+        for index in range(args.first, args.first + args.clips):
             clip = motion_clip(kind, index, pools, (width, height), args.fps, args.seconds, folder)
             mark_seen(clip, anonymizer)
             yield clip
@@ -407,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="default,every-frame,deface")
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"motion kinds (default: {','.join(KINDS)})")
     ap.add_argument("--clips", type=int, default=2, help="clips per motion kind (default 2)")
+    ap.add_argument(
+        "--first",
+        type=int,
+        default=0,
+        help="index of the first clip of each kind (default 0; 5: a fold unseen by -c 5)",
+    )
     ap.add_argument("--seconds", type=float, default=2.0, help="motion clip length (default 2 s)")
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--size", default=None, help="WxH (default 960x540 motion, 1024x576 photos)")

@@ -335,3 +335,92 @@ def test_carried_boxes_are_rechecked_on_crops(tmp_path):
         if rec["pass"] == "crop":
             found = np.array([d["box"] for d in rec["detections"]]).reshape(-1, 4)
             assert coverage_hits(np.array([box]), found, min_cover=0.95)[0], (rec["frame"], found)
+
+
+class UprightBarFinder:
+    """Finds a bright blob only when it stands upright (at least 1.5 times as tall as wide): a stand-in for
+    CenterFace, which scores a face on its side far lower than upright."""
+
+    def detect(self, image, conf=None):
+        ys, xs = np.nonzero(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) > 200)
+        if not len(xs) or (ys.max() - ys.min() + 1) < 1.5 * (xs.max() - xs.min() + 1):
+            return Detections()
+        return Detections(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32), [0.9], "face")
+
+    __call__ = detect
+
+
+@pytest.mark.parametrize("rotated", [True, False])
+def test_a_face_on_its_side_is_rechecked_on_turned_crops(tmp_path, rotated):
+    """A face on its side that only the full frames' rotated passes find (here a wide bar that the detector finds
+    only turned upright) is re-checked on crops turned the same ways between them (``RecheckSettings.rotated``),
+    so its track follows it when it turns back; upright crops alone find nothing there."""
+    from fpblur import Anonymizer
+    from fpblur.config.settings import VideoSettings
+    from fpblur.detect.rotations import RotatedPasses
+    from fpblur.media.synth import write_video
+    from fpblur.run.video import anonymize_video
+
+    bar = as_detector(UprightBarFinder(), "face", conf=0.5)
+    face = RotatedPasses(bar, bar, (90, 270), rotated_conf=0.5)
+    assert face.rotations == (90, 270) and bar.rotations == ()
+    xs = [40 + 12 * min(i % 12, 12 - i % 12) for i in range(24)]  # right, then straight back, 12 px per frame
+    frames, truth = [], []
+    for x in xs:
+        img = np.full((SIZE[1], SIZE[0], 3), 40, np.uint8)
+        cv2.rectangle(img, (x, 70), (x + 35, 70 + 15), (255, 255, 255), -1)  # 36 wide, 16 tall
+        frames.append(img)
+        truth.append(np.array([x, 70, x + 36, 86], np.float32))
+    src = write_video(tmp_path / "sideways.mp4", frames, fps=25)
+    records: list[dict] = []
+    anonymize_video(
+        src,
+        tmp_path / "out.mp4",
+        Anonymizer(targets=("face",), detectors={"face": face}),
+        VideoSettings(progress=False, lookahead="0", hold="0", recheck={"rotated": rotated}),
+        on_frame=records.append,
+    )
+    between = [(rec, box) for rec, box in zip(records, truth) if rec["pass"] == "crop"]
+    assert between
+    for rec, box in between:
+        found = np.array([d["box"] for d in rec["detections"]]).reshape(-1, 4)
+        assert coverage_hits(np.array([box]), found, min_cover=0.95)[0] == rotated, (rec["frame"], found)
+    if rotated:
+        for i, (rec, box) in enumerate(zip(records, truth)):
+            regions = np.array([a["region"] for a in rec["anonymized"]]).reshape(-1, 4)
+            assert coverage_hits(np.array([box]), regions, min_cover=0.99)[0], (i, rec["pass"], regions)
+        # once found turned, the track's crop is searched that way first: one crop per frame, not three
+        assert [rec["crops"] for rec, _ in between][1:] == [1] * (len(between) - 1)
+    else:
+        # upright only: one crop per frame
+        assert all(rec["crops"] == 1 for rec, _ in between)
+
+
+def test_a_crop_that_finds_nothing_either_way_is_not_searched_turned_again(tmp_path):
+    """A track whose object is gone (clutter, a face that left) is searched turned once, then upright only until it
+    is detected again: two more crops on every frame would cost more than they could find."""
+    from fpblur import Anonymizer
+    from fpblur.config.settings import VideoSettings
+    from fpblur.detect.rotations import RotatedPasses
+    from fpblur.media.synth import write_video
+    from fpblur.run.video import anonymize_video
+
+    finder = SquareFinder()  # finds the square upright (and turned): it vanishes after frame 0
+    face = RotatedPasses(as_detector(finder, "face", conf=0.5), as_detector(finder, "face", conf=0.5), (90, 270))
+    frames = []
+    for i in range(12):
+        img = np.full((SIZE[1], SIZE[0], 3), 40, np.uint8)
+        if i == 0:
+            cv2.rectangle(img, (100, 60), (100 + SQUARE - 1, 60 + SQUARE - 1), (255, 255, 255), -1)
+        frames.append(img)
+    src = write_video(tmp_path / "gone.mp4", frames, fps=25)
+    records: list[dict] = []
+    anonymize_video(
+        src,
+        tmp_path / "out.mp4",
+        Anonymizer(targets=("face",), detectors={"face": face}),
+        VideoSettings(progress=False, lookahead="0", hold="0.4s"),
+        on_frame=records.append,
+    )
+    crops = [rec["crops"] for rec in records[1:] if rec["crops"]]
+    assert crops[0] == 3 and set(crops[1:]) == {1}, crops  # upright + both turns once, then upright only
