@@ -453,9 +453,14 @@ class _Run:
                 mine = [w for w, hit in zip(mine, found_windows(mine, whole)) if not hit]
                 taken, _ = within_budget(plan_crops(mine, self.width, self.height, settings), budget)
             by_id = {w.track_id: w for w in windows}
+            # network pixels left for turned searches (as for upright crops, the first one always runs)
+            spare, turned = budget - sum(p.cost for p in taken), False
             for plan in taken:
                 if plan.label == "face" and self.crop_rotations:
-                    dets, n = self._search_turnable(image, plan, [by_id[i] for i in plan.track_ids if i in by_id])
+                    mine = [by_id[i] for i in plan.track_ids if i in by_id]
+                    dets, n = self._search_turnable(image, plan, mine, spare if turned else float("inf"))
+                    spare -= (n - 1) * plan.cost
+                    turned = turned or n > 1
                 else:
                     dets, n = self._search(image, plan), 1
                 record.crops += n
@@ -476,13 +481,15 @@ class _Run:
         return dets.shift(x0, y0)
 
     def _search_turnable(
-        self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow]
+        self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow], spare: float
     ) -> tuple[Detections, int]:
         """Search a face crop upright and, for the tracks that finds nothing of, turned (``RecheckSettings.rotated``).
 
         A track found on a turned crop is searched that way first on the next frames (:attr:`turns`); a track that
         neither way finds is not searched turned again until it is detected again (clutter and faces that left
-        would otherwise pay for two more crops on every frame).
+        would otherwise pay for two more crops on every frame).  A first turned search runs only while the frame's
+        crop budget has ``spare`` network pixels for it (the frame's first always runs; crowds of small faces that
+        only the full frames' ×2 pass finds would otherwise double the crops of large frames).
 
         Returns:
             The detections (frame pixels) and the number of crops searched.
@@ -508,10 +515,10 @@ class _Run:
             search(0)
         # absent: never tried turned; an angle: found so before; None: tried both ways since its last detection
         left = [k for k, w in enumerate(windows) if not answered[k] and self.turns.get(w.track_id, 0) is not None]
-        if left:
-            for angle in self.crop_rotations:
-                if angle not in remembered:
-                    search(angle)
+        turns = [a for a in self.crop_rotations if a not in remembered]
+        if left and len(turns) * plan.cost <= spare:
+            for angle in turns:
+                search(angle)
             for k in left:
                 if not answered[k]:
                     self.turns[windows[k].track_id] = None
