@@ -698,6 +698,11 @@ def _detections(boxes: list[np.ndarray], meta: list[tuple[float, str, int]]) -> 
 T = TypeVar("T")
 
 
+def _track_box(box: np.ndarray, score: float, label: str, track_id: int, pad: float) -> Detections:
+    """One track's box as :class:`Detections`, padded by ``pad`` of its size per side (a back-filled box)."""
+    return Detections(box[None].astype(np.float32), [score], [label], [track_id]).pad(pad)
+
+
 @dataclass
 class _Waiting(Generic[T]):
     """A frame waiting in the look-ahead buffer with the regions it will be anonymized at."""
@@ -789,28 +794,14 @@ class Lookahead(Generic[T]):
             # the tracker's held (extrapolated) box: the union is what they are anonymized at.
             for back, waiting in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
                 frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
-                waiting.extra.append(
-                    Detections(
-                        bridge.box(back)[None].astype(np.float32),
-                        np.array([bridge.score]),
-                        np.array([bridge.label]),
-                        np.array([bridge.track_id]),
-                    ).pad(frac)
-                )
+                waiting.extra.append(_track_box(bridge.box(back), bridge.score, bridge.label, bridge.track_id, frac))
         for fill in backfills:
             for back, waiting in enumerate(reversed(self.buffer), start=1):
                 before = back - fill.since  # frames before the first detection
                 if before < 1:
                     continue
                 frac = min(self.grow * before, self.max_grow)
-                waiting.extra.append(
-                    Detections(
-                        fill.box(before)[None].astype(np.float32),
-                        np.array([fill.score]),
-                        np.array([fill.label]),
-                        np.array([fill.track_id]),
-                    ).pad(frac)
-                )
+                waiting.extra.append(_track_box(fill.box(before), fill.score, fill.label, fill.track_id, frac))
         self.buffer.append(_Waiting(item, regions))
         out = []
         while len(self.buffer) > self.k:
