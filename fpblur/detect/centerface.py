@@ -313,12 +313,15 @@ class CenterFaceDetector(Detector):
                 try:
                     session = make_session(model_bytes, self._threads, self._providers)
                 except Exception as err:  # a damaged cached graph (ONNX Runtime's own error types): prepare it again
+                    fresh = prepared_model(self.model_path, fresh=True)
+                    if fresh == model_bytes:  # not damaged: ONNX Runtime rejects the graph itself
+                        raise
                     print(
                         f"fpblur: the cached prepared graph of {self.model_path} was unreadable "
                         f"({type(err).__name__}); prepared it again",
                         file=sys.stderr,
                     )
-                    session = make_session(prepared_model(self.model_path, fresh=True), self._threads, self._providers)
+                    session = make_session(fresh, self._threads, self._providers)
             self._sessions[precision] = session
         return self._sessions[precision]
 
