@@ -200,11 +200,13 @@ def test_box_does_not_shrink_while_its_object_leaves_the_picture():
 
 
 def test_shrink_is_gradual_in_the_middle_of_the_picture():
-    seq = [det(((200, 200, 300, 300), 0.9)), det(((215, 215, 285, 285), 0.9))]
+    # 20 % smaller in one frame (a detection under PARTIAL = 75 % of the box also keeps the carried box covered:
+    # test_a_detection_much_smaller_than_its_object_keeps_the_motion_uncertainty_covered)
+    seq = [det(((200, 200, 300, 300), 0.9)), det(((210, 210, 290, 290), 0.9))]
     out = track_sequence(seq, TrackerConfig(conf=0.5, smooth=1.0, max_shrink=0.1), width=640, height=480)
     assert len(out[1]) == 1
     w = out[1].boxes[0, 2] - out[1].boxes[0, 0]
-    assert w == pytest.approx(90, abs=0.5)  # 10 % smaller, not 30 %
+    assert w == pytest.approx(90, abs=0.5)  # 10 % smaller, not 20 %
 
 
 def test_update_returns_the_regions_and_exposes_started_tracks():
@@ -342,3 +344,117 @@ def test_a_narrow_box_in_the_search_window_is_not_the_tracked_plate():
     seq = [det((plate, 0.9), label="plate")] * 3 + [det((clutter, 0.15), label="plate")]
     out = track_sequence(seq, cfg)
     assert covered(out[-1], plate, 0.95), out[-1].boxes
+
+
+def test_a_fast_object_first_detected_late_is_back_filled_along_its_velocity():
+    """A face moving 30 px per frame, detected from frame 4 on: once its second detection gives the velocity, the
+    frames before the first detection are anonymized where it was then (the static back-fill at its first box
+    would miss it: the held-out clip ``rot90_7`` leaked its first two frames so)."""
+    x = [30.0 * i for i in range(8)]
+    seq = [Detections()] * 4 + [moving(v) for v in x[4:]]
+    out = track_sequence(seq, CFG, lookahead=6)
+    for i in range(4):
+        assert covered(out[i], (x[i], 50, x[i] + 40, 90), 0.95), (i, out[i].boxes)
+    assert all(len(o) == 1 for o in out)  # one region per frame: the track's (the two back-fills merged)
+    tracker = Tracker(CFG)
+    tracker.update(moving(120))
+    assert tracker.backfills == []
+    tracker.update(moving(150))
+    (fill,) = tracker.backfills
+    assert fill.since == 1 and fill.velocity[0] == pytest.approx(30.0)
+    assert fill.box(2)[0] == pytest.approx(120 - 60 - 2 * fill.margin)
+    tracker.update(moving(180))
+    assert tracker.backfills == []  # only the first velocity back-fills
+    static = track_sequence(seq, TrackerConfig(conf=0.5, conf_low=0.2, hold=3, velocity=False), lookahead=6)
+    assert not covered(static[1], (x[1], 50, x[1] + 40, 90), 0.95)  # without the motion model: its first box only
+
+
+def test_a_detection_much_smaller_than_its_object_keeps_the_motion_uncertainty_covered():
+    """A detection of 65 % of the face's height (the detector saw its lower part while it turned) on a fast track:
+    the frame's region also covers the box carried to it, so the unseen part stays covered (held-out clip
+    ``sine_9``, frame 26: 0.78 of the face covered)."""
+    cfg = TrackerConfig(conf=0.5, conf_low=0.2, hold=3)
+    tracker = Tracker(cfg)
+    for i in range(4):
+        tracker.update(moving(30.0 * i, y=100, size=60))
+    # the face is at x 120, y 85..145 (it moved up); the detector sees only its lower 39 px
+    active = tracker.update(det(((120.0, 106.0, 160.0, 145.0), 0.8)))
+    assert covered(active, (120.0, 85.0, 180.0, 145.0), 0.95), active.boxes
+    from fpblur.track.tracker import PARTIAL, is_fragment
+
+    assert is_fragment(np.array([0, 0, 60, 44.0]), np.array([0, 0, 60, 60.0]), PARTIAL)
+    assert not is_fragment(np.array([0, 0, 60, 50.0]), np.array([0, 0, 60, 60.0]), PARTIAL)
+
+
+def test_one_detection_answers_one_search_window():
+    """Two faces whose search windows overlap: the one detection inside both belongs to the window whose carried
+    box it is nearer to; the other window is still searched on a crop (held-out clip ``zigzag_8``, frame 44: a
+    face that turned back was not re-checked because its neighbour was detected inside its window)."""
+    from fpblur.track.recheck import already_found, found_windows
+    from fpblur.track.tracker import SearchWindow
+
+    turned = SearchWindow(np.array([560.0, 380, 780, 560]), "face", 0, 59.0, 2.0, np.array([611.0, 432, 650, 491]))
+    below = SearchWindow(np.array([640.0, 440, 800, 580]), "face", 1, 36.0, 1.5, np.array([712.0, 490, 740, 530]))
+    dets = Detections(np.array([[718, 461, 744, 495]], np.float32), [0.42], "face")
+    assert found_windows([turned, below], dets) == [False, True]
+    assert already_found(turned, dets)  # alone, the window would have taken it
+    both = Detections.concat([dets, Detections(np.array([[700, 430, 740, 489]], np.float32), [0.9], "face")])
+    assert found_windows([turned, below], both) == [True, True]
+    assert found_windows([turned], Detections()) == [False] and found_windows([], dets) == []
+
+
+def test_a_search_window_match_does_not_take_a_neighbours_detection(monkeypatch):
+    """A false track that lost its detection has a wide search window; a second box of a tracked neighbour's face
+    (another crop's view of it) inside that window must not be matched to it: it would confirm the false track and
+    pull its box onto the neighbour (the Voila demo's pan clip got 3 face tracks instead of 2 so)."""
+    import fpblur.track.tracker as tracking
+
+    def run() -> tuple[Tracker, Detections]:
+        tracker = Tracker(TrackerConfig(conf=0.5, conf_low=0.1, hold=20))
+        tracker.update(det(((300, 40, 360, 110), 0.9), ((80, 100, 130, 150), 0.55)))
+        for _ in range(8):  # the false detection (id 1) is gone; its window grows
+            tracker.update(det(((300, 40, 360, 110), 0.9)))
+        active = tracker.update(det(((300, 40, 360, 110), 0.9), ((286, 41, 329, 104), 0.85)))
+        return tracker, active
+
+    tracker, active = run()
+    assert 1 not in tracker.confirmed.track_ids.tolist()  # the false track stays unconfirmed
+    false = next(t for t in tracker.tracks if t.id == 1)
+    assert false.misses == 9 and false.box[2] < 200, false.box  # not matched, still where it was
+    assert covered(active, (286, 41, 329, 104))  # the second box is anonymized
+    monkeypatch.setattr(
+        tracking, "_claimed_by_other", lambda tracked, boxes: np.zeros((len(tracked), len(boxes)), bool)
+    )
+    tracker, _ = run()
+    assert 1 in tracker.confirmed.track_ids.tolist()  # what the rule prevents
+
+
+def test_a_new_track_coming_in_through_the_border_is_not_back_filled_along_its_velocity():
+    """A face entering the picture: its first two boxes are cut by the border and grow, so their motion is the cut's,
+    not the face's; the frames before stay at the static back-fill (their own first box).  A back-fill box is its
+    first box's size (a size change extrapolated backwards would shrink or invert it) and clipped to the picture."""
+    from fpblur.track.tracker import Backfill
+
+    tracker = Tracker(CFG)
+    tracker.update(det(((0, 50, 20, 90), 0.9)), width=640, height=480)
+    tracker.update(det(((0, 50, 45, 90), 0.9)), width=640, height=480)
+    assert tracker.backfills == []
+    tracker = Tracker(CFG)
+    tracker.update(moving(100, size=40), width=640, height=480)
+    tracker.update(det(((120, 45, 170, 95), 0.9)), width=640, height=480)  # 20 px right, 10 px larger
+    (fill,) = tracker.backfills
+    box = fill.box(3)
+    assert box[2] - box[0] == pytest.approx(40 + 2 * 3 * fill.margin)  # the first box's width, grown by the margin
+    fill = Backfill(1, np.array([10.0, 50, 50, 90]), np.array([60.0, 0, 60, 0]), 2.0, 0.9, "face", 0, (640, 480))
+    assert fill.inside(1) is False and fill.box(1).tolist() == [0.0, 48.0, 0.0, 92.0]  # it was left of the picture
+
+
+def test_a_detection_the_border_cuts_does_not_widen_the_region_by_the_motion_uncertainty():
+    """A face leaving through the left border is detected smaller (cut): the border rules keep its box; the
+    region is not grown by the carried box's margin as for a piece seen in the middle of the picture."""
+    tracker = Tracker(TrackerConfig(conf=0.5, conf_low=0.2, hold=3))
+    for i in range(4):
+        tracker.update(moving(120.0 - 30 * i, y=100, size=60), width=640, height=480)
+    active = tracker.update(det(((0.0, 100.0, 35.0, 160.0), 0.8)), width=640, height=480)
+    assert covered(active, (0.0, 100.0, 35.0, 160.0))
+    assert active.boxes[0, 1] >= 99.0 and active.boxes[0, 3] <= 161.0, active.boxes  # no vertical margin added

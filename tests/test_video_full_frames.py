@@ -104,18 +104,18 @@ def test_another_centerface_file_is_not_quantised_behind_a_video(tmp_path, monke
 
 
 def test_full_frames_run_their_own_rotated_pass():
-    """``FullFramePasses.rotation_pass``: the turned copies of a full frame run this pass (``1@960``: a 960x540
-    frame's rotated copies at full resolution, not at 640 px; default None: the profile's 640 px pass, as
-    photos), and the full frames between deep ones run no rotated pass at all."""
+    """``FullFramePasses.rotation_pass``: the turned copies of a full frame run this pass (default ``1@960``: a
+    960x540 frame's rotated copies at full resolution, not at the profile's 640 px as photos; None: the
+    profile's), and the full frames between deep ones run no rotated pass at all."""
     from fpblur.detect.rotations import RotatedPasses
 
     anon = Anonymizer(resolve_config(targets="face"))
     face = anon.detectors["face"]
     assert isinstance(face, RotatedPasses) and [str(p) for p in face.rotated.passes] == ["640px"]
-    assert FullFramePasses().rotation_pass is None
-    video = face.video_full(FullFramePasses(rotation_pass="1@960"))
+    assert FullFramePasses().rotation_pass == "1@960"
+    video = face.video_full(FullFramePasses())
     assert [str(p) for p in video.rotated.passes] == ["1@960"] and video.rotated.session is face.rotated.session
-    assert [str(p) for p in face.video_full(FullFramePasses()).rotated.passes] == ["640px"]
+    assert [str(p) for p in face.video_full(FullFramePasses(rotation_pass=None)).rotated.passes] == ["640px"]
     assert face.video_full(FullFramePasses().plain()).angles == ()
     with pytest.raises(ValueError, match="bad CenterFace pass"):
         face.video_full(FullFramePasses(rotation_pass="sideways"))

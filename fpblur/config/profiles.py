@@ -164,10 +164,12 @@ class FullFramePasses:
             or ``"fp32"``.  Only the upscaling passes: int8 on every video pass leaked frames on the motion clips
             (README).  On CUDA the detector's own graph runs.
         rotation_pass: the CenterFace pass the rotated copies of a full frame run (:class:`~fpblur.detect.
-            centerface.ScalePass` text form, e.g. ``"1@960"``: full resolution up to a 960 px long side); None:
-            the profile's (``640px``, as photos).  ``"1@960"`` left 7 frames of the motion clip ``stop_4`` sharp
-            instead of 28 but 4 of ``sine_0`` instead of 0, and made 960x540 video about 12 % slower: not the
-            default (README).
+            centerface.ScalePass` text form; None: the profile's, ``640px`` as photos).  Default ``"1@960"``: full
+            resolution up to a 960 px long side.  A face on its side scores lower than upright and needs more
+            pixels: at ``640px`` a 33 px sideways face in 960×540 video scored 0.1–0.3 (under the rotated passes'
+            0.35) and stayed sharp on 14–28 frames of held-out motion clips; at ``1@960`` none (with the rotated
+            crop re-checks, :attr:`~fpblur.track.recheck.RecheckSettings.rotated`).  Cost: README ("What the
+            video path guarantees").
         plate_imgsz: the plate model's sizes (pixels) that full frames run, among the profile's (None: all of
             them; when none of the profile's sizes is listed, all of them too).  Default ``(640,)``: the profile's
             480 px pass is what light frames run, two frames later, so full frames skip it (5 % less detection
@@ -185,7 +187,7 @@ class FullFramePasses:
     rotations: bool = True
     deep_every: int = 1
     upscale_precision: str = "int8"
-    rotation_pass: str | None = None
+    rotation_pass: str | None = "1@960"
     plate_imgsz: tuple[int, ...] | None = (640,)
 
     def __post_init__(self) -> None:

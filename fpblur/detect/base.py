@@ -49,6 +49,13 @@ class Detector(ABC):
         detectors whose input follows the image (CenterFace) or is unknown."""
         return ()
 
+    @property
+    def rotations(self) -> tuple[int, ...]:
+        """The clockwise turns (degrees: 90, 180, 270) of the image that it also searches, besides upright
+        (:class:`~fpblur.detect.rotations.RotatedPasses`); empty for most detectors.  The video path re-checks a
+        sideways face on crops turned the same ways."""
+        return ()
+
     def predict(self, images: Sequence[np.ndarray], conf: float | None = None) -> list[Detections]:
         """Detect in a batch of images.
 
@@ -156,6 +163,11 @@ class WrapsBase(Detector):
     :meth:`~Detector.video_full` variant."""
 
     base: Detector
+
+    @property
+    def rotations(self) -> tuple[int, ...]:
+        """The base detector's (:attr:`Detector.rotations`)."""
+        return self.base.rotations
 
     def light(self, passes: LightPasses) -> Detector:
         """The base detector's light variant (light video frames run none of the extra passes)."""

@@ -28,6 +28,17 @@ _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_
 ANGLES = tuple(_ROTATE)
 
 
+def rotate_image(image: np.ndarray, angle: int) -> np.ndarray:
+    """``image`` turned clockwise by ``angle`` (90, 180 or 270 degrees; ``cv2.rotate``, lossless).
+
+    Raises:
+        ValueError: another angle.
+    """
+    if angle not in _ROTATE:
+        raise ValueError(f"rotation must be one of {ANGLES}, got {angle}")
+    return cv2.rotate(image, _ROTATE[angle])
+
+
 def unrotate_boxes(boxes: np.ndarray, angle: int, width: int, height: int) -> np.ndarray:
     """Map boxes found on a copy turned clockwise by ``angle`` back to the original ``width`` × ``height`` image.
 
@@ -98,9 +109,15 @@ class RotatedPasses(WrapsBase):
         """The upright pass's input sizes."""
         return self.base.input_sizes
 
+    @property
+    def rotations(self) -> tuple[int, ...]:
+        """The turns it searches (:attr:`angles`)."""
+        return self.angles
+
     def video_full(self: _R, full: FullFramePasses) -> _R:
         """The rotated passes around the base's full-video-frame variant, running ``full.rotation_pass`` when it is
-        set; none when ``full.rotations`` is off (the full frames between deep ones,
+        set and the rotated detector takes passes (CenterFace; another runs as it is); none when
+        ``full.rotations`` is off (the full frames between deep ones,
         :meth:`~fpblur.config.profiles.FullFramePasses.plain`).
 
         Raises:
@@ -111,9 +128,8 @@ class RotatedPasses(WrapsBase):
             other.angles = ()
         elif full.rotation_pass is not None:
             with_passes = getattr(self.rotated, "with_passes", None)
-            if with_passes is None:
-                raise ValueError(f"rotation_pass {full.rotation_pass!r}: the rotated detector takes no passes")
-            other.rotated = with_passes(full.rotation_pass)
+            if with_passes is not None:  # CenterFace; another rotated detector runs as it is
+                other.rotated = with_passes(full.rotation_pass)
         return other
 
     def _predict(self, images: list[np.ndarray], conf: float) -> list[Detections]:
@@ -130,4 +146,4 @@ class RotatedPasses(WrapsBase):
         return out
 
 
-__all__ = ["ANGLES", "RotatedPasses", "unrotate_boxes"]
+__all__ = ["ANGLES", "RotatedPasses", "rotate_image", "unrotate_boxes"]

@@ -29,12 +29,22 @@ from fpblur.config.settings import TrackerConfig, VideoSettings
 from fpblur.core.boxes import nms
 from fpblur.core.detections import Detections
 from fpblur.core.files import atomic_output
+from fpblur.detect.rotations import rotate_image, unrotate_boxes
 from fpblur.media.video_io import AudioPacket, Frame, VideoError, VideoReader, VideoWriter
 from fpblur.redact.anonymizer import Anonymizer
 from fpblur.track.motion import CameraMotion
-from fpblur.track.recheck import CropPlan, RecheckSettings, already_found, light_pixels, plan_crops, within_budget
+from fpblur.track.recheck import (
+    CropPlan,
+    RecheckSettings,
+    cut_by_crop,
+    found_windows,
+    keep_alive_only,
+    light_pixels,
+    plan_crops,
+    within_budget,
+)
 from fpblur.track.schedule import FrameKind, LightPasses, VideoSchedule
-from fpblur.track.tracker import Lookahead, Tracker, hold_frames
+from fpblur.track.tracker import Lookahead, SearchWindow, Tracker, hold_frames
 
 
 def parse_span(value: str | int | float) -> tuple[float, str]:
@@ -271,6 +281,11 @@ class _Run:
         options = {} if settings.recheck is True else settings.recheck
         on = settings.recheck is not False and self.schedule.light_every > 0 and self.schedule.full_every > 1
         self.recheck = RecheckSettings(**options) if on and isinstance(options, Mapping) else None
+        # a face on its side, found by the full frames' rotated passes, is re-checked on crops turned the same ways
+        rotated = self.recheck is not None and self.recheck.rotated and "face" in anonymizer.targets
+        self.crop_rotations: tuple[int, ...] = anonymizer.detectors["face"].rotations if rotated else ()
+        # track stage: per track, the turn its face crop was last found at, or None once searched turned in vain
+        self.turns: dict[int, int | None] = {}
         self.crops = 0
         self.unconfirmed: dict[str, int] = {}
         self.frames_out = 0
@@ -421,12 +436,13 @@ class _Run:
         assert self.recheck is not None
         settings = self.recheck
         image = record.frame.image
-        windows = [
-            w
-            for w in tracker.windows(motion, self.width, self.height)
-            if w.urgency >= settings.min_urgency and w.label in self.anonymizer.targets
-        ]
-        windows = [w for w in windows if not already_found(w, record.detections)]
+        if self.turns:  # forget tracks that ended; one detected again may be searched turned again
+            live = {t.id: t for t in tracker.tracks}
+            self.turns = {i: a for i, a in self.turns.items() if i in live and (a is not None or live[i].misses)}
+        windows = [w for w in tracker.windows(motion, self.width, self.height) if w.label in self.anonymizer.targets]
+        # a detection answers one window (a still track's too), then the urgent unanswered ones are searched
+        answered = found_windows(windows, record.detections)
+        windows = [w for w, hit in zip(windows, answered) if not hit and w.urgency >= settings.min_urgency]
         if not windows:
             return 0.0
         t0 = time.perf_counter()
@@ -442,11 +458,22 @@ class _Run:
                 )[0]
                 found.append(whole)
                 record.kind = "light"
-                mine = [w for w in windows if w.label == label and not already_found(w, whole)]
+                mine = [w for w in windows if w.label == label]
+                mine = [w for w, hit in zip(mine, found_windows(mine, whole)) if not hit]
                 taken, _ = within_budget(plan_crops(mine, self.width, self.height, settings), budget)
+            by_id = {w.track_id: w for w in windows}
+            # network pixels left for turned searches (as for upright crops, the first one always runs)
+            spare, turned = budget - sum(p.cost for p in taken), False
             for plan in taken:
-                found.append(self._search(image, plan))
-                record.crops += 1
+                if plan.label == "face" and self.crop_rotations:
+                    mine = [by_id[i] for i in plan.track_ids if i in by_id]
+                    dets, n = self._search_turnable(image, plan, mine, spare if turned else float("inf"))
+                    spare -= (n - 1) * plan.cost
+                    turned = turned or n > 1
+                else:
+                    dets, n = self._search(image, plan), 1
+                record.crops += n
+                found.append(dets)
         merged = Detections.concat(found)
         record.detections = _nms_per_label(merged, 0.5)
         if record.kind == "none":
@@ -460,7 +487,71 @@ class _Run:
             [image[y0:y1, x0:x1]], light=passes, conf=self.keep_conf, timings=self.timings, targets=(plan.label,)
         )[0]
         self.crops += 1
-        return dets.shift(x0, y0)
+        dets = dets.shift(x0, y0)
+        # a box at an edge the crop cut through the picture is a piece of an object: it keeps tracks alive only
+        return keep_alive_only(dets, self.conf, cut_by_crop(dets.boxes, plan.box, self.width, self.height))
+
+    def _search_turnable(
+        self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow], spare: float
+    ) -> tuple[Detections, int]:
+        """Search a face crop upright and, for the tracks that finds nothing of, turned (``RecheckSettings.rotated``).
+
+        A track found on a turned crop is searched that way first on the next frames (:attr:`turns`); a track that
+        neither way finds is not searched turned again until it is detected again (clutter and faces that left
+        would otherwise pay for two more crops on every frame).  A first turned search runs only while the frame's
+        crop budget has ``spare`` network pixels for it (the frame's first always runs; crowds of small faces that
+        only the full frames' ×2 pass finds would otherwise double the crops of large frames).
+
+        Returns:
+            The detections (frame pixels) and the number of crops searched.
+        """
+        answered = [False] * len(windows)
+        parts: list[Detections] = []
+
+        def search(angle: int) -> None:
+            dets = self._search(image, plan) if angle == 0 else self._search_rotated(image, plan, angle)
+            parts.append(dets)
+            for k, hit in enumerate(found_windows(windows, dets)):
+                if hit and not answered[k]:
+                    answered[k] = True
+                    if angle:
+                        self.turns[windows[k].track_id] = angle
+                    else:
+                        self.turns.pop(windows[k].track_id, None)
+
+        remembered = list(dict.fromkeys(a for w in windows if isinstance(a := self.turns.get(w.track_id), int)))
+        for angle in remembered:
+            search(angle)
+        if not all(answered):
+            search(0)
+        # absent: never tried turned; an angle: found so before; None: tried both ways since its last detection
+        left = [k for k, w in enumerate(windows) if not answered[k] and self.turns.get(w.track_id, 0) is not None]
+        turns = [a for a in self.crop_rotations if a not in remembered]
+        if left and len(turns) * plan.cost <= spare:
+            for angle in turns:
+                search(angle)
+            for k in left:
+                if not answered[k]:
+                    self.turns[windows[k].track_id] = None
+        return Detections.concat(parts), len(parts)
+
+    def _search_rotated(self, image: np.ndarray, plan: CropPlan, angle: int) -> Detections:
+        """``plan``'s crop searched turned clockwise by ``angle`` (boxes mapped back to the frame), at the face
+        detector's own threshold (:attr:`RecheckSettings.rotated`); scores are lowered to just under that threshold,
+        so what is found there keeps tracks alive but starts and confirms none."""
+        x0, y0, x1, y1 = plan.box
+        passes = replace(self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=())
+        dets = self.anonymizer.detect_batch(
+            [rotate_image(image[y0:y1, x0:x1], angle)],
+            light=passes,
+            conf=self.conf,
+            timings=self.timings,
+            targets=(plan.label,),
+        )[0]
+        self.crops += 1
+        boxes = unrotate_boxes(dets.boxes, angle, x1 - x0, y1 - y0)
+        # a turned crop only keeps a track alive: its clutter must not start or confirm one
+        return keep_alive_only(Detections(boxes, dets.scores, dets.labels).shift(x0, y0), self.conf)
 
     def _emit(self, record: FrameRecord, tracks: Detections, progress) -> None:
         t0 = time.perf_counter()
@@ -516,7 +607,7 @@ class _Run:
             for label in map(str, tracker.confirmed.labels):
                 self.tracks[label] = self.tracks.get(label, 0) + 1
             self.unconfirmed = dict(tracker.ended_unconfirmed)
-            ready = delay.push(record, active, tracker.started, tracker.bridges)
+            ready = delay.push(record, active, tracker.started, tracker.bridges, tracker.backfills)
             self.timings["track+anonymize"] += time.perf_counter() - t0 - spent
             for done, tracks in ready:
                 self._emit(done, tracks, progress)

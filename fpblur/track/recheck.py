@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from fpblur.config.profiles import LightPasses
 from fpblur.core.detections import Detections
@@ -41,6 +42,10 @@ class RecheckSettings:
         budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
             pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
             light pass, and crops only search what that missed.
+        rotated: a face crop that finds none of its tracks' faces upright is searched again turned by the face
+            detector's rotations (``--face-rotations``; none: not searched): a face on its side that only the
+            full frames' rotated passes find scores too low upright to be kept between them.  Detections there
+            need the face detector's own threshold.
     """
 
     target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
@@ -49,6 +54,7 @@ class RecheckSettings:
     min_side: int = 64
     min_urgency: float = 0.1
     budget: float = 0.6
+    rotated: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,18 +101,89 @@ def light_pixels(label: str, width: int, height: int, passes: LightPasses) -> fl
 
 
 def already_found(window: SearchWindow, dets: Detections) -> bool:
-    """Whether ``dets`` has a box of the window's label centred inside it and 0.5–2× the object's height."""
-    if not len(dets):
-        return False
-    mine = dets.labels == window.label
-    if not mine.any():
-        return False
-    b = dets.boxes[mine].astype(np.float64)
+    """Whether ``dets`` has a box of the window's label centred inside it and 0.5–2× the object's height (one
+    window alone: :func:`found_windows`)."""
+    return found_windows([window], dets)[0]
+
+
+def found_windows(windows: Sequence[SearchWindow], dets: Detections) -> list[bool]:
+    """Which ``windows`` a detection of ``dets`` already answers, one detection per window.
+
+    A detection can answer a window when it has the window's label, its centre lies inside the window and its
+    height is 0.5–2× the object's.  Windows often overlap (two faces passing each other): one detection is one
+    object, so each detection answers at most one window - the one whose carried box its centre is nearest to,
+    in object heights (an optimal one-to-one assignment: scipy's ``linear_sum_assignment``).  A window left
+    unanswered is searched on a crop, even when its object's neighbour was detected inside it.
+
+    Returns:
+        One bool per window, in order.
+    """
+    out = [False] * len(windows)
+    if not len(dets) or not windows:
+        return out
+    b = dets.boxes.astype(np.float64)
     c = (b[:, :2] + b[:, 2:]) / 2
-    w = window.box
-    inside = (c[:, 0] >= w[0]) & (c[:, 0] <= w[2]) & (c[:, 1] >= w[1]) & (c[:, 1] <= w[3])
-    ratio = (b[:, 3] - b[:, 1]) / max(window.height, 1.0)
-    return bool((inside & (ratio > 0.5) & (ratio < 2.0)).any())
+    h = b[:, 3] - b[:, 1]
+    cost = np.full((len(windows), len(dets)), np.inf)
+    for i, w in enumerate(windows):
+        box = w.box
+        ok = (dets.labels == w.label) & (c[:, 0] >= box[0]) & (c[:, 0] <= box[2]) & (c[:, 1] >= box[1])
+        ok &= c[:, 1] <= box[3]
+        ratio = h / max(w.height, 1.0)
+        ok &= (ratio > 0.5) & (ratio < 2.0)
+        carried = w.carried if w.carried is not None else box
+        centre = (carried[:2] + carried[2:]) / 2
+        dist = np.linalg.norm(c - centre, axis=1) / max(w.height, 1.0)
+        cost[i, ok] = dist[ok]
+    usable = np.isfinite(cost)
+    if not usable.any():
+        return out
+    rows, cols = linear_sum_assignment(np.where(usable, cost, 1e9))
+    for r, k in zip(rows, cols):
+        if usable[r, k]:
+            out[int(r)] = True
+    return out
+
+
+def keep_alive_only(dets: Detections, below: Mapping[str, float], where: np.ndarray | None = None) -> Detections:
+    """``dets`` with the scores of the boxes ``where`` selects (all when None) lowered to just under their label's
+    ``below`` threshold (the tracker's start threshold): such a box keeps a track alive but starts and confirms none.
+
+    Args:
+        dets: detections in frame pixels.
+        below: per label, the score such boxes must stay under.
+        where: N bools, or None for every box.
+    """
+    if not len(dets):
+        return dets
+    mask = np.ones(len(dets), bool) if where is None else np.asarray(where, bool)
+    cap = np.array([np.nextafter(np.float32(below[str(lab)]), np.float32(0)) for lab in dets.labels], np.float32)
+    scores = np.where(mask, np.minimum(dets.scores, cap), dets.scores).astype(dets.scores.dtype)
+    return Detections(dets.boxes, scores, dets.labels)
+
+
+def cut_by_crop(
+    boxes: np.ndarray, crop: tuple[int, int, int, int], width: int, height: int, margin: float = 2.0
+) -> np.ndarray:
+    """Which ``boxes`` (N×4, frame pixels) touch an edge of ``crop`` that lies inside the ``width`` × ``height``
+    frame (within ``margin`` pixels): the crop cut their object, and the box is a piece of it (a sliver of a face
+    the crop's edge runs through scored 0.51 on the Voila demo's pan clip and started a false track).
+
+    Returns:
+        N bools.
+    """
+    x0, y0, x1, y1 = crop
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    cut = np.zeros(len(b), bool)
+    if x0 > 0:
+        cut |= b[:, 0] <= x0 + margin
+    if y0 > 0:
+        cut |= b[:, 1] <= y0 + margin
+    if x1 < width:
+        cut |= b[:, 2] >= x1 - margin
+    if y1 < height:
+        cut |= b[:, 3] >= y1 - margin
+    return cut
 
 
 def crop_scale(label: str, height: float, settings: RecheckSettings) -> float:
@@ -204,4 +281,15 @@ def _plan(
     return CropPlan((ix0, iy0, max(ix1, ix0 + 1), max(iy1, iy0 + 1)), label, scale, ids, urgency)
 
 
-__all__ = ["RecheckSettings", "CropPlan", "already_found", "crop_scale", "light_pixels", "plan_crops", "within_budget"]
+__all__ = [
+    "RecheckSettings",
+    "CropPlan",
+    "already_found",
+    "found_windows",
+    "crop_scale",
+    "cut_by_crop",
+    "keep_alive_only",
+    "light_pixels",
+    "plan_crops",
+    "within_budget",
+]

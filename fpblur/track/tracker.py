@@ -92,6 +92,7 @@ class Track:
         strong: detections that count as evidence matched so far (counting the first; see
             :meth:`TrackerConfig.evidence_threshold`).
         start: the frame it started on.
+        first: its first detected box, float64 pixels (what the look-ahead back-fills before it).
         last_strong: the last frame it was matched by a detection at the start threshold (an unconfirmed track
             ends ``hold`` frames after it).
     """
@@ -111,8 +112,11 @@ class Track:
     strong: int = 1
     start: int = 0
     last_strong: int = 0
+    first: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.first is None:
+            self.first = self.box.copy()
         if self.region is None:
             self.region = self.box.copy()
         if self.det is None:
@@ -161,6 +165,51 @@ class Bridge:
 
 
 @dataclass(frozen=True)
+class Backfill:
+    """A new track's first velocity (its second detection, ``since`` frames after its first): where its object was
+    on the frames before its first detection, assuming it moved at that velocity, for :class:`Lookahead` to
+    back-fill.  A fast object first detected late (it became detectable, or only a cheap pass ran) was not near
+    its first box before: the static back-fill misses it.
+
+    Attributes:
+        since: frames from the track's first detection to the one that gave its velocity (at least 1).
+        first: its first detected box ``[x1, y1, x2, y2]``, pixels.
+        velocity: pixels per frame of ``x1, y1, x2, y2``.
+        margin: pixels per side per frame back: the velocity's error (``speed_margin`` × its speed).
+        score, label, track_id: the track's score, label and id.
+        frame: the picture's ``(width, height)`` in pixels (None: unknown): boxes are clipped to it, so that an
+            object that came in through the border adds nothing outside the picture to its frames' regions (the
+            anonymizer pads a region by a share of its size).
+    """
+
+    since: int
+    first: np.ndarray
+    velocity: np.ndarray
+    margin: float
+    score: float
+    label: str
+    track_id: int
+    frame: tuple[int, int] | None = None
+
+    def box(self, back: int) -> np.ndarray:
+        """The box ``back`` frames (>= 1) before the first detection: the first box moved back by the velocity of
+        its centre, grown by the margin.  Its size is the first box's: a change of size between two detections
+        (an object coming in through the picture's border, a zoom) extrapolated backwards would shrink or invert
+        the box, and the object was not larger before, only elsewhere."""
+        m = self.margin * back
+        shift = (self.velocity[:2] + self.velocity[2:]) / 2 * back
+        box = self.first - np.concatenate([shift, shift]) + np.array([-m, -m, m, m])
+        if self.frame is not None:
+            box = np.clip(box, 0.0, np.array([*self.frame, *self.frame], np.float64))
+        return box
+
+    def inside(self, back: int) -> bool:
+        """Whether :meth:`box` ``back`` frames before the first detection has any area (in the picture)."""
+        b = self.box(back)
+        return bool(b[2] > b[0] and b[3] > b[1])
+
+
+@dataclass(frozen=True)
 class SearchWindow:
     """Where a track's object can be on the next frame, for a cheap re-check by a detector (:meth:`Tracker.windows`).
 
@@ -170,6 +219,8 @@ class SearchWindow:
         height: the object's expected height in pixels (sets the scale a detector should look at).
         urgency: how far the object may have moved from where it is carried, in object heights: windows are
             searched most urgent first.
+        carried: where the track carries its box on that frame (``[x1, y1, x2, y2]``, unclipped; None: unknown):
+            of two detections in the window, the one nearer to it is this object's.
     """
 
     box: np.ndarray
@@ -177,6 +228,7 @@ class SearchWindow:
     track_id: int
     height: float
     urgency: float
+    carried: np.ndarray | None = None
 
 
 def _no_tracks() -> Detections:
@@ -193,6 +245,8 @@ class Tracker:
     Attributes:
         started: after :meth:`update`, the first boxes of the tracks born on that frame (with track ids; what
             :class:`Lookahead` back-fills into earlier frames).
+        backfills: after :meth:`update`, the tracks whose velocity that frame measured first (their second
+            detection): where they were before their first detection (:class:`Backfill`).
         bridges: after :meth:`update`, the tracks matched again on that frame after frames without a detection.
         confirmed: after :meth:`update`, the tracks confirmed on that frame (labels and ids, as :class:`Detections`).
         ended_unconfirmed: tracks ended so far without having been confirmed, per label.
@@ -206,6 +260,7 @@ class Tracker:
         self.frame = -1
         self.started: Detections = _no_tracks()
         self.bridges: list[Bridge] = []
+        self.backfills: list[Backfill] = []
         self.confirmed: Detections = _no_tracks()
         self.ended_unconfirmed: dict[str, int] = {}
 
@@ -264,7 +319,7 @@ class Tracker:
         """
         out = []
         for t in self.tracks:
-            box = self._window(t, motion)
+            box, carried = self._window(t, motion, with_carried=True)
             if width is not None and height is not None:
                 box = np.clip(box, 0, [width, height, width, height])
                 if box[2] - box[0] < 1 or box[3] - box[1] < 1:
@@ -272,7 +327,7 @@ class Tracker:
             speed = self._window_speed(t) if t.hits == 1 else t.speed  # seen once: speed unknown
             urgency = (self.margin(t, t.misses + 1, speed) + speed) / t.height
             size = max(t.height, float(t.box[3] - t.box[1]))  # a partial detection is smaller than its object
-            out.append(SearchWindow(box, t.label, t.id, size, float(urgency)))
+            out.append(SearchWindow(box, t.label, t.id, size, float(urgency), carried))
         return out
 
     def _window_speed(self, t: Track) -> float:
@@ -280,7 +335,8 @@ class Tracker:
         start or turn at ``jump`` box heights per frame when that is more."""
         return max(t.speed, self.config.jump * t.height) if self.config.velocity else t.speed
 
-    def _window(self, t: Track, motion: np.ndarray | None = None) -> np.ndarray:
+    def _window(self, t: Track, motion: np.ndarray | None = None, with_carried: bool = False):
+        """``t``'s search window on the next frame (and, ``with_carried``, its carried box there too)."""
         saved = (t.box, t.det, t.region)
         if motion is not None:
             moved = transform_boxes(np.array([t.box, t.det, t.region]), motion)
@@ -288,7 +344,9 @@ class Tracker:
         try:
             # beyond the carried box: a margin for the detector, and room for a turn back at full speed
             reach = self.config.search * t.height + self._window_speed(t) * (t.misses + 1)
-            return self.carried(t, t.misses + 1) + np.array([-reach, -reach, reach, reach])
+            carried = self.carried(t, t.misses + 1)
+            window = carried + np.array([-reach, -reach, reach, reach])
+            return (window, carried) if with_carried else window
         finally:
             t.box, t.det, t.region = saved
 
@@ -340,6 +398,7 @@ class Tracker:
         started: list[Track] = []
         confirmed: list[Track] = []
         bridges: list[Bridge] = []
+        backfills: list[Backfill] = []
         matched_tracks: set[int] = set()
         cover: dict[int, list[np.ndarray]] = {}  # track id → detections of its object that it did not match
         for label in sorted(set(map(str, dets.labels)) | {t.label for t in self.tracks}):
@@ -354,13 +413,43 @@ class Tracker:
                 assert t.region is not None  # set by Track.__post_init__
                 gap, last_region = t.misses, t.region.copy()
                 was = t.confirmed
+                # the first velocity back-fills the frames before the first detection, unless the picture's border
+                # cut that detection: the object was coming in through the border (its earlier frames showed less of
+                # it, at the border: the static back-fill), and the cut box's motion is not the object's
+                first_velocity = t.hits == 1 and cfg.velocity
+                assert t.first is not None  # set by Track.__post_init__
+                first_velocity &= width is None or height is None or not touches_border(t.first, width, height)
+                carried = self.carried(t, t.misses + 1)
+                # (a detection the picture's border cuts is small because its object is leaving: the border
+                # rules keep the box's size, and the object is not elsewhere)
+                partial = is_fragment(boxes[di], t.box, PARTIAL) and not (
+                    width is not None and height is not None and touches_border(boxes[di], width, height)
+                )
                 self._correct(t, boxes[di], float(scores[di]), width, height, evidence)
+                if first_velocity and self.frame > t.start:
+                    backfills.append(
+                        Backfill(
+                            self.frame - t.start,
+                            t.first.copy(),
+                            t.velocity.copy(),
+                            cfg.speed_margin * t.speed,
+                            t.score,
+                            label,
+                            t.id,
+                            None if width is None or height is None else (width, height),
+                        )
+                    )
                 if t.confirmed and not was:
                     confirmed.append(t)
                 matched_tracks.add(t.id)
                 used.add(di)
                 # Union with the raw detection: smoothing must never uncover part of the object.
                 region = _union(t.box, boxes[di])
+                if partial:
+                    # a detection much smaller than the object (a piece of it, or the detector seeing less of it)
+                    # says it is still there, not where the rest of it is: that lies where the motion model allows
+                    # (the box carried to this frame)
+                    region = _union(region, carried)
                 t.region = region
                 active_boxes.append(region)
                 active_meta.append((t.score, label, t.id))
@@ -426,6 +515,7 @@ class Tracker:
         self.started = _detections([t.box for t in started], [(t.score, t.label, t.id) for t in started])
         self.confirmed = _detections([t.box for t in confirmed], [(t.score, t.label, t.id) for t in confirmed])
         self.bridges = bridges
+        self.backfills = backfills
         return _detections(active_boxes, active_meta)
 
     def _match(
@@ -463,6 +553,10 @@ class Tracker:
             if width is not None and height is not None:
                 cut = np.array([touches_border(b, width, height) for b in boxes], bool)
             inside &= ((wratio > 0.5) & (wratio < 2.0)) | cut[None, :]
+            # ... unless the detection lies on another track's object (another crop's or pass's box of that face):
+            # a weak window match must not hand a neighbour's detection to a track that lost its own (it would
+            # confirm a false track, or pull the track's box onto the neighbour)
+            inside &= ~_claimed_by_other(predicted, boxes)
             span = np.maximum(win[:, 2:] - win[:, :2], 1e-6).max(axis=1)
             dist = np.linalg.norm(((win[:, None, :2] + win[:, None, 2:]) / 2) - centres[None], axis=2) / span[:, None]
             gate = np.where(inside, 1e-7 * (1.0 - dist).clip(0) + 1e-9, 0.0)
@@ -516,6 +610,23 @@ class Tracker:
 
 #: A detection narrower or lower than this share of its track's box is a piece of the object (:func:`is_fragment`).
 FRAGMENT = 0.6
+#: A detection narrower or lower than this share of its track's box may not show all of the object: the frame's
+#: region also covers the box carried to it (where the motion model says the object is).
+PARTIAL = 0.75
+
+
+#: A detection overlapping another track's predicted box this much (IoU), or lying this much inside it, belongs to
+#: that track's object as far as search-window matches go (:func:`_claimed_by_other`).
+CLAIM_IOU = 0.2
+CLAIM_INSIDE = 0.5
+
+
+def _claimed_by_other(predicted: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """T×D bools: detection ``d`` lies on the object of a track other than ``t`` (IoU ≥ :data:`CLAIM_IOU` with
+    that track's predicted box, or ≥ :data:`CLAIM_INSIDE` of the detection inside it)."""
+    on = (iou_matrix(predicted, boxes) >= CLAIM_IOU) | (intersection_over_first(boxes, predicted).T >= CLAIM_INSIDE)
+    count = on.sum(axis=0)
+    return (count[None, :] - on.astype(int)) > 0
 
 
 def is_fragment(det: np.ndarray, track_box: np.ndarray, share: float = FRAGMENT) -> bool:
@@ -629,6 +740,13 @@ def _detections(boxes: list[np.ndarray], meta: list[tuple[float, str, int]]) -> 
 T = TypeVar("T")
 
 
+def _track_box(box: np.ndarray, score: float, label: str, track_id: int, pad: float) -> Detections:
+    """One track's box as :class:`Detections`, padded by ``pad`` of its size per side (a back-filled box)."""
+    return Detections(
+        box[None].astype(np.float32), np.array([score], np.float32), np.array([label]), np.array([track_id], np.int64)
+    ).pad(pad)
+
+
 @dataclass
 class _Waiting(Generic[T]):
     """A frame waiting in the look-ahead buffer with the regions it will be anonymized at."""
@@ -671,7 +789,10 @@ class Lookahead(Generic[T]):
     """Delay frames by ``k`` and back-fill the first box of every new track into the frames before it.
 
     A back-filled box is grown by ``grow`` per frame of distance (up to ``max_grow``), because the object
-    was somewhere near, not exactly at, its first detected box.  Frames are any item (``T``), handed back in
+    was somewhere near, not exactly at, its first detected box.  Once the track's second detection gives its
+    velocity (:class:`Backfill`), the frames before its first detection also get that box moved back along the
+    velocity (a moving object first detected late was elsewhere before); the frame's region is the box enclosing
+    both.  Frames are any item (``T``), handed back in
     order with their final regions.  A bridge's interpolated boxes (:class:`Bridge`) are grown the same way, by
     the distance to the nearer of its two detections.
 
@@ -688,7 +809,12 @@ class Lookahead(Generic[T]):
         self.buffer: deque[_Waiting[T]] = deque()
 
     def push(
-        self, item: T, regions: Detections, started: Detections | None = None, bridges: Sequence[Bridge] = ()
+        self,
+        item: T,
+        regions: Detections,
+        started: Detections | None = None,
+        bridges: Sequence[Bridge] = (),
+        backfills: Sequence[Backfill] = (),
     ) -> list[tuple[T, Detections]]:
         """Add the next frame; return the frames that leave the buffer.
 
@@ -697,6 +823,8 @@ class Lookahead(Generic[T]):
             regions: its regions from :meth:`Tracker.update`.
             started: :attr:`Tracker.started` of that update: back-filled into the buffered frames.
             bridges: :attr:`Tracker.bridges` of that update: the gap's frames get the interpolated box.
+            backfills: :attr:`Tracker.backfills` of that update: the frames before each track's first detection get
+                its box moved back along its velocity.
 
         Returns:
             ``(item, regions)`` of the frames older than ``k``, oldest first; regions one per track (with ids).
@@ -710,14 +838,14 @@ class Lookahead(Generic[T]):
             # the tracker's held (extrapolated) box: the union is what they are anonymized at.
             for back, waiting in zip(range(1, bridge.gap + 1), reversed(self.buffer)):
                 frac = min(self.grow * min(back, bridge.gap + 1 - back), self.max_grow)
-                waiting.extra.append(
-                    Detections(
-                        bridge.box(back)[None].astype(np.float32),
-                        np.array([bridge.score]),
-                        np.array([bridge.label]),
-                        np.array([bridge.track_id]),
-                    ).pad(frac)
-                )
+                waiting.extra.append(_track_box(bridge.box(back), bridge.score, bridge.label, bridge.track_id, frac))
+        for fill in backfills:
+            for back, waiting in enumerate(reversed(self.buffer), start=1):
+                before = back - fill.since  # frames before the first detection
+                if before < 1 or not fill.inside(before):
+                    continue
+                frac = min(self.grow * before, self.max_grow)
+                waiting.extra.append(_track_box(fill.box(before), fill.score, fill.label, fill.track_id, frac))
         self.buffer.append(_Waiting(item, regions))
         out = []
         while len(self.buffer) > self.k:
@@ -755,6 +883,6 @@ def track_sequence(
     out: list[Detections] = []
     for i, dets in enumerate(frames):
         active = tracker.update(dets, width, height)
-        out.extend(regions for _, regions in delay.push(i, active, tracker.started, tracker.bridges))
+        out.extend(regions for _, regions in delay.push(i, active, tracker.started, tracker.bridges, tracker.backfills))
     out.extend(regions for _, regions in delay.flush())
     return out
