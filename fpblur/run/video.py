@@ -40,6 +40,7 @@ from fpblur.track.recheck import (
     found_windows,
     keep_alive_only,
     light_pixels,
+    on_tracked,
     plan_crops,
     within_budget,
 )
@@ -439,12 +440,17 @@ class _Run:
         if self.turns:  # forget tracks that ended; one detected again may be searched turned again
             live = {t.id: t for t in tracker.tracks}
             self.turns = {i: a for i, a in self.turns.items() if i in live and (a is not None or live[i].misses)}
-        windows = [w for w in tracker.windows(motion, self.width, self.height) if w.label in self.anonymizer.targets]
+        every = [w for w in tracker.windows(motion, self.width, self.height) if w.label in self.anonymizer.targets]
         # a detection answers one window (a still track's too), then the urgent unanswered ones are searched
-        answered = found_windows(windows, record.detections)
-        windows = [w for w, hit in zip(windows, answered) if not hit and w.urgency >= settings.min_urgency]
+        answered = found_windows(every, record.detections)
+        windows = [w for w, hit in zip(every, answered) if not hit and w.urgency >= settings.min_urgency]
         if not windows:
             return 0.0
+        # where every live track is carried on this frame, per label (a crop's edge may cut through one of them)
+        tracked = {
+            label: np.array([w.carried for w in every if w.label == label and w.carried is not None]).reshape(-1, 4)
+            for label in {w.label for w in windows}
+        }
         t0 = time.perf_counter()
         found: list[Detections] = [record.detections]
         for label in dict.fromkeys(w.label for w in windows):
@@ -467,11 +473,13 @@ class _Run:
             for plan in taken:
                 if plan.label == "face" and self.crop_rotations:
                     mine = [by_id[i] for i in plan.track_ids if i in by_id]
-                    dets, n = self._search_turnable(image, plan, mine, spare if turned else float("inf"))
+                    dets, n = self._search_turnable(
+                        image, plan, mine, spare if turned else float("inf"), tracked[label]
+                    )
                     spare -= (n - 1) * plan.cost
                     turned = turned or n > 1
                 else:
-                    dets, n = self._search(image, plan), 1
+                    dets, n = self._search(image, plan, tracked[label]), 1
                 record.crops += n
                 found.append(dets)
         merged = Detections.concat(found)
@@ -480,7 +488,11 @@ class _Run:
             record.kind = "crop"
         return time.perf_counter() - t0
 
-    def _search(self, image: np.ndarray, plan: CropPlan) -> Detections:
+    def _search(self, image: np.ndarray, plan: CropPlan, tracked: np.ndarray) -> Detections:
+        """``plan``'s crop searched upright (boxes in frame pixels).  A box at an edge the crop cut through the
+        picture, lying on a tracked object (``tracked``: N×4 carried boxes), is a piece of that object: its score is
+        kept under the start threshold (it keeps tracks alive, starts none).  One on no tracked object may be a face
+        only the crop found: it starts a track as usual."""
         x0, y0, x1, y1 = plan.box
         passes = replace(self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=(plan.input_side(),))
         dets = self.anonymizer.detect_batch(
@@ -488,11 +500,11 @@ class _Run:
         )[0]
         self.crops += 1
         dets = dets.shift(x0, y0)
-        # a box at an edge the crop cut through the picture is a piece of an object: it keeps tracks alive only
-        return keep_alive_only(dets, self.conf, cut_by_crop(dets.boxes, plan.box, self.width, self.height))
+        piece = cut_by_crop(dets.boxes, plan.box, self.width, self.height) & on_tracked(dets.boxes, tracked)
+        return keep_alive_only(dets, self.conf, piece)
 
     def _search_turnable(
-        self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow], spare: float
+        self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow], spare: float, tracked: np.ndarray
     ) -> tuple[Detections, int]:
         """Search a face crop upright and, for the tracks that finds nothing of, turned (``RecheckSettings.rotated``).
 
@@ -500,7 +512,8 @@ class _Run:
         neither way finds is not searched turned again until it is detected again (clutter and faces that left
         would otherwise pay for two more crops on every frame).  A first turned search runs only while the frame's
         crop budget has ``spare`` network pixels for it (the frame's first always runs; crowds of small faces that
-        only the full frames' ×2 pass finds would otherwise double the crops of large frames).
+        only the full frames' ×2 pass finds would otherwise double the crops of large frames).  ``tracked``: the
+        carried boxes of the label's live tracks (:meth:`_search`).
 
         Returns:
             The detections (frame pixels) and the number of crops searched.
@@ -509,7 +522,7 @@ class _Run:
         parts: list[Detections] = []
 
         def search(angle: int) -> None:
-            dets = self._search(image, plan) if angle == 0 else self._search_rotated(image, plan, angle)
+            dets = self._search(image, plan, tracked) if angle == 0 else self._search_rotated(image, plan, angle)
             parts.append(dets)
             for k, hit in enumerate(found_windows(windows, dets)):
                 if hit and not answered[k]:

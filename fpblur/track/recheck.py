@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from fpblur.config.profiles import LightPasses
+from fpblur.core.boxes import intersection_over_first
 from fpblur.core.detections import Detections
 from fpblur.track.tracker import SearchWindow
 
@@ -162,12 +163,27 @@ def keep_alive_only(dets: Detections, below: Mapping[str, float], where: np.ndar
     return Detections(dets.boxes, scores, dets.labels)
 
 
+def on_tracked(boxes: np.ndarray, tracked: np.ndarray, share: float = 0.5) -> np.ndarray:
+    """Which ``boxes`` (N×4) lie at least ``share`` inside one of the ``tracked`` boxes (M×4: where the live tracks
+    are carried), i.e. show part of an object that is already tracked.
+
+    Returns:
+        N bools (all False when ``tracked`` is empty).
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    t = np.asarray(tracked, np.float64).reshape(-1, 4)
+    if not len(b) or not len(t):
+        return np.zeros(len(b), bool)
+    return intersection_over_first(b, t).max(axis=1) >= share
+
+
 def cut_by_crop(
     boxes: np.ndarray, crop: tuple[int, int, int, int], width: int, height: int, margin: float = 2.0
 ) -> np.ndarray:
     """Which ``boxes`` (N×4, frame pixels) touch an edge of ``crop`` that lies inside the ``width`` × ``height``
-    frame (within ``margin`` pixels): the crop cut their object, and the box is a piece of it (a sliver of a face
-    the crop's edge runs through scored 0.51 on the Voila demo's pan clip and started a false track).
+    frame (within ``margin`` pixels): the crop cut their object, and the box may be a piece of it (a sliver of a
+    tracked face the crop's edge runs through scored 0.51 on the Voila demo's pan clip and started a false track;
+    :func:`on_tracked` says whether the object is tracked already).
 
     Returns:
         N bools.
@@ -288,6 +304,7 @@ __all__ = [
     "found_windows",
     "crop_scale",
     "cut_by_crop",
+    "on_tracked",
     "keep_alive_only",
     "light_pixels",
     "plan_crops",
