@@ -458,3 +458,32 @@ def test_a_detection_the_border_cuts_does_not_widen_the_region_by_the_motion_unc
     active = tracker.update(det(((0.0, 100.0, 35.0, 160.0), 0.8)), width=640, height=480)
     assert covered(active, (0.0, 100.0, 35.0, 160.0))
     assert active.boxes[0, 1] >= 99.0 and active.boxes[0, 3] <= 161.0, active.boxes  # no vertical margin added
+
+
+def test_a_weak_detection_claimed_by_a_neighbour_is_still_anonymized():
+    """A fast face turns sharply next to a still one and is detected weakly (under the start threshold) where it
+    overlaps its neighbour: it cannot be its own track's window match (the neighbour's object claims it), so it is
+    anonymized with the neighbour's track instead of being dropped (review case: 33 % of the face covered)."""
+    still = [200.0, 300, 260, 360]
+    path = [[100.0 + 40 * i, 200, 160 + 40 * i, 260] for i in range(4)] + [[180.0, 270, 240, 330]]
+    for weak in (0.15, 0.3):
+        frames = [det((path[i], 0.9), (still, 0.9)) for i in range(4)] + [det((path[4], weak), (still, 0.9))]
+        out = track_sequence(frames, TrackerConfig(conf={"face": 0.2}), lookahead=0, width=960, height=540)
+        assert covered(out[4], path[4]), (weak, out[4].boxes)
+
+
+def test_a_weak_far_second_match_does_not_back_fill_across_the_picture():
+    """A track's second detection, weak and far from its first box (clutter the first frames' wide window took),
+    gives no velocity back-fill: extrapolated over the look-ahead it blurred 57 % of the frame (review case).  A weak
+    second detection next to the first box (a real face the detector sees weakly) still back-fills."""
+    frames = [Detections()] * 9 + [det(((149, 127, 185, 177), 0.25)), Detections(), det(((53, 25, 88, 64), 0.101))]
+    out = track_sequence(
+        frames + [Detections()] * 3, TrackerConfig(conf={"face": 0.2}), lookahead=12, width=960, height=540
+    )
+    for i in range(9):
+        b = out[i].boxes
+        assert len(b) == 1 and (b[0, 2] - b[0, 0]) * (b[0, 3] - b[0, 1]) < 0.02 * 960 * 540, (i, b)
+    tracker = Tracker(TrackerConfig(conf={"face": 0.2}))
+    tracker.update(det(((223, 308, 262, 340), 0.3)), width=960, height=540)
+    tracker.update(det(((246, 297, 276, 325), 0.14)), width=960, height=540)
+    assert len(tracker.backfills) == 1

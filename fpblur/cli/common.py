@@ -122,7 +122,8 @@ def add_detector_options(p: argparse.ArgumentParser, with_mode: bool = True) -> 
         default=None,
         metavar="A[,A..]",
         help="also search the image turned by these angles (90,180,270 degrees clockwise) for faces on their side "
-        "or upside down, on full frames only ('none': upright only); default: the profile's "
+        "or upside down: photos, video full frames (at up to 960 px) and video face crop re-checks ('none': upright "
+        "only); default: the profile's "
         f"({','.join(map(str, face.rotations)) or 'none'})",
     )
     g.add_argument("--device", default=None, help="YOLO device: cpu, 0, 0,1 … (default: CUDA if available)")

@@ -276,6 +276,13 @@ class _Run:
         )
         self.tracker_config = cfg
         self.keep_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
+        # what a box that may only keep tracks alive (a piece at a crop's edge, a turned crop's find) must score
+        # under: the start threshold; none when the keep-alive threshold is not below it (``--conf-low`` at or above
+        # ``--face-conf``: no score both keeps and starts nothing, and dropping such boxes would lose faces)
+        self.alive_below = {
+            t: cfg.start_threshold(t) if cfg.keep_threshold(t) < cfg.start_threshold(t) else float("inf")
+            for t in anonymizer.targets
+        }
         self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
         self.frame_kinds: dict[str, int] = {"full": 0, "light": 0, "none": 0}
         # Carried boxes are re-checked on crops on frames without the full detectors (part of the light passes).
@@ -283,7 +290,12 @@ class _Run:
         on = settings.recheck is not False and self.schedule.light_every > 0 and self.schedule.full_every > 1
         self.recheck = RecheckSettings(**options) if on and isinstance(options, Mapping) else None
         # a face on its side, found by the full frames' rotated passes, is re-checked on crops turned the same ways
-        rotated = self.recheck is not None and self.recheck.rotated and "face" in anonymizer.targets
+        rotated = (
+            self.recheck is not None
+            and self.recheck.rotated
+            and settings.full.rotations
+            and "face" in anonymizer.targets
+        )
         self.crop_rotations: tuple[int, ...] = anonymizer.detectors["face"].rotations if rotated else ()
         # track stage: per track, the turn its face crop was last found at, or None once searched turned in vain
         self.turns: dict[int, int | None] = {}
@@ -501,7 +513,7 @@ class _Run:
         self.crops += 1
         dets = dets.shift(x0, y0)
         piece = cut_by_crop(dets.boxes, plan.box, self.width, self.height) & on_tracked(dets.boxes, tracked)
-        return keep_alive_only(dets, self.conf, piece)
+        return keep_alive_only(dets, self.alive_below, piece)
 
     def _search_turnable(
         self, image: np.ndarray, plan: CropPlan, windows: list[SearchWindow], spare: float, tracked: np.ndarray
@@ -564,7 +576,7 @@ class _Run:
         self.crops += 1
         boxes = unrotate_boxes(dets.boxes, angle, x1 - x0, y1 - y0)
         # a turned crop only keeps a track alive: its clutter must not start or confirm one
-        return keep_alive_only(Detections(boxes, dets.scores, dets.labels).shift(x0, y0), self.conf)
+        return keep_alive_only(Detections(boxes, dets.scores, dets.labels).shift(x0, y0), self.alive_below)
 
     def _emit(self, record: FrameRecord, tracks: Detections, progress) -> None:
         t0 = time.perf_counter()

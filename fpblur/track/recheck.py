@@ -43,10 +43,13 @@ class RecheckSettings:
         budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
             pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
             light pass, and crops only search what that missed.
-        rotated: a face crop that finds none of its tracks' faces upright is searched again turned by the face
-            detector's rotations (``--face-rotations``; none: not searched): a face on its side that only the
-            full frames' rotated passes find scores too low upright to be kept between them.  Detections there
-            need the face detector's own threshold.
+        rotated: a face crop that misses any of its tracks' faces upright is searched again turned by the face
+            detector's rotations (``--face-rotations``; none, or full frames without rotated passes: not searched):
+            a face on its side that only the full frames' rotated passes find scores too low upright to be kept
+            between them.  What a turned crop finds keeps tracks alive but starts none.
+
+    Raises:
+        ValueError: a value of the wrong kind (``rotated`` not a bool, a negative budget, a non-positive scale).
     """
 
     target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
@@ -56,6 +59,15 @@ class RecheckSettings:
     min_urgency: float = 0.1
     budget: float = 0.6
     rotated: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rotated, bool):
+            raise ValueError(f"recheck rotated must be true or false, got {self.rotated!r}")
+        if not (self.budget >= 0 and 0 < self.min_scale <= self.max_scale):
+            raise ValueError(
+                f"recheck budget must be >= 0 and scales positive with min_scale <= max_scale, got budget {self.budget!r}, "
+                f"min_scale {self.min_scale!r}, max_scale {self.max_scale!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -177,9 +177,11 @@ class Backfill:
         velocity: pixels per frame of ``x1, y1, x2, y2``.
         margin: pixels per side per frame back: the velocity's error (``speed_margin`` × its speed).
         score, label, track_id: the track's score, label and id.
-        frame: the picture's ``(width, height)`` in pixels (None: unknown): boxes are clipped to it, so that an
-            object that came in through the border adds nothing outside the picture to its frames' regions (the
-            anonymizer pads a region by a share of its size).
+        frame: the picture's ``(width, height)`` in pixels (None: unknown): boxes are clipped to it (before the
+            anonymizer pads the region by a share of its size), so that a box mostly outside the picture does not
+            inflate its frames' regions.
+        max_margin: the most the margin grows, pixels per side (the tracker's ``max_margin`` object heights, as
+            for carried boxes).
     """
 
     since: int
@@ -190,13 +192,14 @@ class Backfill:
     label: str
     track_id: int
     frame: tuple[int, int] | None = None
+    max_margin: float = float("inf")
 
     def box(self, back: int) -> np.ndarray:
         """The box ``back`` frames (>= 1) before the first detection: the first box moved back by the velocity of
         its centre, grown by the margin.  Its size is the first box's: a change of size between two detections
         (an object coming in through the picture's border, a zoom) extrapolated backwards would shrink or invert
         the box, and the object was not larger before, only elsewhere."""
-        m = self.margin * back
+        m = min(self.margin * back, self.max_margin)
         shift = (self.velocity[:2] + self.velocity[2:]) / 2 * back
         box = self.first - np.concatenate([shift, shift]) + np.array([-m, -m, m, m])
         if self.frame is not None:
@@ -426,6 +429,9 @@ class Tracker:
                     width is not None and height is not None and touches_border(boxes[di], width, height)
                 )
                 self._correct(t, boxes[di], float(scores[di]), width, height, evidence)
+                # (from a detection at the start threshold, or one overlapping the first box: a weak match far away
+                # may be clutter, and the velocity to it would back-fill boxes across the picture)
+                first_velocity &= bool(scores[di] >= cfg.start_threshold(label)) or _overlaps(t.first, boxes[di])
                 if first_velocity and self.frame > t.start:
                     backfills.append(
                         Backfill(
@@ -437,6 +443,7 @@ class Tracker:
                             label,
                             t.id,
                             None if width is None or height is None else (width, height),
+                            cfg.max_margin * t.height,
                         )
                     )
                 if t.confirmed and not was:
@@ -471,6 +478,13 @@ class Tracker:
                     cover.setdefault(all_ids[int(overlap.argmax())], []).append(boxes[di])
                     continue
                 if scores[di] < cfg.start_threshold(label):
+                    if len(all_boxes):
+                        # too weak to start a track, but on a tracked object (a window match it could not be, as
+                        # another track's object claims it: :func:`_claimed_by_other`): anonymized with that track
+                        claim = _claims(all_boxes, boxes[di : di + 1])[:, 0]
+                        if claim.any():
+                            near = iou_matrix(boxes[di : di + 1], all_boxes)[0] + claim
+                            cover.setdefault(all_ids[int(near.argmax())], []).append(boxes[di])
                     continue
                 sure = bool(scores[di] >= cfg.confirm_threshold(label)) or cfg.confirm_hits <= 1
                 t = Track(
@@ -621,10 +635,20 @@ CLAIM_IOU = 0.2
 CLAIM_INSIDE = 0.5
 
 
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether boxes ``a`` and ``b`` (``[x1, y1, x2, y2]``) share any area."""
+    return bool(min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]))
+
+
+def _claims(predicted: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """T×D bools: detection ``d`` lies on track ``t``'s object (IoU ≥ :data:`CLAIM_IOU` with its predicted box, or
+    ≥ :data:`CLAIM_INSIDE` of the detection inside it)."""
+    return (iou_matrix(predicted, boxes) >= CLAIM_IOU) | (intersection_over_first(boxes, predicted).T >= CLAIM_INSIDE)
+
+
 def _claimed_by_other(predicted: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """T×D bools: detection ``d`` lies on the object of a track other than ``t`` (IoU ≥ :data:`CLAIM_IOU` with
-    that track's predicted box, or ≥ :data:`CLAIM_INSIDE` of the detection inside it)."""
-    on = (iou_matrix(predicted, boxes) >= CLAIM_IOU) | (intersection_over_first(boxes, predicted).T >= CLAIM_INSIDE)
+    """T×D bools: detection ``d`` lies on the object of a track other than ``t`` (:func:`_claims`)."""
+    on = _claims(predicted, boxes)
     count = on.sum(axis=0)
     return (count[None, :] - on.astype(int)) > 0
 
