@@ -487,3 +487,13 @@ def test_a_weak_far_second_match_does_not_back_fill_across_the_picture():
     tracker.update(det(((223, 308, 262, 340), 0.3)), width=960, height=540)
     tracker.update(det(((246, 297, 276, 325), 0.14)), width=960, height=540)
     assert len(tracker.backfills) == 1
+
+
+def test_recheck_settings_reject_values_of_the_wrong_kind():
+    from fpblur.track.recheck import RecheckSettings
+
+    with pytest.raises(ValueError, match="rotated must be true or false"):
+        RecheckSettings(rotated="no")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="budget must be >= 0"):
+        RecheckSettings(budget=-1)
+    assert RecheckSettings(budget=0).budget == 0

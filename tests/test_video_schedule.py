@@ -414,7 +414,8 @@ def test_a_box_at_an_edge_a_crop_cut_keeps_tracks_alive_but_starts_none():
     kept under the start threshold.  Edges on the picture's border cut nothing, and a cut box on no tracked object
     may be a face only the crop found (crowds of small faces in 2560×1440 frames: coverage 0.961 instead of 0.98
     when those could not start tracks)."""
-    from fpblur.track.recheck import cut_by_crop, keep_alive_only, on_tracked
+    from fpblur.core.boxes import touching_inner_edges as cut_by_crop
+    from fpblur.track.recheck import keep_alive_only, on_tracked
 
     crop = (100, 0, 300, 272)  # left and right edges inside a 480×272 picture; top and bottom on its border
     boxes = np.array([[100, 40, 130, 100], [150, 0, 200, 60], [270, 200, 299, 271], [150, 100, 200, 160]], float)

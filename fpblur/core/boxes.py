@@ -51,6 +51,34 @@ def intersection_over_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None], 1e-12)
 
 
+def touching_inner_edges(
+    boxes: np.ndarray, window: tuple[int, int, int, int], width: int, height: int, margin: float = 2.0
+) -> np.ndarray:
+    """Which ``boxes`` touch an edge of ``window`` that lies inside the ``width`` × ``height`` image (within
+    ``margin`` pixels): the window (a tile, a crop) cut their object, so a box there may show only a piece of it.
+    Edges on the image's own border cut nothing.
+
+    Args:
+        boxes: N×4 ``[x1, y1, x2, y2]`` in image pixels.
+        window: ``(x0, y0, x1, y1)`` in image pixels.
+
+    Returns:
+        N bools.
+    """
+    x0, y0, x1, y1 = window
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    cut = np.zeros(len(b), bool)
+    if x0 > 0:
+        cut |= b[:, 0] <= x0 + margin
+    if y0 > 0:
+        cut |= b[:, 1] <= y0 + margin
+    if x1 < width:
+        cut |= b[:, 2] >= x1 - margin
+    if y1 < height:
+        cut |= b[:, 3] >= y1 - margin
+    return cut
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Greedy non-maximum suppression (OpenCV's ``cv2.dnn.NMSBoxes``), class-agnostic.
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fpblur.core.boxes import touching_inner_edges
 from fpblur.core.detections import Detections
 from fpblur.detect.base import Detector, WrapsBase
 from fpblur.detect.multipass import merge_per_label
@@ -64,21 +65,6 @@ def tile_windows(width: int, height: int, tile: int, overlap: int) -> list[tuple
     return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
-def _seam_touching(boxes: np.ndarray, window: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
-    """Which ``boxes`` (whole-image pixels) touch an edge of ``window`` that lies inside the image."""
-    x0, y0, x1, y1 = window
-    near = np.zeros(len(boxes), bool)
-    if x0 > 0:
-        near |= boxes[:, 0] <= x0 + SEAM_PX
-    if y0 > 0:
-        near |= boxes[:, 1] <= y0 + SEAM_PX
-    if x1 < width:
-        near |= boxes[:, 2] >= x1 - SEAM_PX
-    if y1 < height:
-        near |= boxes[:, 3] >= y1 - SEAM_PX
-    return near
-
-
 def _inside_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """N×M: the share of each of ``boxes``' area that lies inside each of ``others``."""
     lt = np.maximum(boxes[:, None, :2], others[None, :, :2])
@@ -113,7 +99,7 @@ def merge_tiled(
     for window, dets in tiles:
         if not len(dets):
             continue
-        cut = _seam_touching(dets.boxes.astype(np.float64), window, width, height)
+        cut = touching_inner_edges(dets.boxes, window, width, height, SEAM_PX)
         if cut.any():
             drop = np.zeros(len(dets), bool)
             for label in dict.fromkeys(dets.labels[cut].tolist()):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from fpblur.config.profiles import FullFramePasses
 from fpblur.config.settings import TrackerConfig, VideoSettings
-from fpblur.core.boxes import nms
+from fpblur.core.boxes import nms, touching_inner_edges
 from fpblur.core.detections import Detections
 from fpblur.core.files import atomic_output
 from fpblur.detect.rotations import rotate_image, unrotate_boxes
@@ -36,7 +36,6 @@ from fpblur.track.motion import CameraMotion
 from fpblur.track.recheck import (
     CropPlan,
     RecheckSettings,
-    cut_by_crop,
     found_windows,
     keep_alive_only,
     light_pixels,
@@ -512,7 +511,7 @@ class _Run:
         )[0]
         self.crops += 1
         dets = dets.shift(x0, y0)
-        piece = cut_by_crop(dets.boxes, plan.box, self.width, self.height) & on_tracked(dets.boxes, tracked)
+        piece = touching_inner_edges(dets.boxes, plan.box, self.width, self.height) & on_tracked(dets.boxes, tracked)
         return keep_alive_only(dets, self.alive_below, piece)
 
     def _search_turnable(

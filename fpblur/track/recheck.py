@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 from fpblur.config.profiles import LightPasses
 from fpblur.core.boxes import intersection_over_first
 from fpblur.core.detections import Detections
-from fpblur.track.tracker import SearchWindow
+from fpblur.track.tracker import CLAIM_INSIDE, SearchWindow
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,12 @@ def keep_alive_only(dets: Detections, below: Mapping[str, float], where: np.ndar
     return Detections(dets.boxes, scores, dets.labels)
 
 
-def on_tracked(boxes: np.ndarray, tracked: np.ndarray, share: float = 0.5) -> np.ndarray:
+def on_tracked(boxes: np.ndarray, tracked: np.ndarray, share: float = CLAIM_INSIDE) -> np.ndarray:
     """Which ``boxes`` (N×4) lie at least ``share`` inside one of the ``tracked`` boxes (M×4: where the live tracks
-    are carried), i.e. show part of an object that is already tracked.
+    are carried), i.e. show part of an object that is already tracked (as the tracker's claim rule says,
+    :data:`~fpblur.track.tracker.CLAIM_INSIDE`).  A box at an edge a crop cut through the picture
+    (:func:`fpblur.core.boxes.touching_inner_edges`) that lies on a tracked object is a piece of it: a sliver of a
+    tracked face the crop's edge ran through scored 0.51 on the Voila demo's pan clip and started a false track.
 
     Returns:
         N bools (all False when ``tracked`` is empty).
@@ -187,31 +190,6 @@ def on_tracked(boxes: np.ndarray, tracked: np.ndarray, share: float = 0.5) -> np
     if not len(b) or not len(t):
         return np.zeros(len(b), bool)
     return intersection_over_first(b, t).max(axis=1) >= share
-
-
-def cut_by_crop(
-    boxes: np.ndarray, crop: tuple[int, int, int, int], width: int, height: int, margin: float = 2.0
-) -> np.ndarray:
-    """Which ``boxes`` (N×4, frame pixels) touch an edge of ``crop`` that lies inside the ``width`` × ``height``
-    frame (within ``margin`` pixels): the crop cut their object, and the box may be a piece of it (a sliver of a
-    tracked face the crop's edge runs through scored 0.51 on the Voila demo's pan clip and started a false track;
-    :func:`on_tracked` says whether the object is tracked already).
-
-    Returns:
-        N bools.
-    """
-    x0, y0, x1, y1 = crop
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    cut = np.zeros(len(b), bool)
-    if x0 > 0:
-        cut |= b[:, 0] <= x0 + margin
-    if y0 > 0:
-        cut |= b[:, 1] <= y0 + margin
-    if x1 < width:
-        cut |= b[:, 2] >= x1 - margin
-    if y1 < height:
-        cut |= b[:, 3] >= y1 - margin
-    return cut
 
 
 def crop_scale(label: str, height: float, settings: RecheckSettings) -> float:
@@ -315,7 +293,6 @@ __all__ = [
     "already_found",
     "found_windows",
     "crop_scale",
-    "cut_by_crop",
     "on_tracked",
     "keep_alive_only",
     "light_pixels",
