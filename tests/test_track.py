@@ -298,7 +298,7 @@ def test_partial_detection_inside_a_track_starts_no_track_but_is_covered():
 
 
 def test_plan_crops_merges_overlapping_windows_and_keeps_to_the_budget():
-    from fpblur.track.recheck import RecheckSettings, already_found, plan_crops, within_budget
+    from fpblur.track.recheck import RecheckSettings, found_windows, plan_crops, within_budget
     from fpblur.track.tracker import SearchWindow
 
     s = RecheckSettings()
@@ -317,7 +317,9 @@ def test_plan_crops_merges_overlapping_windows_and_keeps_to_the_budget():
     assert taken == plans[:2] and left == plans[2:]
     assert within_budget(plans, 1)[0] == plans[:1]  # the most urgent crop is always searched
     found = Detections(np.array([[160, 130, 190, 162]], np.float32), [0.4], "face")
-    assert already_found(near[0], found) and not already_found(far, found) and not already_found(plate, found)
+    assert found_windows([near[0]], found) == [True] and found_windows([far], found) == found_windows(
+        [plate], found
+    ) == [False]
 
 
 def test_a_piece_of_the_object_keeps_the_whole_object_covered():
@@ -390,14 +392,14 @@ def test_one_detection_answers_one_search_window():
     """Two faces whose search windows overlap: the one detection inside both belongs to the window whose carried
     box it is nearer to; the other window is still searched on a crop (held-out clip ``zigzag_8``, frame 44: a
     face that turned back was not re-checked because its neighbour was detected inside its window)."""
-    from fpblur.track.recheck import already_found, found_windows
+    from fpblur.track.recheck import found_windows
     from fpblur.track.tracker import SearchWindow
 
     turned = SearchWindow(np.array([560.0, 380, 780, 560]), "face", 0, 59.0, 2.0, np.array([611.0, 432, 650, 491]))
     below = SearchWindow(np.array([640.0, 440, 800, 580]), "face", 1, 36.0, 1.5, np.array([712.0, 490, 740, 530]))
     dets = Detections(np.array([[718, 461, 744, 495]], np.float32), [0.42], "face")
     assert found_windows([turned, below], dets) == [False, True]
-    assert already_found(turned, dets)  # alone, the window would have taken it
+    assert found_windows([turned], dets) == [True]  # alone, the window would have taken it
     both = Detections.concat([dets, Detections(np.array([[700, 430, 740, 489]], np.float32), [0.9], "face")])
     assert found_windows([turned, below], both) == [True, True]
     assert found_windows([turned], Detections()) == [False] and found_windows([], dets) == []

@@ -138,7 +138,7 @@ class RotatedPasses(WrapsBase):
             h, w = image.shape[:2]
             parts = [upright]
             for angle in self.angles:
-                found = self.rotated._predict([cv2.rotate(image, _ROTATE[angle])], max(conf, self.rotated_conf))[0]
+                found = self.rotated._predict([rotate_image(image, angle)], max(conf, self.rotated_conf))[0]
                 if len(found):
                     boxes = unrotate_boxes(found.boxes, angle, w, h)
                     parts.append(Detections(boxes=boxes, scores=found.scores, labels=found.labels))

@@ -499,17 +499,30 @@ class _Run:
             record.kind = "crop"
         return time.perf_counter() - t0
 
-    def _search(self, image: np.ndarray, plan: CropPlan, tracked: np.ndarray) -> Detections:
-        """``plan``'s crop searched upright (boxes in frame pixels).  A box at an edge the crop cut through the
-        picture, lying on a tracked object (``tracked``: N×4 carried boxes), is a piece of that object: its score is
-        kept under the start threshold (it keeps tracks alive, starts none).  One on no tracked object may be a face
-        only the crop found: it starts a track as usual."""
+    def _search(self, image: np.ndarray, plan: CropPlan, tracked: np.ndarray, angle: int = 0) -> Detections:
+        """``plan``'s crop searched upright, or turned clockwise by ``angle`` (boxes in frame pixels either way).
+
+        Upright: a box at an edge the crop cut through the picture, lying on a tracked object (``tracked``: N×4
+        carried boxes), is a piece of that object: its score is kept under the start threshold (it keeps tracks
+        alive, starts none); one on no tracked object may be a face only the crop found and starts a track as usual.
+        Turned (:attr:`RecheckSettings.rotated`, faces only): searched at the face detector's own threshold, and
+        everything found keeps tracks alive only: a turned crop's clutter must not start or confirm a track."""
         x0, y0, x1, y1 = plan.box
-        passes = replace(self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=(plan.input_side(),))
+        crop = image[y0:y1, x0:x1]
+        passes = replace(
+            self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=() if angle else (plan.input_side(),)
+        )
         dets = self.anonymizer.detect_batch(
-            [image[y0:y1, x0:x1]], light=passes, conf=self.keep_conf, timings=self.timings, targets=(plan.label,)
+            [rotate_image(crop, angle) if angle else crop],
+            light=passes,
+            conf=self.conf if angle else self.keep_conf,
+            timings=self.timings,
+            targets=(plan.label,),
         )[0]
         self.crops += 1
+        if angle:
+            boxes = unrotate_boxes(dets.boxes, angle, x1 - x0, y1 - y0)
+            return keep_alive_only(Detections(boxes, dets.scores, dets.labels).shift(x0, y0), self.alive_below)
         dets = dets.shift(x0, y0)
         piece = touching_inner_edges(dets.boxes, plan.box, self.width, self.height) & on_tracked(dets.boxes, tracked)
         return keep_alive_only(dets, self.alive_below, piece)
@@ -533,7 +546,7 @@ class _Run:
         parts: list[Detections] = []
 
         def search(angle: int) -> None:
-            dets = self._search(image, plan, tracked) if angle == 0 else self._search_rotated(image, plan, angle)
+            dets = self._search(image, plan, tracked, angle)
             parts.append(dets)
             for k, hit in enumerate(found_windows(windows, dets)):
                 if hit and not answered[k]:
@@ -558,24 +571,6 @@ class _Run:
                 if not answered[k]:
                     self.turns[windows[k].track_id] = None
         return Detections.concat(parts), len(parts)
-
-    def _search_rotated(self, image: np.ndarray, plan: CropPlan, angle: int) -> Detections:
-        """``plan``'s crop searched turned clockwise by ``angle`` (boxes mapped back to the frame), at the face
-        detector's own threshold (:attr:`RecheckSettings.rotated`); scores are lowered to just under that threshold,
-        so what is found there keeps tracks alive but starts and confirms none."""
-        x0, y0, x1, y1 = plan.box
-        passes = replace(self.light, face_passes=(f"{plan.scale:.4g}",), plate_imgsz=())
-        dets = self.anonymizer.detect_batch(
-            [rotate_image(image[y0:y1, x0:x1], angle)],
-            light=passes,
-            conf=self.conf,
-            timings=self.timings,
-            targets=(plan.label,),
-        )[0]
-        self.crops += 1
-        boxes = unrotate_boxes(dets.boxes, angle, x1 - x0, y1 - y0)
-        # a turned crop only keeps a track alive: its clutter must not start or confirm one
-        return keep_alive_only(Detections(boxes, dets.scores, dets.labels).shift(x0, y0), self.alive_below)
 
     def _emit(self, record: FrameRecord, tracks: Detections, progress) -> None:
         t0 = time.perf_counter()

@@ -113,12 +113,6 @@ def light_pixels(label: str, width: int, height: int, passes: LightPasses) -> fl
     return total or float(width * height)
 
 
-def already_found(window: SearchWindow, dets: Detections) -> bool:
-    """Whether ``dets`` has a box of the window's label centred inside it and 0.5–2× the object's height (one
-    window alone: :func:`found_windows`)."""
-    return found_windows([window], dets)[0]
-
-
 def found_windows(windows: Sequence[SearchWindow], dets: Detections) -> list[bool]:
     """Which ``windows`` a detection of ``dets`` already answers, one detection per window.
 
@@ -290,7 +284,6 @@ def _plan(
 __all__ = [
     "RecheckSettings",
     "CropPlan",
-    "already_found",
     "found_windows",
     "crop_scale",
     "on_tracked",
