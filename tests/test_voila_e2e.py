@@ -66,6 +66,7 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         assert 'mode="boxes"' in code and 'write_image("car_plate_boxes.png", out)' in code, code
         # a file uploaded through the browser's file input
         import cv2
+        from clips import panning_clip
 
         photo = tmp_path / "crop.png"
         cv2.imwrite(str(photo), cv2.imread(str(ultralytics_assets / "zidane.jpg"))[:, 300:1000])
@@ -75,7 +76,7 @@ def test_voila_demo_in_chromium(tmp_path, ultralytics_assets):
         _check_save_is_git_ignored(driver)
         # a video run: while it works, nothing of the previous (image) result is on screen
         clip = tmp_path / "pan.mp4"
-        _panning_video(cv2.imread(str(ultralytics_assets / "zidane.jpg")), clip, frames=150)
+        panning_clip(cv2.imread(str(ultralytics_assets / "zidane.jpg")), clip, frames=150)
         during, texts = _run_video_upload(driver, clip)
         assert during == {
             "counts": "",
@@ -139,24 +140,6 @@ def _panel(driver) -> dict:
     """What the demo's panel shows, read in one go: counts, download link, save path, the After picture,
     whether the progress bar is visible, the message, and the code snippet."""
     return driver.execute_script(_PANEL_JS)
-
-
-def _panning_video(photo, path: Path, frames: int, size=(480, 272)) -> None:
-    """An H.264 mp4 that pans across ``photo`` (real faces in every frame)."""
-    import av
-    import cv2
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        h = photo.shape[0]
-        for i in range(frames):
-            x = 200 + 2 * i
-            crop = cv2.resize(photo[:, x : x + h * size[0] // size[1]], size, interpolation=cv2.INTER_AREA)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(crop, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
 
 
 def _run_video_upload(driver, clip: Path, timeout: float = 300.0) -> tuple[dict, dict]:
