@@ -396,6 +396,17 @@ def test_front_ends_report_bad_choices_as_input_errors():
     assert set(MODES) >= {"blur", "pixelate", "solid", "ellipse", "boxes"}
 
 
+def test_good_recheck_and_tracker_settings_reach_the_video_settings():
+    from fpblur.config.settings import resolve_config
+    from fpblur.track.recheck import RecheckSettings
+
+    video = resolve_config(video={"recheck": {"budget": 0.3, "rotated": False}, "tracker": {"grow": 0.05}}).video
+    assert video.recheck == {"budget": 0.3, "rotated": False} and video.tracker == {"grow": 0.05}
+    assert RecheckSettings(**video.recheck).budget == 0.3
+    assert resolve_config(video={"recheck": False}).video.recheck is False
+    assert resolve_config().video.recheck is True
+
+
 def test_video_settings_of_the_config_work_with_the_video_runner_settings():
     """``fpblur video`` hands ``config.video`` to the runner: every field the runner reads is there."""
     from fpblur.run import video as run_video
@@ -419,6 +430,16 @@ def test_video_settings_of_the_config_work_with_the_video_runner_settings():
         ({"video": {"full": {"deep_every": 1.5}}}, "deep_every must be a whole number"),
         ({"video": {"full": {"upscale_max_side": -1}}}, "upscale_max_side must be a whole number"),
         ({"video": {"full": {"upscale_precision": "fp16"}}}, "upscale_precision must be fp32 or int8"),
+        # the crop re-checks' and the tracker's settings are checked here too, not when a run has started
+        ({"video": {"recheck": {"budgett": 0.5}}}, "unknown recheck setting.*budgett.*expected some of.*budget"),
+        ({"video": {"recheck": {"budget": -1}}}, "recheck budget must be >= 0"),
+        ({"video": {"recheck": {"budget": "all"}}}, "recheck settings .*budget"),
+        ({"video": {"recheck": {"rotated": "no"}}}, "recheck rotated must be true or false"),
+        ({"video": {"recheck": "yes"}}, "recheck must be true, false or a mapping"),
+        ({"video": {"tracker": {"hodl": 3}}}, "unknown tracker setting.*hodl"),
+        ({"video": {"tracker": {"hold": 3}}}, "hold: set hold \\(--hold\\)"),
+        ({"video": {"tracker": {"conf": 0.3}}}, "conf: set the detector's conf"),
+        ({"video": {"tracker": 3}}, "tracker must be a mapping"),
     ],
 )
 def test_bad_settings_are_one_line_errors_naming_the_setting(changes, message):

@@ -171,6 +171,50 @@ class RedactSettings:
 
 
 @dataclass(frozen=True)
+class RecheckSettings:
+    """How carried boxes are re-checked on crops.
+
+    Attributes:
+        target_height: per label, the object's height on the network input, pixels (CenterFace finds faces
+            best at 30–100 px; the plate model was trained on 640 px photos with plates 10–60 px tall).
+        min_scale, max_scale: the crop's resize factor stays in this range.
+        min_side: a crop's network input is at least this many pixels on each side.
+        min_urgency: windows of tracks that cannot have moved this many object heights from their carried box
+            are not searched on this frame (a still face is re-checked every other frame).
+        budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
+            pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
+            light pass, and crops only search what that missed.
+        rotated: a face crop that misses any of its tracks' faces upright is searched again turned by the face
+            detector's rotations (``--face-rotations``; none, or full frames without rotated passes: not searched):
+            a face on its side that only the full frames' rotated passes find scores too low upright to be kept
+            between them.  What a turned crop finds keeps tracks alive but starts none.
+
+    It belongs to the video path's tracking stage (:mod:`fpblur.track.recheck` uses it); it lives with the
+    settings so that :func:`resolve_config` refuses a bad ``recheck`` before a run starts.
+
+    Raises:
+        ValueError: a value of the wrong kind (``rotated`` not a bool, a negative budget, a non-positive scale).
+    """
+
+    target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
+    min_scale: float = 0.1
+    max_scale: float = 2.5
+    min_side: int = 64
+    min_urgency: float = 0.1
+    budget: float = 0.6
+    rotated: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rotated, bool):
+            raise ValueError(f"recheck rotated must be true or false, got {self.rotated!r}")
+        if not (self.budget >= 0 and 0 < self.min_scale <= self.max_scale):
+            raise ValueError(
+                f"recheck budget must be >= 0 and scales positive with min_scale <= max_scale, got budget {self.budget!r}, "
+                f"min_scale {self.min_scale!r}, max_scale {self.max_scale!r}"
+            )
+
+
+@dataclass(frozen=True)
 class VideoSettings:
     """The video path's knobs (``fpblur video`` options).
 
@@ -190,7 +234,7 @@ class VideoSettings:
         recheck: on frames without the full detectors, search a crop around every carried box so that objects
             that turn, stop or speed up are found again (:mod:`fpblur.track.recheck`; part of the light passes:
             none with ``light_every`` 0): True, False (off), or a mapping of
-            :class:`~fpblur.track.recheck.RecheckSettings` fields.
+            :class:`RecheckSettings` fields.
         fast_motion: while a track moves faster than this many box heights per frame (and for two full-frame
             intervals after), frames that would run no detector run the light passes instead, so boxes carried
             through speed and direction changes are re-found (0: off, the default: the crop re-checks find them
@@ -310,6 +354,55 @@ def _check_keys(kind: type, values: Mapping[str, Any], what: str) -> None:
         raise ValueError(
             f"unknown {what} setting(s): {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
         )
+
+
+# the TrackerConfig fields that VideoSettings sets itself (the runner passes them): set there, not in ``tracker``
+_TRACKER_FROM_VIDEO = {
+    "conf": "the detector's conf (--face-conf, --plate-conf)",
+    "conf_low": "conf_low (--conf-low)",
+    "hold": "hold (--hold)",
+}
+
+
+def resolve_recheck(value: Any) -> Mapping[str, Any] | bool:
+    """:attr:`VideoSettings.recheck` checked: ``True``/``False``, or a mapping of :class:`RecheckSettings` fields.
+
+    Returns:
+        ``value`` itself (a mapping as a plain dict).
+
+    Raises:
+        ValueError: neither a bool nor a mapping, an unknown field name, or a value :class:`RecheckSettings` refuses
+            (one line).
+    """
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"recheck must be true, false or a mapping of recheck settings, got {value!r}")
+    options = dict(value)
+    _check_keys(RecheckSettings, options, "recheck")
+    try:
+        RecheckSettings(**options)
+    except TypeError as e:  # a comparison with a value of the wrong type (a string budget)
+        raise ValueError(f"recheck settings {options!r}: {e}") from None
+    return options
+
+
+def resolve_tracker(value: Any) -> dict[str, Any]:
+    """:attr:`VideoSettings.tracker` checked: a mapping of :class:`TrackerConfig` fields other than those the video
+    settings set (``conf``, ``conf_low``, ``hold``).
+
+    Raises:
+        ValueError: not a mapping, an unknown field name, or one of the fields set elsewhere (one line naming
+            where).
+    """
+    if not isinstance(value, Mapping):
+        raise ValueError(f"tracker must be a mapping of tracker settings, got {value!r}")
+    options = dict(value)
+    elsewhere = [f"{k}: set {_TRACKER_FROM_VIDEO[k]}" for k in sorted(options) if k in _TRACKER_FROM_VIDEO]
+    if elsewhere:
+        raise ValueError(f"tracker settings set by the video settings, not here: {'; '.join(elsewhere)}")
+    _check_keys(TrackerConfig, options, "tracker")
+    return options
 
 
 def check_mode(mode: str) -> str:
@@ -526,6 +619,10 @@ def resolve_config(
         raise ValueError(f"conf_low must be between 0 and 1 (got {video_set['conf_low']:g})")
     if "fast_motion" in video_set:
         video_set["fast_motion"] = _non_negative(video_set["fast_motion"], "fast_motion")
+    if "recheck" in video_set:
+        video_set["recheck"] = resolve_recheck(video_set["recheck"])
+    if "tracker" in video_set:
+        video_set["tracker"] = resolve_tracker(video_set["tracker"])
     video_settings = VideoSettings(**video_set)
 
     image_set = _set(image, "image")
@@ -562,5 +659,8 @@ __all__ = [
     "resolve_detector",
     "resolve_pad",
     "resolve_pad_by_width",
+    "resolve_recheck",
+    "resolve_tracker",
+    "RecheckSettings",
     "resolve_targets",
 ]

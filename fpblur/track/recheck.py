@@ -18,56 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from fpblur.config.profiles import LightPasses
+from fpblur.config.settings import RecheckSettings  # a setting (resolve_config checks it); re-exported here
 from fpblur.core.boxes import intersection_over_first
 from fpblur.core.detections import Detections
 from fpblur.track.tracker import CLAIM_INSIDE, SearchWindow
-
-
-@dataclass(frozen=True)
-class RecheckSettings:
-    """How carried boxes are re-checked on crops.
-
-    Attributes:
-        target_height: per label, the object's height on the network input, pixels (CenterFace finds faces
-            best at 30–100 px; the plate model was trained on 640 px photos with plates 10–60 px tall).
-        min_scale, max_scale: the crop's resize factor stays in this range.
-        min_side: a crop's network input is at least this many pixels on each side.
-        min_urgency: windows of tracks that cannot have moved this many object heights from their carried box
-            are not searched on this frame (a still face is re-checked every other frame).
-        budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
-            pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
-            light pass, and crops only search what that missed.
-        rotated: a face crop that misses any of its tracks' faces upright is searched again turned by the face
-            detector's rotations (``--face-rotations``; none, or full frames without rotated passes: not searched):
-            a face on its side that only the full frames' rotated passes find scores too low upright to be kept
-            between them.  What a turned crop finds keeps tracks alive but starts none.
-
-    Raises:
-        ValueError: a value of the wrong kind (``rotated`` not a bool, a negative budget, a non-positive scale).
-    """
-
-    target_height: Mapping[str, float] = field(default_factory=lambda: {"face": 48.0, "plate": 28.0})
-    min_scale: float = 0.1
-    max_scale: float = 2.5
-    min_side: int = 64
-    min_urgency: float = 0.1
-    budget: float = 0.6
-    rotated: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.rotated, bool):
-            raise ValueError(f"recheck rotated must be true or false, got {self.rotated!r}")
-        if not (self.budget >= 0 and 0 < self.min_scale <= self.max_scale):
-            raise ValueError(
-                f"recheck budget must be >= 0 and scales positive with min_scale <= max_scale, got budget {self.budget!r}, "
-                f"min_scale {self.min_scale!r}, max_scale {self.max_scale!r}"
-            )
 
 
 @dataclass(frozen=True)
