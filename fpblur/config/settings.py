@@ -182,8 +182,8 @@ class RecheckSettings:
         min_urgency: windows of tracks that cannot have moved this many object heights from their carried box
             are not searched on this frame (a still face is re-checked every other frame).
         budget: crop pixels on the network input per frame and label, as a fraction of what the label's light
-            pass over the whole frame runs on (:func:`light_pixels`); beyond it a frame with no detector runs the
-            light pass, and crops only search what that missed.
+            pass over the whole frame runs on (:func:`fpblur.track.recheck.light_pixels`); beyond it a frame with no
+            detector runs the light pass, and crops only search what that missed.
         rotated: a face crop that misses any of its tracks' faces upright is searched again turned by the face
             detector's rotations (``--face-rotations``; none, or full frames without rotated passes: not searched):
             a face on its side that only the full frames' rotated passes find scores too low upright to be kept
