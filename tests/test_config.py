@@ -448,3 +448,27 @@ def test_bad_settings_are_one_line_errors_naming_the_setting(changes, message):
     with pytest.raises(ValueError, match=message) as info:
         resolve_config(**changes)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"recheck": {"coarsee": 1}}, "unknown recheck setting"), ({"tracker": {"hold": 3}}, "set hold \\(--hold\\)")],
+)
+def test_video_settings_made_without_the_resolver_get_the_same_checks(tmp_path, changes, message):
+    """``VideoSettings`` built directly (``dataclasses.replace``) reach the runner unchecked: it refuses them with
+    the resolver's one-line error before writing anything."""
+    from dataclasses import replace
+
+    from doubles import ScriptedDetector
+
+    from fpblur.media.synth import write_video
+    from fpblur.run.video import anonymize_video
+
+    anonymizer = Anonymizer(targets=("face",), detectors={"face": ScriptedDetector(None, "face")})
+    src = write_video(tmp_path / "clip.mp4", n=4)
+    with pytest.raises(ValueError, match=message) as info:
+        anonymize_video(
+            src, tmp_path / "out.mp4", anonymizer, replace(anonymizer.config.video, progress=False, **changes)
+        )
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

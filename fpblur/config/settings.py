@@ -364,7 +364,7 @@ _TRACKER_FROM_VIDEO = {
 }
 
 
-def resolve_recheck(value: Any) -> Mapping[str, Any] | bool:
+def resolve_recheck(value: Any) -> dict[str, Any] | bool:
     """:attr:`VideoSettings.recheck` checked: ``True``/``False``, or a mapping of :class:`RecheckSettings` fields.
 
     Returns:

@@ -16,7 +16,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fpblur.config.profiles import FullFramePasses
-from fpblur.config.settings import TrackerConfig, VideoSettings
+from fpblur.config.settings import RecheckSettings, TrackerConfig, VideoSettings, resolve_recheck, resolve_tracker
 from fpblur.core.boxes import nms, touching_inner_edges
 from fpblur.core.detections import Detections
 from fpblur.core.files import atomic_output
@@ -35,7 +35,6 @@ from fpblur.redact.anonymizer import Anonymizer
 from fpblur.track.motion import CameraMotion
 from fpblur.track.recheck import (
     CropPlan,
-    RecheckSettings,
     found_windows,
     keep_alive_only,
     light_pixels,
@@ -271,7 +270,7 @@ class _Run:
             conf=dict(self.conf),
             conf_low=settings.conf_low,
             hold=max(span_frames(settings.hold, fps), reach),
-            **settings.tracker,
+            **resolve_tracker(settings.tracker),  # checked again: VideoSettings can be made without resolve_config
         )
         self.tracker_config = cfg
         self.keep_conf = {t: cfg.keep_threshold(t) for t in anonymizer.targets}
@@ -285,9 +284,9 @@ class _Run:
         self.lookahead = max(span_frames(settings.lookahead, fps), reach - 1)
         self.frame_kinds: dict[str, int] = {"full": 0, "light": 0, "none": 0}
         # Carried boxes are re-checked on crops on frames without the full detectors (part of the light passes).
-        options = {} if settings.recheck is True else settings.recheck
-        on = settings.recheck is not False and self.schedule.light_every > 0 and self.schedule.full_every > 1
-        self.recheck = RecheckSettings(**options) if on and isinstance(options, Mapping) else None
+        options = resolve_recheck(settings.recheck)  # (the same check as resolve_config's, for settings made directly)
+        on = options is not False and self.schedule.light_every > 0 and self.schedule.full_every > 1
+        self.recheck = RecheckSettings(**(options if isinstance(options, dict) else {})) if on else None
         # a face on its side, found by the full frames' rotated passes, is re-checked on crops turned the same ways
         rotated = (
             self.recheck is not None
